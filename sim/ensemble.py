@@ -1,0 +1,293 @@
+"""Monte Carlo replications: seeds, target probabilities, counts, costs, counterfactuals.
+
+Replication r runs with child r of `SeedSequence(seed).spawn(runs)`, drawn in the parent
+before any work is dispatched, so results are identical whatever the number of workers. The
+counterfactual (every lever off) runs on the same child seeds: common random numbers, so
+the difference is the firms attributable to the policy.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .levers import LEVER_NAMES
+from .model import GrowthModel
+from .scenario import Scenario
+
+log = logging.getLogger(__name__)
+
+METRICS = ("at_least", "exactly", "new", "ever", "lost", "brought_in")
+QUANTILES = (0.05, 0.5, 0.95)
+
+
+def run_replication(
+    scenario: Scenario,
+    seed: np.random.SeedSequence,
+    levers_on: bool = True,
+    values: dict[str, float] | None = None,
+) -> dict[str, np.ndarray]:
+    """One run of the model; arrays over (year, level) and (year, lever)."""
+    model = GrowthModel(scenario, seed=seed, levers_on=levers_on, values=values)
+    model.run_model()
+    h = model.history
+    out = {m: np.stack([getattr(r, m) for r in h]) for m in METRICS}
+    out["pool_size"] = np.array([r.pool_size for r in h])
+    out["cost"] = np.array([[r.cost[name] for name in LEVER_NAMES] for r in h])
+    return out
+
+
+def _run_chunk(args: tuple) -> list[dict[str, np.ndarray]]:
+    scenario, seeds, levers_on, values = args
+    return [run_replication(scenario, s, levers_on, values) for s in seeds]
+
+
+@dataclass
+class EnsembleResult:
+    """Every replication's yearly outcomes, with and without the levers."""
+
+    scenario: Scenario
+    seed: int | None
+    years: list[int]
+    tiers: list[str]
+    runs: dict[str, np.ndarray]
+    counterfactual: dict[str, np.ndarray] | None = None
+    elapsed_seconds: float = 0.0
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_runs(self) -> int:
+        return self.runs["at_least"].shape[0]
+
+    def _year_index(self, year: int) -> int:
+        return self.years.index(year)
+
+    def _level(self, tier: str) -> int:
+        return self.tiers.index(tier) + 1
+
+    def outcome(self, target, runs: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        """Per replication, the value a target is judged on."""
+        runs = self.runs if runs is None else runs
+        y = self._year_index(target.year)
+        if target.kind == "pool_size":
+            return runs["pool_size"][:, y]
+        metric = {"stock": "at_least", "cumulative": "ever", "new": "new"}[target.kind]
+        return runs[metric][:, y, self._level(target.tier)]
+
+    def targets(self) -> pd.DataFrame:
+        """Probability of reaching each target, with its Monte Carlo standard error."""
+        rows = []
+        n = self.n_runs
+        for t in self.scenario.targets:
+            x = self.outcome(t)
+            p = float(np.mean(x >= t.value))
+            row = {
+                "id": t.id,
+                "tier": t.tier,
+                "kind": t.kind,
+                "year": t.year,
+                "value": t.value,
+                "probability": p,
+                "mc_se": math.sqrt(p * (1 - p) / n),
+                "expected": float(np.mean(x)),
+                "p05": float(np.quantile(x, 0.05)),
+                "p95": float(np.quantile(x, 0.95)),
+                "stretch": t.stretch,
+                "stretch_probability": (
+                    float(np.mean(x >= t.stretch)) if t.stretch is not None else None
+                ),
+                "source": t.source,
+            }
+            if self.counterfactual is not None:
+                row["probability_without_levers"] = float(
+                    np.mean(self.outcome(t, self.counterfactual) >= t.value)
+                )
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def counts(self) -> pd.DataFrame:
+        """Per tier, metric and year: mean and 5/50/95 % quantiles over replications."""
+        rows = []
+        for metric in ("at_least", "exactly", "new", "ever"):
+            arr = self.runs[metric]
+            q = np.quantile(arr, QUANTILES, axis=0)
+            mean = arr.mean(axis=0)
+            for k, tier in enumerate(self.tiers, start=1):
+                for y, year in enumerate(self.years):
+                    rows.append(
+                        {
+                            "tier": tier,
+                            "metric": metric,
+                            "year": year,
+                            "mean": float(mean[y, k]),
+                            "p05": float(q[0, y, k]),
+                            "p50": float(q[1, y, k]),
+                            "p95": float(q[2, y, k]),
+                        }
+                    )
+        return pd.DataFrame(rows)
+
+    def cost(self) -> pd.DataFrame:
+        """Money per lever and year (yuan): mean and 5/95 % quantiles over replications."""
+        rows = []
+        c = self.runs["cost"]
+        for j, lever in enumerate(LEVER_NAMES):
+            if not c[:, :, j].any():
+                continue
+            for y, year in enumerate(self.years[1:], start=1):
+                x = c[:, y, j]
+                rows.append(
+                    {
+                        "lever": lever,
+                        "year": year,
+                        "mean_yuan": float(x.mean()),
+                        "p05_yuan": float(np.quantile(x, 0.05)),
+                        "p95_yuan": float(np.quantile(x, 0.95)),
+                    }
+                )
+        return pd.DataFrame(rows, columns=["lever", "year", "mean_yuan", "p05_yuan", "p95_yuan"])
+
+    def total_cost(self) -> np.ndarray:
+        """Per replication, the money spent over the whole period (yuan)."""
+        return self.runs["cost"].sum(axis=(1, 2))
+
+    def attributable(self) -> pd.DataFrame:
+        """Firms holding at least each title at the end because of the levers (vs. none)."""
+        if self.counterfactual is None:
+            return pd.DataFrame()
+        rows = []
+        total = self.total_cost()
+        end = len(self.years) - 1
+        for k, tier in enumerate(self.tiers, start=1):
+            for metric in ("at_least", "ever"):
+                d = self.runs[metric][:, end, k] - self.counterfactual[metric][:, end, k]
+                mean = float(d.mean())
+                rows.append(
+                    {
+                        "tier": tier,
+                        "metric": metric,
+                        "year": self.years[end],
+                        "mean": mean,
+                        "p05": float(np.quantile(d, 0.05)),
+                        "p95": float(np.quantile(d, 0.95)),
+                        "mc_se": float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else None,
+                        "cost_per_extra_firm_yuan": float(total.mean() / mean)
+                        if mean > 0
+                        else None,
+                    }
+                )
+        return pd.DataFrame(rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything a planner needs, as plain JSON-ready values."""
+        t = self.targets()
+        tot = self.total_cost()
+        return {
+            "scenario": self.scenario.place.id,
+            "place": self.scenario.place.name,
+            "document": self.scenario.document.number or self.scenario.document.title,
+            "runs": self.n_runs,
+            "seed": self.seed,
+            "years": self.years,
+            "targets": _records(t),
+            "counts": _records(self.counts()),
+            "cost": {
+                "total_yuan": {
+                    "mean": float(tot.mean()),
+                    "p05": float(np.quantile(tot, 0.05)),
+                    "p95": float(np.quantile(tot, 0.95)),
+                },
+                "by_lever": _records(self.cost()),
+            },
+            "attributable": _records(self.attributable()),
+            "elapsed_seconds": round(self.elapsed_seconds, 3),
+            **self.meta,
+        }
+
+
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    out = []
+    for rec in df.to_dict(orient="records"):
+        out.append(
+            {
+                k: (None if isinstance(v, float) and math.isnan(v) else _plain(v))
+                for k, v in rec.items()
+            }
+        )
+    return out
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def _stack(results: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    return {k: np.stack([r[k] for r in results]) for k in results[0]}
+
+
+def run_ensemble(
+    scenario: Scenario,
+    runs: int = 1000,
+    seed: int | None = 0,
+    counterfactual: bool = True,
+    workers: int = 1,
+    values: dict[str, float] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> EnsembleResult:
+    """Run `runs` replications (and their counterfactuals) of a scenario.
+
+    Args:
+        scenario: the validated scenario.
+        runs: number of replications.
+        seed: root seed; replication r uses child r of `SeedSequence(seed).spawn(runs)`.
+        counterfactual: also run every replication with the levers off.
+        workers: worker processes (1 = in this process). Results do not depend on it.
+        values: fixed values for drawn quantities, by dotted path.
+        progress: called with the number of replications just finished.
+    """
+    import time
+
+    if runs < 1:
+        raise ValueError(f"runs must be at least 1, got {runs}")
+    start = time.perf_counter()
+    seeds = np.random.SeedSequence(seed).spawn(runs)
+    passes = [True, False] if counterfactual else [True]
+    results: dict[bool, list] = {}
+    workers = max(1, min(workers, os.cpu_count() or 1))
+    if workers == 1:
+        for on in passes:
+            results[on] = []
+            for s in seeds:
+                results[on].append(run_replication(scenario, s, on, values))
+                if progress:
+                    progress(1 / len(passes))
+    else:
+        chunk = max(1, math.ceil(runs / (workers * 8)))
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for on in passes:
+                jobs = [(scenario, seeds[i : i + chunk], on, values) for i in range(0, runs, chunk)]
+                results[on] = []
+                for part in pool.map(_run_chunk, jobs):
+                    results[on].extend(part)
+                    if progress:
+                        progress(len(part) / len(passes))
+    period = scenario.period
+    return EnsembleResult(
+        scenario=scenario,
+        seed=seed,
+        years=[period.base_year, *period.years],
+        tiers=scenario.tier_ids,
+        runs=_stack(results[True]),
+        counterfactual=_stack(results[False]) if counterfactual else None,
+        elapsed_seconds=time.perf_counter() - start,
+    )

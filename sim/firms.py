@@ -1,0 +1,257 @@
+"""FirmPopulation: every firm's state, one numpy array per attribute.
+
+Firms are agents with their own state and their own random draws each year, but they are
+stored column-wise (as mesa-frames does) so that a yearly phase is a handful of vectorised
+numpy operations over all firms, never a Python loop over firms. Closed firms stay in the
+arrays with `alive = False`, so firm indices are stable for a whole run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .ladder import Ladder
+
+NATIVE, BROUGHT_IN = 0, 1
+
+# name -> (dtype, meaning). Money in yuan; shares and intensities as fractions.
+COLUMNS: dict[str, tuple[type, str]] = {
+    "tier": (np.int8, "current title level (0 = candidate pool, 1 = first title, ...)"),
+    "title_year": (np.int16, "year the current title was granted or last renewed"),
+    "highest_tier": (np.int8, "highest level ever held"),
+    "revenue_yuan": (np.float32, "revenue this year"),
+    "revenue_prev_yuan": (np.float32, "revenue last year"),
+    "growth": (np.float32, "revenue growth this year"),
+    "growth_prev": (np.float32, "revenue growth last year"),
+    "rd_intensity": (np.float32, "R&D spending / revenue this year"),
+    "rd_intensity_prev": (np.float32, "R&D spending / revenue last year"),
+    "rd_boost": (np.float32, "R&D intensity added next year by cash received this year"),
+    "ip_class1": (np.int16, "class-I IP held (invention patents and the like)"),
+    "ip_class2": (np.int16, "class-II IP held (utility models, software copyrights)"),
+    "years_in_niche": (np.int16, "years in its niche market"),
+    "main_share": (np.float32, "main-business revenue / total revenue"),
+    "debt_ratio": (np.float32, "debt / assets"),
+    "capability": (np.float32, "persistent latent capability (standard normal among candidates)"),
+    "high_tech": (np.bool_, "valid high-tech enterprise (direct pass to innovative SME)"),
+    "strategic_emerging": (np.bool_, "main product in the strategic-emerging-industry catalogue"),
+    "alive": (np.bool_, "still operating"),
+    "in_pool": (np.bool_, "in the cultivation pool (培育库)"),
+    "steward": (np.bool_, "has a service steward (服务管家)"),
+    "loan": (np.bool_, "holds a policy loan this year"),
+    "origin": (np.int8, "0 native, 1 brought in from outside (招引)"),
+    "awarded_yuan": (np.float32, "title awards received since the start"),
+}
+
+
+def _rd_spend(p: FirmPopulation) -> np.ndarray:
+    return p.rd_intensity * p.revenue_yuan
+
+
+def _rd_spend_prev(p: FirmPopulation) -> np.ndarray:
+    return p.rd_intensity_prev * p.revenue_prev_yuan
+
+
+# Quantities the criteria read that are not stored but derived from columns.
+DERIVED = {
+    "rd_spend_yuan": _rd_spend,
+    "rd_spend_prev_yuan": _rd_spend_prev,
+    "rd_spend_2y_yuan": lambda p: _rd_spend(p) + _rd_spend_prev(p),
+    "rd_intensity_min_2y": lambda p: np.minimum(p.rd_intensity, p.rd_intensity_prev),
+    "growth_mean_2y": lambda p: (p.growth + p.growth_prev) * np.float32(0.5),
+    "rd_growth": lambda p: _rd_spend(p) / np.maximum(_rd_spend_prev(p), 1.0) - 1.0,
+}
+
+
+@dataclass(frozen=True)
+class Firm:
+    """One firm's state at a moment, for exploration (`model.firm(i)`)."""
+
+    index: int
+    state: Mapping[str, Any]
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.state[name]
+        except KeyError as e:
+            raise AttributeError(name) from e
+
+    def __repr__(self) -> str:
+        body = ", ".join(f"{k}={v!r}" for k, v in self.state.items())
+        return f"Firm({self.index}, {body})"
+
+
+class FirmPopulation:
+    """Column-wise state of all firms that ever existed in a run."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self.n = 0
+        self._cols = {name: np.zeros(capacity, dtype=dt) for name, (dt, _) in COLUMNS.items()}
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        cols = self.__dict__.get("_cols")
+        if cols is not None and name in cols:
+            return cols[name][: self.n]
+        raise AttributeError(name)
+
+    def column(self, name: str) -> np.ndarray:
+        """The array of a stored column or a derived quantity, for all firms."""
+        if name in self._cols:
+            return self._cols[name][: self.n]
+        if name in DERIVED:
+            return DERIVED[name](self)
+        raise KeyError(f"unknown firm attribute {name!r}")
+
+    def values(self):
+        """A memoising accessor for one phase (derived quantities computed once)."""
+        cache: dict[str, np.ndarray] = {}
+
+        def get(name: str) -> np.ndarray:
+            if name not in cache:
+                cache[name] = self.column(name)
+            return cache[name]
+
+        return get
+
+    @property
+    def capacity(self) -> int:
+        return len(self._cols["tier"])
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in self._cols.values())
+
+    def add(self, columns: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Append firms; `columns` maps names to equal-length arrays. Returns their indices."""
+        m = len(next(iter(columns.values())))
+        if self.n + m > self.capacity:
+            new_cap = max(2 * self.capacity, self.n + m)
+            for name, arr in self._cols.items():
+                grown = np.zeros(new_cap, dtype=arr.dtype)
+                grown[: self.n] = arr[: self.n]
+                self._cols[name] = grown
+        idx = np.arange(self.n, self.n + m)
+        for name, arr in columns.items():
+            self._cols[name][self.n : self.n + m] = arr
+        self.n += m
+        return idx
+
+    def firm(self, i: int) -> Firm:
+        """Firm `i` as one object (a snapshot of its columns and derived quantities)."""
+        if not 0 <= i < self.n:
+            raise IndexError(f"firm index {i} outside 0..{self.n - 1}")
+        state = {name: self._cols[name][i].item() for name in COLUMNS}
+        state.update({name: float(f(self)[i]) for name, f in DERIVED.items()})
+        return Firm(i, state)
+
+    def counts_by_tier(self, top: int) -> np.ndarray:
+        """Alive firms holding exactly each level 0..top."""
+        return np.bincount(self.tier[self.alive], minlength=top + 1)
+
+
+def draw_firms(
+    n: int,
+    level: int,
+    params: Mapping[str, float],
+    rng: np.random.Generator,
+    year: int,
+) -> dict[str, np.ndarray]:
+    """Attributes of `n` new firms from the candidate distribution shifted toward `level`.
+
+    The shift (revenue and capability steps per level) is a proposal only: `create_at_level`
+    keeps the drawn firms that meet their title's criteria.
+    """
+    p = params
+    cap = rng.standard_normal(n) + p["population.capability_tier_step"] * level
+    log_rev = (
+        np.log(p["population.revenue_median_yuan"])
+        + p["population.revenue_tier_step_log"] * level
+        + 0.3 * cap
+        + p["population.revenue_sd_log"] * rng.standard_normal(n)
+    )
+    g_mean = p["economy.growth_mean"] + p["growth.capability_effect"] * cap
+    growth = g_mean + p["growth.shock_sd"] * rng.standard_normal(n)
+    growth_prev = g_mean + p["growth.shock_sd"] * rng.standard_normal(n)
+    rd_level = np.log(p["rd.base_intensity"]) + p["rd.capability_effect"] * cap
+    rd = np.exp(rd_level + p["rd.shock_sd"] * rng.standard_normal(n))
+    rd_prev = np.exp(rd_level + p["rd.shock_sd"] * rng.standard_normal(n))
+    revenue = np.exp(log_rev)
+    rd_m = np.maximum(rd * revenue / 1e6, 0.0) ** 0.8
+    ip_rate = rd_m * np.exp(p["ip.capability_effect"] * cap) * p["population.ip_history_years"]
+    niche_extra = rng.poisson(max(p["population.years_in_niche_mean"] - 1.0, 0.0) + level, n)
+    share_level = p["firm.main_share_mean"] + 0.5 * p["firm.main_share_sd"] * cap
+    debt_level = p["firm.debt_ratio_mean"] - 0.3 * p["firm.debt_ratio_sd"] * cap
+    high_tech_logit = np.log(
+        p["population.high_tech_share"] / (1 - p["population.high_tech_share"])
+    )
+    return {
+        "tier": np.full(n, level, dtype=np.int8),
+        "title_year": (year - rng.integers(0, 3, n)) * (level > 0),
+        "highest_tier": np.full(n, level, dtype=np.int8),
+        "revenue_yuan": revenue,
+        "revenue_prev_yuan": revenue / (1.0 + np.maximum(growth, -0.9)),
+        "growth": growth,
+        "growth_prev": growth_prev,
+        "rd_intensity": np.minimum(rd, 0.5),
+        "rd_intensity_prev": np.minimum(rd_prev, 0.5),
+        "ip_class1": rng.poisson(p["ip.class1_rate"] * ip_rate),
+        "ip_class2": rng.poisson(p["ip.class2_rate"] * ip_rate),
+        "years_in_niche": 1 + niche_extra,
+        "main_share": np.clip(
+            share_level + 0.87 * p["firm.main_share_sd"] * rng.standard_normal(n), 0.05, 1.0
+        ),
+        "debt_ratio": np.clip(
+            debt_level + 0.95 * p["firm.debt_ratio_sd"] * rng.standard_normal(n), 0.0, 1.5
+        ),
+        "capability": cap,
+        "high_tech": rng.random(n) < 1.0 / (1.0 + np.exp(-(high_tech_logit + cap))),
+        "strategic_emerging": rng.random(n) < p["population.strategic_emerging_share"],
+        "alive": np.ones(n, dtype=bool),
+    }
+
+
+def create_at_level(
+    n: int,
+    level: int,
+    ladder: Ladder,
+    params: Mapping[str, float],
+    rng: np.random.Generator,
+    year: int,
+    max_rounds: int = 200,
+) -> dict[str, np.ndarray]:
+    """`n` firms holding `level`, each meeting the criteria of every title up to `level`.
+
+    Rejection sampling in vectorised batches: draw from the shifted proposal, keep the firms
+    that qualify, repeat until there are `n`.
+    """
+    if n == 0 or level == 0:
+        return draw_firms(n, level, params, rng, year)
+    kept: list[dict[str, np.ndarray]] = []
+    have = 0
+    batch = max(256, 8 * n)
+    for _ in range(max_rounds):
+        cand = draw_firms(batch, level, params, rng, year)
+        tmp = FirmPopulation(batch)
+        tmp.add(cand)
+        values = tmp.values()
+        ok = np.ones(batch, dtype=bool)
+        for k in range(1, level + 1):
+            ok &= ladder.meets(k, values)
+        sel = np.flatnonzero(ok)[: n - have]
+        if sel.size:
+            kept.append({name: arr[sel] for name, arr in cand.items()})
+            have += sel.size
+        if have >= n:
+            return {name: np.concatenate([k[name] for k in kept]) for name in cand}
+        rate = max(ok.mean(), 1.0 / batch)
+        batch = int(min(max(64, 1.5 * (n - have) / rate), 2_000_000))
+    raise RuntimeError(
+        f"could not draw {n} firms meeting the criteria of level {level} "
+        f"({ladder.tier(level).id}); the population parameters make it too rare"
+    )

@@ -1,0 +1,266 @@
+"""The ladder of titles and their eligibility criteria (MIIT 63号), read from data.
+
+A `Ladder` is an ordered list of `Tier`s; level 0 is the candidate pool and level k is the
+k-th tier. Each criterion is evaluated for all firms at once on numpy arrays, and can explain
+for one firm what it needs and what it has. Scenarios may rename a tier, override a threshold
+or add a local tier; none of that needs code.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import yaml
+
+POOL = "pool"
+STANDARD_TIERS = ("innovative_sme", "provincial_srdi", "national_little_giant", "single_champion")
+
+Values = Callable[[str], np.ndarray]
+"""A function giving the array of one (column or derived) attribute for all firms."""
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """One criterion for one firm: what is required, what the firm has, whether it passes."""
+
+    criterion: str
+    required: str
+    actual: str
+    passed: bool
+
+
+@dataclass
+class Criterion:
+    """One eligibility rule of a title (see sim/data/ladder.yaml for the kinds)."""
+
+    id: str
+    kind: str
+    spec: dict[str, Any]
+    source: str = ""
+
+    def attributes(self) -> list[str]:
+        """The firm attributes this criterion reads."""
+        s = self.spec
+        if self.kind == "threshold":
+            return [s["attribute"]]
+        if self.kind == "banded":
+            return [s["attribute"], s["band_by"]]
+        names = []
+        for ind in s["indicators"]:
+            names.append(ind["attribute"])
+            if "fallback" in ind:
+                names.append(ind["fallback"]["attribute"])
+        if s.get("direct_pass"):
+            names.append(s["direct_pass"])
+        return names
+
+    def evaluate(self, values: Values) -> np.ndarray:
+        """Boolean array: which firms meet this criterion."""
+        s = self.spec
+        if self.kind == "threshold":
+            x = values(s["attribute"])
+            ok = np.ones(x.shape, dtype=bool)
+            if "min" in s:
+                ok &= x >= s["min"]
+            if "max" in s:
+                ok &= x <= s["max"]
+            if "max_exclusive" in s:
+                ok &= x < s["max_exclusive"]
+            return ok
+        if self.kind == "banded":
+            x = values(s["attribute"])
+            return x >= self._band_minimum(values(s["band_by"]))
+        return (self.score(values) >= s["min_total"]) | self._direct_pass(values)
+
+    def _direct_pass(self, values: Values) -> np.ndarray | bool:
+        name = self.spec.get("direct_pass")
+        return values(name).astype(bool) if name else False
+
+    def _band_minimum(self, by: np.ndarray) -> np.ndarray:
+        minimum = np.full(by.shape, np.inf, dtype=np.float64)
+        for band in self.spec["bands"]:
+            lo = band.get("from", -np.inf)
+            hi = band.get("to", np.inf)
+            minimum = np.where((by >= lo) & (by < hi), band["min"], minimum)
+        return minimum
+
+    def score(self, values: Values) -> np.ndarray:
+        """Points summed over the indicators (score criteria only)."""
+        total = None
+        for ind in self.spec["indicators"]:
+            pts = _indicator_points(ind, values)
+            if "fallback" in ind:
+                pts = np.where(pts > 0, pts, _indicator_points(ind["fallback"], values))
+            total = pts if total is None else total + pts
+        return total
+
+    def required_text(self, values: Values, i: int) -> str:
+        s = self.spec
+        if self.kind == "threshold":
+            parts = []
+            if "min" in s:
+                parts.append(f">= {s['min']:g}")
+            if "max" in s:
+                parts.append(f"<= {s['max']:g}")
+            if "max_exclusive" in s:
+                parts.append(f"< {s['max_exclusive']:g}")
+            return f"{s['attribute']} " + " and ".join(parts)
+        if self.kind == "banded":
+            m = float(self._band_minimum(values(s["band_by"])[i : i + 1])[0])
+            return f"{s['attribute']} >= {m:g} (band of {s['band_by']})"
+        dp = f" or {s['direct_pass']}" if s.get("direct_pass") else ""
+        return f"score >= {s['min_total']}{dp}"
+
+    def actual_text(self, values: Values, i: int) -> str:
+        if self.kind == "score":
+            return f"score {float(self.score(values)[i]):g}"
+        name = self.spec["attribute"]
+        return f"{name} = {float(values(name)[i]):g}"
+
+
+def _indicator_points(ind: Mapping[str, Any], values: Values) -> np.ndarray:
+    """Points of one score indicator: the best table row the value reaches wins.
+
+    Rows are `[threshold, points]`: reached when the value is >= threshold, or, for a table
+    with `below: true`, when it is < threshold (<= with a third element "inclusive").
+    """
+    x = values(ind["attribute"])
+    if ind.get("below", False):
+        pts = np.full(x.shape, float(ind.get("otherwise", 0)))
+        for row in sorted(ind["points"], key=lambda r: -r[0]):  # widest band first
+            hit = x <= row[0] if len(row) > 2 and row[2] == "inclusive" else x < row[0]
+            pts = np.where(hit, float(row[1]), pts)
+        return pts
+    thresholds, points = _ascending_table(ind)
+    return points[np.searchsorted(thresholds, x, side="right")]
+
+
+def _ascending_table(ind: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted thresholds and the points of each interval (value < first threshold: otherwise)."""
+    key = id(ind)
+    hit = _TABLES.get(key)
+    if hit is not None and hit[0] is ind:
+        return hit[1], hit[2]
+    rows = sorted((float(r[0]), float(r[1])) for r in ind["points"])
+    thresholds = np.array([t for t, _ in rows])
+    points = np.array([float(ind.get("otherwise", 0))] + [pt for _, pt in rows])
+    _TABLES[key] = (ind, thresholds, points)
+    return thresholds, points
+
+
+_TABLES: dict[int, tuple[Any, np.ndarray, np.ndarray]] = {}
+
+
+@dataclass
+class Tier:
+    """A title on the ladder and its eligibility criteria."""
+
+    id: str
+    name: str
+    granted_by: str
+    validity_years: int
+    criteria: list[Criterion]
+    source: str = ""
+    not_modelled: list[str] = field(default_factory=list)
+
+
+class Ladder:
+    """The ordered titles. Level 0 is the candidate pool; `tiers[k-1]` is level k."""
+
+    def __init__(self, tiers: list[Tier]) -> None:
+        self.tiers = list(tiers)
+        self._level = {t.id: k + 1 for k, t in enumerate(self.tiers)}
+
+    @classmethod
+    def standard(cls) -> Ladder:
+        """The MIIT ladder shipped in sim/data/ladder.yaml."""
+        return cls.from_dict(_standard_document())
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> Ladder:
+        tiers = []
+        for t in doc["tiers"]:
+            crits = [
+                Criterion(
+                    id=c["id"],
+                    kind=c["kind"],
+                    spec={k: v for k, v in c.items() if k not in ("id", "kind", "source")},
+                    source=str(c.get("source", "")),
+                )
+                for c in t.get("criteria", [])
+            ]
+            tiers.append(
+                Tier(
+                    id=t["id"],
+                    name=t.get("name", t["id"]),
+                    granted_by=t.get("granted_by", "province"),
+                    validity_years=int(t.get("validity_years", 3)),
+                    criteria=crits,
+                    source=str(t.get("source", "")),
+                    not_modelled=list(t.get("not_modelled", [])),
+                )
+            )
+        return cls(tiers)
+
+    @property
+    def ids(self) -> list[str]:
+        return [t.id for t in self.tiers]
+
+    @property
+    def top(self) -> int:
+        return len(self.tiers)
+
+    def level(self, tier_id: str) -> int:
+        """Level of a tier id (1 = first title); 0 for the pool."""
+        if tier_id == POOL:
+            return 0
+        return self._level[tier_id]
+
+    def tier(self, tier_id_or_level: str | int) -> Tier:
+        k = tier_id_or_level if isinstance(tier_id_or_level, int) else self.level(tier_id_or_level)
+        return self.tiers[k - 1]
+
+    def meets(self, level: int, values: Values) -> np.ndarray:
+        """Boolean array: firms meeting every criterion of the tier at `level`."""
+        ok = None
+        for c in self.tier(level).criteria:
+            r = c.evaluate(values)
+            ok = r if ok is None else ok & r
+        if ok is None:  # a tier without criteria: everyone qualifies
+            return np.ones(values("tier").shape, dtype=bool)
+        return ok
+
+    def explain(self, tier_id: str, values: Values, i: int) -> list[Explanation]:
+        """For firm `i`, each criterion of `tier_id`: required, actual, passed."""
+        out = []
+        for c in self.tier(tier_id).criteria:
+            out.append(
+                Explanation(
+                    criterion=c.id,
+                    required=c.required_text(values, i),
+                    actual=c.actual_text(values, i),
+                    passed=bool(c.evaluate(values)[i]),
+                )
+            )
+        return out
+
+    def attributes(self) -> set[str]:
+        """Every attribute any criterion reads (scenario validation checks they exist)."""
+        return {a for t in self.tiers for c in t.criteria for a in c.attributes()}
+
+
+@lru_cache(maxsize=1)
+def _standard_document() -> dict[str, Any]:
+    text = resources.files("sim").joinpath("data/ladder.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
+def standard_document() -> dict[str, Any]:
+    """A fresh copy of the shipped criteria document (scenarios apply overrides to it)."""
+    return copy.deepcopy(_standard_document())

@@ -1,0 +1,257 @@
+"""Policy levers: what each changes in the yearly cycle, and what it costs.
+
+Each lever is built from its scenario section and the replication's drawn values. The model
+calls a lever's phase methods (`entry`, `select`, `finance`, `invest`, `recognised`,
+`re_reviewed`) where it has them. Cash paid to firms is claimed from the city (`City.claim`)
+and settled in the awards phase under the award rules and budget; other spending (stewards,
+pool services, guarantee-fee subsidies, firms brought in) is booked with `City.spend`.
+
+Effect sizes are model parameters (sim/data/parameters.yaml), each with a range and a source
+or the label "assumption".
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .firms import BROUGHT_IN, create_at_level
+
+if TYPE_CHECKING:
+    from .model import GrowthModel
+
+LEVER_NAMES = (
+    "awards",
+    "matching_subsidy",
+    "loans",
+    "rd_support",
+    "bring_in",
+    "cultivation_pool",
+    "stewards",
+)
+
+
+class Awards:
+    """Cash award per title.
+
+    Changes: recognition (the award raises the chance an eligible firm applies, in proportion
+    to the award over the firm's revenue) and R&D (a share of the award is spent on R&D next
+    year). Costs: the awards paid, within the yearly budget.
+    Rules: first recognition only (or also on re-review pass); the highest only within a year;
+    at most once per firm; a yearly budget cap.
+    """
+
+    name = "awards"
+
+    def __init__(self, spec, p: dict[str, float], ladder) -> None:
+        self.on = spec.on
+        self.highest_only = spec.highest_only
+        self.once_per_firm = spec.once_per_firm
+        self.amount = np.zeros(ladder.top + 1)
+        for tier_id in spec.by_tier:
+            self.amount[ladder.level(tier_id)] = p[f"levers.awards.by_tier.{tier_id}"]
+        self.budget = (
+            p["levers.awards.budget_yuan_per_year"] if spec.budget_yuan_per_year else np.inf
+        )
+
+    def promised(self, model: GrowthModel, level: int, idx: np.ndarray) -> np.ndarray:
+        """The award firms `idx` expect if titled at `level` (what drives applying)."""
+        f = model.firms
+        owed = np.where(f.highest_tier[idx] < level, self.amount[level], 0.0)
+        if self.once_per_firm:
+            owed = np.where(f.awarded_yuan[idx] > 0, 0.0, owed)
+        return owed
+
+    def recognised(self, model: GrowthModel, level: int, idx: np.ndarray, first: np.ndarray):
+        f = model.firms
+        owed = np.where(first, self.amount[level], 0.0)
+        if self.once_per_firm:
+            owed = np.where(f.awarded_yuan[idx] > 0, 0.0, owed)
+        model.city.claim(self.name, idx, owed)
+
+    def re_reviewed(self, model: GrowthModel, level: int, idx: np.ndarray):
+        if self.on != "recognition_or_re_review":
+            return
+        owed = np.full(idx.size, self.amount[level])
+        if self.once_per_firm:
+            owed = np.where(model.firms.awarded_yuan[idx] > 0, 0.0, owed)
+        model.city.claim(self.name, idx, owed)
+
+
+class MatchingSubsidy:
+    """City top-up of the province's equipment/software subsidy to a title's holders.
+
+    Changes: R&D (cash, like an award). Costs: share x provincial subsidy for each holder the
+    province subsidises in a year (selection rate per holder-year).
+    """
+
+    name = "matching_subsidy"
+
+    def __init__(self, spec, p: dict[str, float], ladder) -> None:
+        self.level = ladder.level(spec.tier)
+        self.amount = (
+            p["levers.matching_subsidy.share"]
+            * p["levers.matching_subsidy.provincial_subsidy_yuan"]
+        )
+        self.rate = p["levers.matching_subsidy.provincial_selection_rate"]
+
+    def finance(self, model: GrowthModel) -> None:
+        f = model.firms
+        u = model.draws("matching_subsidy")
+        idx = np.flatnonzero(f.alive & (f.tier == self.level) & (u < self.rate))
+        model.city.claim(self.name, idx, np.full(idx.size, self.amount))
+
+
+class Loans:
+    """Policy loans and guarantees for titled firms.
+
+    Changes: finance (titled firms from `from_tier` up take a loan with probability
+    coverage x base uptake x exp(-s (fee - market fee))); a loan raises growth, R&D and debt
+    that year. Costs: when the city pays the guarantee-fee gap, (market fee - fee) x loan size.
+    """
+
+    name = "loans"
+
+    def __init__(self, spec, p: dict[str, float], ladder) -> None:
+        self.level = ladder.level(spec.from_tier)
+        fee = p["levers.loans.guarantee_fee"]
+        market = p["loans.market_guarantee_fee"]
+        uptake = p["loans.base_uptake"] * np.exp(-p["loans.fee_semi_elasticity"] * (fee - market))
+        self.prob = float(np.clip(p["levers.loans.coverage"] * uptake, 0.0, 1.0))
+        gap = max(market - fee, 0.0) if spec.city_pays_fee_gap else 0.0
+        self.cost_per_loan = gap * p["loans.size_yuan"]
+
+    def finance(self, model: GrowthModel) -> None:
+        f = model.firms
+        u = model.draws("loan")
+        f.loan[:] = f.alive & (f.tier >= self.level) & (u < self.prob)
+        model.city.spend(self.name, self.cost_per_loan * np.count_nonzero(f.loan))
+
+
+class RDSupport:
+    """Reward of a share of last year's R&D to firms over R&D thresholds (Zhejiang 措施5).
+
+    Changes: R&D (the reward raises next year's intensity by crowding-in x reward / revenue).
+    Costs: the rewards, paid as cash claims.
+    """
+
+    name = "rd_support"
+
+    def __init__(self, spec, p: dict[str, float], ladder) -> None:
+        self.level = ladder.level(spec.from_tier)
+        self.min_rd = p["levers.rd_support.min_rd_intensity"]
+        self.min_growth = p["levers.rd_support.min_rd_growth"]
+        self.share = p["levers.rd_support.share_of_last_year_rd"]
+        self.cap = p["levers.rd_support.cap_yuan"] if spec.cap_yuan else np.inf
+
+    def invest(self, model: GrowthModel) -> None:
+        f = model.firms
+        v = f.values()
+        ok = (
+            f.alive
+            & (f.tier >= self.level)
+            & (f.rd_intensity >= self.min_rd)
+            & (v("rd_growth") >= self.min_growth)
+        )
+        idx = np.flatnonzero(ok)
+        reward = np.minimum(self.share * v("rd_spend_prev_yuan")[idx], self.cap)
+        model.city.claim(self.name, idx, reward)
+
+
+class BringIn:
+    """Titled firms brought in from outside (招引).
+
+    Changes: entry (each year, Binomial(firms_per_year, success_rate) firms arrive holding
+    `tier`, drawn to meet its criteria). Costs: cost per firm brought in.
+    """
+
+    name = "bring_in"
+
+    def __init__(self, spec, p: dict[str, float], ladder) -> None:
+        self.level = ladder.level(spec.tier)
+        self.n = int(round(p["levers.bring_in.firms_per_year"]))
+        self.success = p["levers.bring_in.success_rate"]
+        self.cost = p["levers.bring_in.cost_per_firm_yuan"]
+
+    def entry(self, model: GrowthModel) -> None:
+        k = int(model.rng.binomial(self.n, self.success))
+        if k == 0:
+            return
+        cols = create_at_level(k, self.level, model.ladder, model.p, model.rng, model.year)
+        cols["origin"] = np.full(k, BROUGHT_IN, dtype=np.int8)
+        cols["title_year"] = np.full(k, model.year)
+        idx = model.firms.add(cols)
+        model.brought_in[self.level] += idx.size
+        model.city.spend(self.name, self.cost * idx.size)
+
+
+class CultivationPool:
+    """The cultivation pool (培育库).
+
+    Changes: each year the `size` alive firms below `below_tier` with the highest R&D
+    intensity are in the pool; pool firms apply with higher odds (apply.pool_multiplier).
+    Costs: cost per pool firm-year (guidance, growth plans).
+    """
+
+    name = "cultivation_pool"
+
+    def __init__(self, spec, p: dict[str, float], ladder) -> None:
+        self.size = int(round(p["levers.cultivation_pool.size"]))
+        self.below = ladder.level(spec.below_tier)
+        self.cost = p["levers.cultivation_pool.cost_per_firm_yuan"]
+
+    def select(self, model: GrowthModel) -> None:
+        f = model.firms
+        f.in_pool[:] = False
+        cand = np.flatnonzero(f.alive & (f.tier < self.below))
+        if cand.size > self.size:
+            # rank by an observable: R&D intensity (stable sort keeps it deterministic)
+            order = np.argsort(-f.rd_intensity[cand], kind="stable")
+            cand = cand[order[: self.size]]
+        f.in_pool[cand] = True
+        model.city.spend(self.name, self.cost * cand.size)
+
+
+class Stewards:
+    """Service stewards (服务管家) for firms holding the listed titles.
+
+    Changes: recognition (firms with a steward apply with higher odds, apply.steward_multiplier).
+    Costs: cost per firm-year served.
+    """
+
+    name = "stewards"
+
+    def __init__(self, spec, p: dict[str, float], ladder) -> None:
+        self.levels = np.zeros(ladder.top + 1, dtype=bool)
+        for t in spec.tiers:
+            self.levels[ladder.level(t)] = True
+        self.coverage = p["levers.stewards.coverage"]
+        self.cost = p["levers.stewards.cost_per_firm_yuan"]
+
+    def select(self, model: GrowthModel) -> None:
+        f = model.firms
+        u = model.draws("steward")
+        f.steward[:] = f.alive & self.levels[f.tier] & (u < self.coverage)
+        model.city.spend(self.name, self.cost * np.count_nonzero(f.steward))
+
+
+_CLASSES = {
+    "awards": Awards,
+    "matching_subsidy": MatchingSubsidy,
+    "loans": Loans,
+    "rd_support": RDSupport,
+    "bring_in": BringIn,
+    "cultivation_pool": CultivationPool,
+    "stewards": Stewards,
+}
+
+
+def build_levers(levers_spec, p: dict[str, float], ladder) -> list:
+    """The lever objects a scenario switches on, in a fixed order."""
+    out = []
+    for name in LEVER_NAMES:
+        spec = getattr(levers_spec, name)
+        if spec is not None:
+            out.append(_CLASSES[name](spec, p, ladder))
+    return out

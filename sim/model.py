@@ -1,0 +1,481 @@
+"""GrowthModel: one place's firms climbing the SRDI ladder, one year per `step()`.
+
+The yearly cycle (MODEL.md) as named phases:
+entry -> select (pool, stewards) -> finance -> grow -> invest (R&D and IP) -> recognise ->
+re_review -> pay_awards -> exit -> collect.
+Awards are settled after re-review so that re-review awards (Zhanjiang) and the rule "only the
+highest award within a year" see every claim of the year before the budget is applied.
+
+Randomness: everything derives from the seed given to the model (a `SeedSequence` or int).
+The dynamics draw, each year, one matrix of uniforms and one of normals with a row per firm,
+from a generator keyed by the year. Firms born in the place are allocated at the start (their
+birth year fixed), and firms brought in are appended after them, so a firm has the same row
+in a run and in its counterfactual: common random numbers hold firm by firm.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import mesa
+import numpy as np
+
+from .firms import COLUMNS, NATIVE, Firm, FirmPopulation, create_at_level, draw_firms
+from .ladder import Explanation
+from .levers import LEVER_NAMES, build_levers
+from .parameters import draw
+from .scenario import Scenario, load
+
+# Columns of the per-year uniform matrix (one uniform per firm and purpose).
+UNIFORMS = ("apply", "approve", "re_review", "exit", "loan", "steward", "matching_subsidy")
+# Columns of the per-year normal matrix.
+NORMALS = ("growth", "rd", "main_share", "debt_ratio")
+# Child streams of the model's seed sequence.
+STREAMS = ("parameters", "baseline", "births", "dynamics", "bring_in", "ip")
+
+
+@dataclass
+class YearRecord:
+    """What one year produced, per level 0..top (index = level)."""
+
+    year: int
+    exactly: np.ndarray
+    at_least: np.ndarray
+    new: np.ndarray
+    ever: np.ndarray
+    lost: np.ndarray
+    reviewed: np.ndarray
+    brought_in: np.ndarray
+    pool_size: int
+    cost: dict[str, float]
+    budget_left: float
+
+
+class City(mesa.Agent):
+    """The city government: collects cash claims on its budget, pays them, books other costs."""
+
+    def __init__(self, model: GrowthModel, awards) -> None:
+        super().__init__(model)
+        self.awards = awards
+        self.reset_year()
+
+    def reset_year(self) -> None:
+        self.claims: list[tuple[str, np.ndarray, np.ndarray]] = []
+        self.cost = dict.fromkeys(LEVER_NAMES, 0.0)
+        self.budget_left = self.awards.budget if self.awards else np.inf
+
+    def claim(self, lever: str, idx: np.ndarray, amount: np.ndarray) -> None:
+        """Register cash owed to firms `idx` by `lever`, paid in the awards phase."""
+        if idx.size:
+            self.claims.append((lever, np.asarray(idx), np.asarray(amount, dtype=np.float64)))
+
+    def spend(self, lever: str, amount: float) -> None:
+        """Book non-cash spending (services, fee subsidies, firms brought in)."""
+        self.cost[lever] += float(amount)
+
+    def pay(self) -> None:
+        """Settle the year's claims: highest only per firm if the rules say so, budget last.
+
+        The budget binds on title awards; when it runs out, firms are paid in a random order
+        (a lottery among the year's claims) until it is spent.
+        """
+        if not self.claims:
+            return
+        model: GrowthModel = self.model
+        f = model.firms
+        n = f.n
+        lever_ids = np.concatenate(
+            [np.full(i.size, LEVER_NAMES.index(lv)) for lv, i, _ in self.claims]
+        )
+        idx = np.concatenate([i for _, i, _ in self.claims])
+        amt = np.concatenate([a for _, _, a in self.claims])
+        keep = amt > 0
+        lever_ids, idx, amt = lever_ids[keep], idx[keep], amt[keep]
+        if self.awards is not None and self.awards.highest_only and idx.size:
+            # per firm, keep the single largest claim (ties: the earlier lever)
+            order = np.lexsort((lever_ids, -amt, idx))
+            first = np.ones(order.size, dtype=bool)
+            first[1:] = idx[order][1:] != idx[order][:-1]
+            sel = order[first]
+            lever_ids, idx, amt = lever_ids[sel], idx[sel], amt[sel]
+        award_lever = LEVER_NAMES.index("awards")
+        capped = lever_ids == award_lever
+        if np.isfinite(self.budget_left) and amt[capped].sum() > self.budget_left:
+            pos = np.flatnonzero(capped)
+            u = model.uniform("apply")[idx[pos]]  # reuse a per-firm uniform: deterministic lottery
+            pos = pos[np.argsort(u, kind="stable")]
+            ok = np.cumsum(amt[pos]) <= self.budget_left
+            drop = pos[~ok]
+            amt[drop] = 0.0
+        paid_awards = amt[capped].sum()
+        self.budget_left -= paid_awards
+        for k, name in enumerate(LEVER_NAMES):
+            m = lever_ids == k
+            if m.any():
+                self.cost[name] += float(amt[m].sum())
+        # cash effects on next year's R&D
+        award_cash = np.bincount(
+            idx, weights=np.where(lever_ids == award_lever, amt, 0), minlength=n
+        )
+        f.awarded_yuan[:] += award_cash.astype(np.float32)
+        rd_support = lever_ids == LEVER_NAMES.index("rd_support")
+        support_cash = np.bincount(idx, weights=np.where(rd_support, amt, 0), minlength=n)
+        other_cash = np.bincount(idx, weights=np.where(~rd_support, amt, 0), minlength=n)
+        boost = (
+            model.p["rd.award_share"] * other_cash
+            + model.p["rd.support_crowding_in"] * support_cash
+        ) / np.maximum(f.revenue_yuan, 1.0)
+        f.rd_boost[:] = boost.astype(np.float32)
+
+
+class Evaluator(mesa.Agent):
+    """An evaluator of titles (the province or MIIT): approves applicants, re-reviews holders."""
+
+    def __init__(self, model: GrowthModel, granted_by: str, levels: list[int]) -> None:
+        super().__init__(model)
+        self.granted_by = granted_by
+        self.levels = levels
+        self.approval = {k: model.p[f"approval.{model.ladder.tier(k).id}"] for k in levels}
+
+    def approve(self, level: int, applicants: np.ndarray) -> np.ndarray:
+        """Indices of the applicants approved at `level` this year."""
+        u = self.model.uniform("approve")[applicants]
+        return applicants[u < self.approval[level]]
+
+
+class GrowthModel(mesa.Model):
+    """A place's candidate firms and titled firms, and the policy levers acting on them.
+
+    Args:
+        scenario: a `Scenario` or the path of a scenario file.
+        seed: an int or `numpy.random.SeedSequence`; all randomness derives from it.
+        levers_on: False runs the counterfactual with every lever off (same draws).
+        values: override of drawn quantities by dotted path (for sweeps and calibration).
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario | str | Path,
+        seed: int | np.random.SeedSequence | None = None,
+        levers_on: bool = True,
+        values: dict[str, float] | None = None,
+    ) -> None:
+        root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+        super().__init__(rng=root)
+        self.scenario = scenario if isinstance(scenario, Scenario) else load(scenario)
+        self.ladder = self.scenario.ladder()
+        self.top = self.ladder.top
+        self.levers_on = levers_on
+        streams = dict(zip(STREAMS, root.spawn(len(STREAMS)), strict=True))
+        self._streams = streams
+        self.p = draw(self.scenario.specs(), np.random.default_rng(streams["parameters"]))
+        if values:
+            self.p.update(values)
+        self.period = self.scenario.period
+        self.year = self.period.base_year
+        self.firms = FirmPopulation()
+        self._create_baseline(np.random.default_rng(streams["baseline"]))
+        self._allocate_births(np.random.default_rng(streams["births"]))
+        self.levers = build_levers(self.scenario.levers, self.p, self.ladder) if levers_on else []
+        awards = next((lv for lv in self.levers if lv.name == "awards"), None)
+        self.awards = awards
+        self.city = City(self, awards)
+        self.evaluators = {}
+        for g in ("province", "national"):
+            levels = [k for k in range(1, self.top + 1) if self.ladder.tier(k).granted_by == g]
+            self.evaluators[g] = Evaluator(self, g, levels)
+        self._evaluator_of = {
+            k: self.evaluators[self.ladder.tier(k).granted_by] for k in range(1, self.top + 1)
+        }
+        self.history: list[YearRecord] = []
+        self.datacollector = mesa.DataCollector(model_reporters=self._reporters())
+        self._u: np.ndarray | None = None
+        self._z: np.ndarray | None = None
+        # the base year as the first record: the state every forecast starts from
+        self.brought_in = np.zeros(self.top + 1, dtype=np.int64)
+        zeros = np.zeros(self.top + 1, dtype=np.int64)
+        self.collect(zeros, zeros, zeros)
+
+    # --- set-up ------------------------------------------------------------------------------
+    def _create_baseline(self, rng: np.random.Generator) -> None:
+        """Firms at the end of the base year: counts per title from the scenario's baseline."""
+        at_least = np.zeros(self.top + 2)
+        for tier_id in self.scenario.baseline.counts:
+            at_least[self.ladder.level(tier_id)] = self.p[f"baseline.counts.{tier_id}"]
+        # a missing count inherits the one above it; stocks cannot rise with the level
+        for k in range(self.top, 0, -1):
+            at_least[k] = max(at_least[k], at_least[k + 1])
+        exactly = (at_least[1:-1] - at_least[2:]).astype(int)
+        n_pool = int(self.p["baseline.candidates"])
+        parts = [draw_firms(n_pool, 0, self.p, rng, self.year)]
+        for k in range(1, self.top + 1):
+            if exactly[k - 1] > 0:
+                parts.append(
+                    create_at_level(exactly[k - 1], k, self.ladder, self.p, rng, self.year)
+                )
+        cols = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+        self.firms.add(cols)
+        self.n_base = self.firms.n
+
+    def _allocate_births(self, rng: np.random.Generator) -> None:
+        """Pre-draw the candidates born in each year of the period (not alive until then)."""
+        self.birth_blocks: dict[int, np.ndarray] = {}
+        inflow = self.p["baseline.candidate_inflow_per_year"]
+        for year in self.period.years:
+            k = int(rng.poisson(inflow))
+            cols = draw_firms(k, 0, self.p, rng, year)
+            cols["alive"] = np.zeros(k, dtype=bool)
+            cols["years_in_niche"] = np.ones(k, dtype=np.int16)
+            self.birth_blocks[year] = self.firms.add(cols)
+        self.n_native = self.firms.n
+
+    def _reporters(self) -> dict:
+        rep = {}
+        for k, t in enumerate(self.ladder.tiers, start=1):
+            rep[t.id] = lambda m, k=k: int(m.history[-1].at_least[k])
+            rep[f"new_{t.id}"] = lambda m, k=k: int(m.history[-1].new[k])
+        rep["cost_yuan"] = lambda m: float(sum(m.history[-1].cost.values()))
+        return rep
+
+    # --- random numbers ----------------------------------------------------------------------
+    def _draw_year(self) -> None:
+        ss = self._streams["dynamics"]
+        rng = np.random.default_rng(
+            np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, self.year))
+        )
+        # the common shock first, so that it does not depend on the number of firms
+        self._year_shock = float(self.p["economy.year_shock_sd"] * rng.standard_normal())
+        n = self.firms.n
+        self._u = rng.random((n, len(UNIFORMS)), dtype=np.float32)
+        self._z = rng.standard_normal((n, len(NORMALS)), dtype=np.float32)
+
+    def uniform(self, name: str) -> np.ndarray:
+        """This year's uniform per firm for one purpose (rows are firm indices)."""
+        return self._u[:, UNIFORMS.index(name)]
+
+    draws = uniform
+
+    def normal(self, name: str) -> np.ndarray:
+        return self._z[:, NORMALS.index(name)]
+
+    # --- the year ----------------------------------------------------------------------------
+    def step(self) -> None:
+        """One year of the cycle."""
+        self.year += 1
+        self.city.reset_year()
+        self.brought_in = np.zeros(self.top + 1, dtype=np.int64)
+        self.entry()
+        self._draw_year()
+        self.select()
+        self.finance()
+        self.grow()
+        self.invest()
+        newly = self.recognise()
+        lost, reviewed = self.re_review()
+        self.pay_awards()
+        self.exit()
+        self.collect(newly, lost, reviewed)
+
+    def entry(self) -> None:
+        """Candidates born this year come alive; levers bring in titled firms from outside."""
+        born = self.birth_blocks.get(self.year)
+        if born is not None:
+            self.firms.alive[born] = True
+        for lever in self.levers:
+            if hasattr(lever, "entry"):
+                lever.entry(self)
+
+    def select(self) -> None:
+        """The cultivation pool and the service stewards are assigned for the year."""
+        for lever in self.levers:
+            if hasattr(lever, "select"):
+                lever.select(self)
+
+    def finance(self) -> None:
+        """Titled firms take policy loans; subsidies with yearly selection are claimed."""
+        self.firms.loan[:] = False
+        for lever in self.levers:
+            if hasattr(lever, "finance"):
+                lever.finance(self)
+
+    def grow(self) -> None:
+        """log revenue moves by capability drift, loan and title effects, and shocks."""
+        f, p = self.firms, self.p
+        alive = f.alive
+        dlog = (
+            p["economy.growth_mean"]
+            + self._year_shock
+            + p["growth.capability_effect"] * f.capability
+            + p["growth.loan_effect"] * f.loan
+            + p["growth.title_effect"] * (f.tier > 0)
+            + p["growth.shock_sd"] * self.normal("growth")
+        ).astype(np.float32)
+        dlog = np.where(alive, dlog, np.float32(0.0))
+        f.growth_prev[:] = f.growth
+        f.growth[:] = np.expm1(dlog)
+        f.revenue_prev_yuan[:] = f.revenue_yuan
+        f.revenue_yuan[:] = f.revenue_yuan * np.exp(dlog)
+        f.years_in_niche[:] += alive
+        a = np.float32(p["firm.adjust_speed"])
+        sd = np.float32(p["firm.ratio_shock_sd"])
+        share_level = p["firm.main_share_mean"] + 0.5 * p["firm.main_share_sd"] * f.capability
+        f.main_share[:] = np.clip(
+            f.main_share + a * (share_level - f.main_share) + sd * self.normal("main_share"),
+            0.05,
+            1.0,
+        )
+        debt_level = p["firm.debt_ratio_mean"] - 0.3 * p["firm.debt_ratio_sd"] * f.capability
+        f.debt_ratio[:] = np.clip(
+            f.debt_ratio
+            + a * (debt_level - f.debt_ratio)
+            + p["firm.loan_debt_increase"] * f.loan
+            + sd * self.normal("debt_ratio"),
+            0.0,
+            1.5,
+        )
+
+    def invest(self) -> None:
+        """R&D intensity moves toward its capability level; cash received adds to it; IP arrives."""
+        f, p = self.firms, self.p
+        for lever in self.levers:
+            if hasattr(lever, "invest"):
+                lever.invest(self)  # R&D rewards are based on last year's R&D
+        target = np.log(p["rd.base_intensity"]) + p["rd.capability_effect"] * f.capability
+        log_rd = np.log(np.maximum(f.rd_intensity, 1e-4))
+        log_rd = (
+            log_rd
+            + p["rd.adjust_speed"] * (target - log_rd)
+            + p["rd.loan_effect"] * f.loan
+            + p["rd.shock_sd"] * self.normal("rd")
+        )
+        f.rd_intensity_prev[:] = f.rd_intensity
+        f.rd_intensity[:] = np.minimum(np.exp(log_rd) + f.rd_boost, 0.5)
+        f.rd_boost[:] = 0.0
+        rd_m = (f.rd_intensity * f.revenue_yuan * 1e-6) ** 0.8
+        rate = rd_m * np.exp(p["ip.capability_effect"] * f.capability) * f.alive
+        ss = self._streams["ip"]
+        rng = np.random.default_rng(
+            np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, self.year))
+        )
+        f.ip_class1[:] += rng.poisson(p["ip.class1_rate"] * rate).astype(np.int16)
+        f.ip_class2[:] += rng.poisson(p["ip.class2_rate"] * rate).astype(np.int16)
+
+    def apply_probability(self, level: int, idx: np.ndarray) -> np.ndarray:
+        """Chance that eligible firms `idx` apply for `level` this year."""
+        f, p = self.firms, self.p
+        base = p[f"apply.base.{self.ladder.tier(level).id}"]
+        prob = np.full(idx.size, base)
+        if self.awards is not None:
+            rel = self.awards.promised(self, level, idx) / np.maximum(f.revenue_yuan[idx], 1.0)
+            prob = 1.0 - (1.0 - prob) * np.exp(-p["apply.award_elasticity"] * rel)
+        odds = prob / np.maximum(1.0 - prob, 1e-12)
+        odds = odds * np.where(f.steward[idx], p["apply.steward_multiplier"], 1.0)
+        odds = odds * np.where(f.in_pool[idx], p["apply.pool_multiplier"], 1.0)
+        return odds / (1.0 + odds)
+
+    def recognise(self) -> np.ndarray:
+        """Eligible firms one level below a title apply and are approved: one step a year."""
+        f = self.firms
+        start = f.tier.copy()
+        values = f.values()
+        u_apply = self.uniform("apply")
+        newly = np.zeros(self.top + 1, dtype=np.int64)
+        for k in range(1, self.top + 1):
+            cand = np.flatnonzero(f.alive & (start == k - 1))
+            if cand.size == 0:
+                continue
+            meets = self.ladder.meets(k, lambda name, c=cand: values(name)[c])
+            cand = cand[meets]
+            applicants = cand[u_apply[cand] < self.apply_probability(k, cand)]
+            approved = self._evaluator_of[k].approve(k, applicants)
+            first = f.highest_tier[approved] < k
+            f.tier[approved] = k
+            f.title_year[approved] = self.year
+            f.highest_tier[approved] = np.maximum(f.highest_tier[approved], k)
+            newly[k] = approved.size
+            for lever in self.levers:
+                if hasattr(lever, "recognised"):
+                    lever.recognised(self, k, approved, first)
+        return newly
+
+    def re_review(self) -> tuple[np.ndarray, np.ndarray]:
+        """Titles past their validity are re-reviewed; failing firms drop one level."""
+        f, p = self.firms, self.p
+        lost = np.zeros(self.top + 1, dtype=np.int64)
+        reviewed = np.zeros(self.top + 1, dtype=np.int64)
+        u = self.uniform("re_review")
+        values = f.values()
+        for k in range(1, self.top + 1):
+            validity = self.ladder.tier(k).validity_years
+            due = np.flatnonzero(f.alive & (f.tier == k) & (self.year - f.title_year >= validity))
+            if due.size == 0:
+                continue
+            meets = self.ladder.meets(k, lambda name, d=due: values(name)[d])
+            fail_p = np.where(
+                meets, p["re_review.fail_if_eligible"], p["re_review.fail_if_ineligible"]
+            )
+            fails = u[due] < fail_p
+            f.tier[due[fails]] = k - 1
+            f.title_year[due] = self.year
+            lost[k] = np.count_nonzero(fails)
+            reviewed[k] = due.size
+            passed = due[~fails]
+            for lever in self.levers:
+                if hasattr(lever, "re_reviewed"):
+                    lever.re_reviewed(self, k, passed)
+        return lost, reviewed
+
+    def pay_awards(self) -> None:
+        """The city settles the year's cash claims under the award rules and budget."""
+        self.city.pay()
+
+    def exit(self) -> None:
+        """Firms close with a hazard that falls with the title held."""
+        f, p = self.firms, self.p
+        hazard = np.array(
+            [p["exit.hazard.pool"]] + [p[f"exit.hazard.{t}"] for t in self.ladder.ids],
+            dtype=np.float32,
+        )
+        closes = f.alive & (self.uniform("exit") < hazard[f.tier])
+        f.alive[:] &= ~closes
+        f.in_pool[:] &= ~closes
+
+    def collect(self, newly: np.ndarray, lost: np.ndarray, reviewed: np.ndarray) -> None:
+        f = self.firms
+        exactly = f.counts_by_tier(self.top)
+        at_least = np.cumsum(exactly[::-1])[::-1]
+        ever = np.cumsum(np.bincount(f.highest_tier, minlength=self.top + 1)[::-1])[::-1]
+        self.history.append(
+            YearRecord(
+                year=self.year,
+                exactly=exactly,
+                at_least=at_least,
+                new=newly,
+                ever=ever,
+                lost=lost,
+                reviewed=reviewed,
+                brought_in=self.brought_in.copy(),
+                pool_size=int(np.count_nonzero(f.in_pool & f.alive)),
+                cost=dict(self.city.cost),
+                budget_left=float(self.city.budget_left),
+            )
+        )
+        self.datacollector.collect(self)
+
+    # --- running and looking -----------------------------------------------------------------
+    def run_model(self) -> None:
+        """Step through every year of the scenario's period."""
+        while self.year < self.period.end:
+            self.step()
+
+    def firm(self, i: int) -> Firm:
+        """Firm `i` as one object."""
+        return self.firms.firm(i)
+
+    def explain(self, i: int, tier_id: str) -> list[Explanation]:
+        """For firm `i`, which criteria of `tier_id` it meets and which it fails."""
+        return self.ladder.explain(tier_id, self.firms.values(), i)
+
+
+__all__ = ["GrowthModel", "City", "Evaluator", "YearRecord", "COLUMNS", "NATIVE"]
