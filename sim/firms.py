@@ -157,7 +157,7 @@ class FirmPopulation:
 
 def draw_firms(
     n: int,
-    level: int,
+    level: int | np.ndarray,
     params: Mapping[str, float],
     rng: np.random.Generator,
     year: int,
@@ -185,15 +185,16 @@ def draw_firms(
     rd_m = np.maximum(rd * revenue / 1e6, 0.0) ** 0.8
     ip_rate = rd_m * np.exp(p["ip.capability_effect"] * cap) * p["population.ip_history_years"]
     niche_extra = rng.poisson(max(p["population.years_in_niche_mean"] - 1.0, 0.0) + level, n)
+    level = np.broadcast_to(np.asarray(level, dtype=np.int8), (n,))
     share_level = p["firm.main_share_mean"] + 0.5 * p["firm.main_share_sd"] * cap
     debt_level = p["firm.debt_ratio_mean"] - 0.3 * p["firm.debt_ratio_sd"] * cap
     high_tech_logit = np.log(
         p["population.high_tech_share"] / (1 - p["population.high_tech_share"])
     )
     return {
-        "tier": np.full(n, level, dtype=np.int8),
+        "tier": level.copy(),
         "title_year": (year - rng.integers(0, 3, n)) * (level > 0),
-        "highest_tier": np.full(n, level, dtype=np.int8),
+        "highest_tier": level.copy(),
         "revenue_yuan": revenue,
         "revenue_prev_yuan": revenue / (1.0 + np.maximum(growth, -0.9)),
         "growth": growth,
@@ -223,35 +224,62 @@ def create_at_level(
     params: Mapping[str, float],
     rng: np.random.Generator,
     year: int,
+) -> dict[str, np.ndarray]:
+    """`n` firms holding `level`, each meeting the criteria of every title up to `level`."""
+    counts = np.zeros(ladder.top + 1, dtype=np.int64)
+    counts[level] = n
+    return create_titled(counts, ladder, params, rng, year)
+
+
+def create_titled(
+    counts: np.ndarray,
+    ladder: Ladder,
+    params: Mapping[str, float],
+    rng: np.random.Generator,
+    year: int,
     max_rounds: int = 200,
 ) -> dict[str, np.ndarray]:
-    """`n` firms holding `level`, each meeting the criteria of every title up to `level`.
+    """`counts[k]` firms at each level k, each meeting the criteria of every title up to k.
 
-    Rejection sampling in vectorised batches: draw from the shifted proposal, keep the firms
-    that qualify, repeat until there are `n`.
+    Rejection sampling in vectorised batches over all levels at once: draw from the proposal
+    shifted toward each level, keep the firms that qualify, redraw only what is missing.
+    Firms are returned ordered by level.
     """
-    if n == 0 or level == 0:
-        return draw_firms(n, level, params, rng, year)
+    counts = np.asarray(counts, dtype=np.int64)
+    need = counts.copy()
+    need[0] = 0
     kept: list[dict[str, np.ndarray]] = []
-    have = 0
-    batch = max(256, 8 * n)
+    if counts[0]:
+        kept.append(draw_firms(int(counts[0]), 0, params, rng, year))
+    # first guess of the acceptance rate per level; refined from each round
+    rate = np.full(counts.size, 0.25)
     for _ in range(max_rounds):
-        cand = draw_firms(batch, level, params, rng, year)
-        tmp = FirmPopulation(batch)
+        if not need.any():
+            break
+        batch = np.where(need > 0, np.ceil(1.5 * need / rate).astype(np.int64) + 16, 0)
+        levels = np.repeat(np.arange(counts.size), batch)
+        cand = draw_firms(levels.size, levels, params, rng, year)
+        tmp = FirmPopulation(levels.size)
         tmp.add(cand)
         values = tmp.values()
-        ok = np.ones(batch, dtype=bool)
-        for k in range(1, level + 1):
-            ok &= ladder.meets(k, values)
-        sel = np.flatnonzero(ok)[: n - have]
-        if sel.size:
-            kept.append({name: arr[sel] for name, arr in cand.items()})
-            have += sel.size
-        if have >= n:
-            return {name: np.concatenate([k[name] for k in kept]) for name in cand}
-        rate = max(ok.mean(), 1.0 / batch)
-        batch = int(min(max(64, 1.5 * (n - have) / rate), 2_000_000))
-    raise RuntimeError(
-        f"could not draw {n} firms meeting the criteria of level {level} "
-        f"({ladder.tier(level).id}); the population parameters make it too rare"
-    )
+        ok = np.ones(levels.size, dtype=bool)
+        for k in range(1, counts.size):
+            holds_k = levels >= k
+            if holds_k.any():
+                ok &= ~holds_k | ladder.meets(k, values)
+        take = np.zeros(levels.size, dtype=bool)
+        for k in np.flatnonzero(need):
+            at_k = np.flatnonzero(ok & (levels == k))
+            rate[k] = max(at_k.size / max(batch[k], 1), 0.01)
+            chosen = at_k[: need[k]]
+            take[chosen] = True
+            need[k] -= chosen.size
+        kept.append({name: arr[take] for name, arr in cand.items()})
+    else:
+        raise RuntimeError(
+            f"could not draw firms meeting the criteria of levels {np.flatnonzero(need).tolist()}"
+            "; the population parameters make them too rare"
+        )
+    out = {name: np.concatenate([k[name] for k in kept]) for name in kept[0]}
+    order = np.argsort(out["tier"], kind="stable")
+    return {name: arr[order] for name, arr in out.items()}

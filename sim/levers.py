@@ -173,12 +173,22 @@ class BringIn:
         self.n = int(round(p["levers.bring_in.firms_per_year"]))
         self.success = p["levers.bring_in.success_rate"]
         self.cost = p["levers.bring_in.cost_per_firm_yuan"]
+        self._reserve: dict[str, np.ndarray] | None = None
 
     def entry(self, model: GrowthModel) -> None:
-        k = int(model.rng.binomial(self.n, self.success))
+        rng = model.bring_in_rng
+        if self._reserve is None:
+            # every candidate arrival of the period drawn at once (one vectorised batch)
+            n_max = self.n * len(model.period.years)
+            self._reserve = create_at_level(
+                n_max, self.level, model.ladder, model.p, rng, model.year
+            )
+            self._used = 0
+        k = int(rng.binomial(self.n, self.success))
         if k == 0:
             return
-        cols = create_at_level(k, self.level, model.ladder, model.p, model.rng, model.year)
+        cols = {name: arr[self._used : self._used + k] for name, arr in self._reserve.items()}
+        self._used += k
         cols["origin"] = np.full(k, BROUGHT_IN, dtype=np.int8)
         cols["title_year"] = np.full(k, model.year)
         idx = model.firms.add(cols)

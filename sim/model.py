@@ -21,7 +21,7 @@ from pathlib import Path
 import mesa
 import numpy as np
 
-from .firms import COLUMNS, NATIVE, Firm, FirmPopulation, create_at_level, draw_firms
+from .firms import COLUMNS, NATIVE, Firm, FirmPopulation, create_titled, draw_firms
 from .ladder import Explanation
 from .levers import LEVER_NAMES, build_levers
 from .parameters import draw
@@ -169,6 +169,7 @@ class GrowthModel(mesa.Model):
         self.levers_on = levers_on
         streams = dict(zip(STREAMS, root.spawn(len(STREAMS)), strict=True))
         self._streams = streams
+        self.bring_in_rng = np.random.default_rng(streams["bring_in"])
         self.p = draw(self.scenario.specs(), np.random.default_rng(streams["parameters"]))
         if values:
             self.p.update(values)
@@ -207,27 +208,21 @@ class GrowthModel(mesa.Model):
         for k in range(self.top, 0, -1):
             at_least[k] = max(at_least[k], at_least[k + 1])
         exactly = (at_least[1:-1] - at_least[2:]).astype(int)
-        n_pool = int(self.p["baseline.candidates"])
-        parts = [draw_firms(n_pool, 0, self.p, rng, self.year)]
-        for k in range(1, self.top + 1):
-            if exactly[k - 1] > 0:
-                parts.append(
-                    create_at_level(exactly[k - 1], k, self.ladder, self.p, rng, self.year)
-                )
-        cols = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
-        self.firms.add(cols)
+        counts = np.concatenate([[int(self.p["baseline.candidates"])], exactly])
+        self.firms.add(create_titled(counts, self.ladder, self.p, rng, self.year))
         self.n_base = self.firms.n
 
     def _allocate_births(self, rng: np.random.Generator) -> None:
         """Pre-draw the candidates born in each year of the period (not alive until then)."""
         self.birth_blocks: dict[int, np.ndarray] = {}
-        inflow = self.p["baseline.candidate_inflow_per_year"]
-        for year in self.period.years:
-            k = int(rng.poisson(inflow))
-            cols = draw_firms(k, 0, self.p, rng, year)
-            cols["alive"] = np.zeros(k, dtype=bool)
-            cols["years_in_niche"] = np.ones(k, dtype=np.int16)
-            self.birth_blocks[year] = self.firms.add(cols)
+        years = self.period.years
+        born = rng.poisson(self.p["baseline.candidate_inflow_per_year"], len(years))
+        cols = draw_firms(int(born.sum()), 0, self.p, rng, self.year)
+        cols["alive"] = np.zeros(born.sum(), dtype=bool)
+        cols["years_in_niche"] = np.ones(born.sum(), dtype=np.int16)
+        idx = self.firms.add(cols)
+        for year, block in zip(years, np.split(idx, np.cumsum(born)[:-1]), strict=True):
+            self.birth_blocks[year] = block
         self.n_native = self.firms.n
 
     def _reporters(self) -> dict:
