@@ -167,7 +167,12 @@ class GrowthModel(mesa.Model):
         self.ladder = self.scenario.ladder()
         self.top = self.ladder.top
         self.levers_on = levers_on
-        streams = dict(zip(STREAMS, root.spawn(len(STREAMS)), strict=True))
+        # children derived without spawning: `spawn` would mutate the caller's SeedSequence, and a
+        # second model on the same seed (the counterfactual) would get different streams
+        streams = {
+            name: np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, i))
+            for i, name in enumerate(STREAMS)
+        }
         self._streams = streams
         self.bring_in_rng = np.random.default_rng(streams["bring_in"])
         self.p = draw(self.scenario.specs(), np.random.default_rng(streams["parameters"]))

@@ -1,0 +1,141 @@
+"""The `srdi` command line end to end, as a planner runs it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+HEBI = ROOT / "scenarios" / "hebi.yaml"
+
+
+def srdi(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "sim.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=600,
+    )
+
+
+@pytest.fixture(scope="module")
+def hebi_json() -> dict:
+    r = srdi("forecast", HEBI, "--runs", "40", "--seed", "1", "--json", "--workers", "1")
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)  # exactly one JSON object on stdout
+
+
+def test_json_has_targets_with_probabilities(hebi_json):
+    targets = hebi_json["targets"]
+    assert {t["tier"] for t in targets} == {
+        "innovative_sme",
+        "provincial_srdi",
+        "national_little_giant",
+        "single_champion",
+    }
+    assert {t["year"] for t in targets} == {2024, 2025}
+    for t in targets:
+        assert 0.0 <= t["probability"] <= 1.0
+        p = t["probability"]
+        assert t["mc_se"] == pytest.approx((p * (1 - p) / 40) ** 0.5)
+    champions = [t for t in targets if t["tier"] == "single_champion" and t["year"] == 2025]
+    assert champions[0]["value"] == 3 and champions[0]["stretch"] == 5  # 3-5: lower bound
+
+
+def test_json_counts_cover_every_tier_metric_and_year(hebi_json):
+    rows = hebi_json["counts"]
+    keys = {(r["tier"], r["metric"], r["year"]) for r in rows}
+    for tier in ("innovative_sme", "provincial_srdi", "national_little_giant", "single_champion"):
+        for metric in ("at_least", "exactly", "new", "ever"):
+            for year in (2022, 2023, 2024, 2025):
+                assert (tier, metric, year) in keys
+    for r in rows:
+        assert r["p05"] <= r["p50"] <= r["p95"]
+        assert r["mean"] >= 0
+
+
+def test_json_reports_cost_and_attributable_firms(hebi_json):
+    assert hebi_json["cost"]["total_yuan"]["mean"] > 0
+    levers = {r["lever"] for r in hebi_json["cost"]["by_lever"]}
+    assert {"bring_in", "stewards", "cultivation_pool", "loans"} <= levers
+    att = {(r["tier"], r["metric"]): r for r in hebi_json["attributable"]}
+    # ten provincial SRDI firms a year are brought in: the levers must add provincial firms
+    assert att[("provincial_srdi", "at_least")]["mean"] > 0
+
+
+def test_same_seed_same_output_different_seed_different():
+    a = srdi("forecast", HEBI, "--runs", "15", "--seed", "3", "--json", "-w", "1")
+    b = srdi("forecast", HEBI, "--runs", "15", "--seed", "3", "--json", "-w", "2")
+    c = srdi("forecast", HEBI, "--runs", "15", "--seed", "4", "--json", "-w", "1")
+    ja, jb, jc = (json.loads(x.stdout) for x in (a, b, c))
+    for j in (ja, jb, jc):
+        j.pop("elapsed_seconds")
+    assert ja == jb  # the worker count does not change the numbers
+    assert ja["counts"] != jc["counts"]
+
+
+def test_table_output_is_readable():
+    r = srdi("forecast", HEBI, "--runs", "10", "--seed", "2", "-w", "1")
+    assert r.returncode == 0, r.stderr
+    assert "Targets" in r.stdout and "P(reach)" in r.stdout
+    assert "little_giant_2025" in r.stdout
+    assert "Cost over 2023-2025" in r.stdout
+
+
+def test_out_writes_tables_and_fan_chart(tmp_path):
+    out = tmp_path / "hebi"
+    r = srdi("forecast", HEBI, "--runs", "10", "--seed", "2", "--out", out, "-w", "1")
+    assert r.returncode == 0, r.stderr
+    for name in ("targets.csv", "counts.csv", "cost.csv", "attributable.csv", "forecast.json"):
+        assert (out / name).stat().st_size > 0
+    assert (out / "fan_chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not list(out.glob(".*.tmp"))  # no temporary file left behind
+
+
+def test_missing_scenario_gives_clear_message_and_nonzero_exit(tmp_path):
+    r = srdi("forecast", tmp_path / "nowhere.yaml", "--json")
+    assert r.returncode == 2
+    assert "nowhere.yaml" in r.stderr and "no such file" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert r.stdout == ""
+
+
+def test_bad_scenario_refused_before_anything_is_written(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(HEBI.read_text(encoding="utf-8").replace("targets:", "targetz:", 1), "utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+    keep = out / "targets.csv"
+    keep.write_text("earlier results\n")
+    r = srdi("forecast", bad, "--out", out)
+    assert r.returncode == 2
+    assert "targetz" in r.stderr and "bad.yaml" in r.stderr and "line" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert keep.read_text() == "earlier results\n"  # nothing already written is lost
+    assert sorted(p.name for p in out.iterdir()) == ["targets.csv"]
+
+
+def test_validate_reports_every_problem_in_every_file(tmp_path):
+    text = HEBI.read_text(encoding="utf-8")
+    one = tmp_path / "one.yaml"
+    one.write_text(text.replace("targets:", "targetz:", 1), "utf-8")
+    two = tmp_path / "two.yaml"
+    two.write_text(text.replace("year: 2025", "year: 2031", 1), "utf-8")
+    r = srdi("validate", HEBI, one, two)
+    assert r.returncode == 2
+    assert "one.yaml" in r.stderr and "two.yaml" in r.stderr
+    assert "2031" in r.stderr
+    ok = srdi("validate", HEBI)
+    assert ok.returncode == 0 and "ok:" in ok.stdout
+
+
+def test_list_shows_shipped_scenarios():
+    r = srdi("list")
+    assert r.returncode == 0, r.stderr
+    assert "Hebi" in r.stdout and "2023-2025" in r.stdout
+    assert "national_little_giant" in r.stdout
