@@ -28,11 +28,21 @@ from .parameters import draw
 from .scenario import Scenario, load
 
 # Columns of the per-year uniform matrix (one uniform per firm and purpose).
-UNIFORMS = ("apply", "approve", "re_review", "exit", "loan", "steward", "matching_subsidy")
+UNIFORMS = (
+    "apply",
+    "approve",
+    "re_review",
+    "exit",
+    "loan",
+    "steward",
+    "matching_subsidy",
+    "ip_class1",
+    "ip_class2",
+)
 # Columns of the per-year normal matrix.
 NORMALS = ("growth", "rd", "main_share", "debt_ratio")
 # Child streams of the model's seed sequence.
-STREAMS = ("parameters", "baseline", "births", "dynamics", "bring_in", "ip")
+STREAMS = ("parameters", "baseline", "births", "dynamics", "bring_in")
 
 
 @dataclass
@@ -43,13 +53,42 @@ class YearRecord:
     exactly: np.ndarray
     at_least: np.ndarray
     new: np.ndarray
-    ever: np.ndarray
+    ever: np.ndarray  # firms that reached at least the level after the base year (cumulative)
     lost: np.ndarray
     reviewed: np.ndarray
     brought_in: np.ndarray
     pool_size: int
     cost: dict[str, float]
     budget_left: float
+
+
+def poisson_from_uniform(lam: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Poisson draws by inverting the CDF at given uniforms (one per firm).
+
+    Unlike `Generator.poisson`, a firm's draw depends only on its own rate and uniform, so a
+    change in one firm's rate (an award raising its R&D) leaves every other firm's draw alone:
+    common random numbers hold for IP too. Rates above 50 use the normal approximation.
+    """
+    lam = np.asarray(lam, dtype=np.float64)
+    k = np.zeros(lam.shape, dtype=np.int16)
+    large = lam > 50.0
+    if large.any():
+        from scipy.special import ndtri
+
+        z = ndtri(np.clip(u[large], 1e-12, 1 - 1e-12))
+        k[large] = np.maximum(np.rint(lam[large] + np.sqrt(lam[large]) * z), 0)
+    small = np.flatnonzero(~large)
+    pmf = np.exp(-lam[small])
+    cdf = pmf.copy()
+    active = np.flatnonzero(u[small] > cdf)
+    j = 0
+    while active.size:
+        j += 1
+        pmf[active] *= lam[small[active]] / j
+        cdf[active] += pmf[active]
+        k[small[active]] += 1
+        active = active[u[small[active]] > cdf[active]]
+    return k
 
 
 class City(mesa.Agent):
@@ -188,7 +227,9 @@ class GrowthModel(mesa.Model):
         self.awards = awards
         self.city = City(self, awards)
         self.evaluators = {}
-        for g in ("province", "national"):
+        # one evaluator per granting level present (a scenario's local tier may be a city's)
+        granting = ["province", "national"] + [t.granted_by for t in self.ladder.tiers]
+        for g in dict.fromkeys(granting):
             levels = [k for k in range(1, self.top + 1) if self.ladder.tier(k).granted_by == g]
             self.evaluators[g] = Evaluator(self, g, levels)
         self._evaluator_of = {
@@ -276,6 +317,7 @@ class GrowthModel(mesa.Model):
         self.pay_awards()
         self.exit()
         self.collect(newly, lost, reviewed)
+        self.running = self.year < self.period.end  # mesa.batch_run stops at the period's end
 
     def entry(self) -> None:
         """Candidates born this year come alive; levers bring in titled firms from outside."""
@@ -354,12 +396,12 @@ class GrowthModel(mesa.Model):
         f.rd_boost[:] = 0.0
         rd_m = (f.rd_intensity * f.revenue_yuan * 1e-6) ** 0.8
         rate = rd_m * np.exp(p["ip.capability_effect"] * f.capability) * f.alive
-        ss = self._streams["ip"]
-        rng = np.random.default_rng(
-            np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, self.year))
+        f.ip_class1[:] += poisson_from_uniform(
+            p["ip.class1_rate"] * rate, self.uniform("ip_class1")
         )
-        f.ip_class1[:] += rng.poisson(p["ip.class1_rate"] * rate).astype(np.int16)
-        f.ip_class2[:] += rng.poisson(p["ip.class2_rate"] * rate).astype(np.int16)
+        f.ip_class2[:] += poisson_from_uniform(
+            p["ip.class2_rate"] * rate, self.uniform("ip_class2")
+        )
 
     def apply_probability(self, level: int, idx: np.ndarray) -> np.ndarray:
         """Chance that eligible firms `idx` apply for `level` this year."""
@@ -446,6 +488,9 @@ class GrowthModel(mesa.Model):
         exactly = f.counts_by_tier(self.top)
         at_least = np.cumsum(exactly[::-1])[::-1]
         ever = np.cumsum(np.bincount(f.highest_tier, minlength=self.top + 1)[::-1])[::-1]
+        if not self.history:  # the base year: titles held then are not counted as cultivated
+            self._ever_base = ever.copy()
+        ever = ever - self._ever_base
         self.history.append(
             YearRecord(
                 year=self.year,
