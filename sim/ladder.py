@@ -3,7 +3,8 @@
 A `Ladder` is an ordered list of `Tier`s; level 0 is the candidate pool and level k is the
 k-th tier. Each criterion is evaluated for all firms at once on numpy arrays, and can explain
 for one firm what it needs and what it has. Scenarios may rename a tier, override a threshold
-or add a local tier; none of that needs code.
+or add a local tier (`apply_changes`, from a scenario's `ladder:` section); none of that needs
+code.
 """
 
 from __future__ import annotations
@@ -138,7 +139,9 @@ def _indicator_points(ind: Mapping[str, Any], values: Values) -> np.ndarray:
             pts = np.where(hit, float(row[1]), pts)
         return pts
     thresholds, points = _ascending_table(ind)
-    return points[np.searchsorted(thresholds, x, side="right")]
+    # thresholds in the values' own dtype: no converted copy of x, and a value stored at a
+    # threshold compares equal to it
+    return points[np.searchsorted(thresholds.astype(x.dtype, copy=False), x, side="right")]
 
 
 def _ascending_table(ind: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
@@ -168,6 +171,7 @@ class Tier:
     criteria: list[Criterion]
     source: str = ""
     not_modelled: list[str] = field(default_factory=list)
+    observed_as: str | None = None
 
 
 class Ladder:
@@ -204,6 +208,7 @@ class Ladder:
                     criteria=crits,
                     source=str(t.get("source", "")),
                     not_modelled=list(t.get("not_modelled", [])),
+                    observed_as=t.get("observed_as"),
                 )
             )
         return cls(tiers)
@@ -264,3 +269,76 @@ def _standard_document() -> dict[str, Any]:
 def standard_document() -> dict[str, Any]:
     """A fresh copy of the shipped criteria document (scenarios apply overrides to it)."""
     return copy.deepcopy(_standard_document())
+
+
+# Keys of a criterion that a scenario may override, by criterion kind.
+OVERRIDABLE = {"threshold": ("min", "max", "max_exclusive"), "score": ("min_total",), "banded": ()}
+
+
+def apply_changes(doc: Mapping[str, Any], changes: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The criteria document with a scenario's `ladder:` section applied (a new document).
+
+    `changes` has two optional parts, as plain data (see scenarios/README.md):
+
+    - `tiers`: per existing tier id, a new `name`, `validity_years`, `observed_as` (the tier id
+      used in observed data) and `criteria` overrides (criterion id -> new `min`, `max`,
+      `max_exclusive` or `min_total`, with the `source` of the new value);
+    - `add`: local tiers, each placed right `after` an existing tier, with its own `criteria`
+      (optionally starting from a copy of another tier's, `criteria_from`).
+
+    Raises ValueError naming the problem when a referenced tier or criterion does not exist
+    (scenario validation reports these with file and line before this is ever called).
+    """
+    out = copy.deepcopy(dict(doc))
+    tiers: list[dict[str, Any]] = out["tiers"]
+    if not changes:
+        return out
+    by_id = {t["id"]: t for t in tiers}
+    for tier_id, ch in (changes.get("tiers") or {}).items():
+        if tier_id not in by_id:
+            raise ValueError(f"ladder change for unknown tier {tier_id!r}")
+        t = by_id[tier_id]
+        for key in ("name", "validity_years", "observed_as"):
+            if ch.get(key) is not None:
+                t[key] = ch[key]
+        if ch.get("source"):
+            t["source"] = f"{t.get('source', '')}; changed by the scenario: {ch['source']}"
+        crits = {c["id"]: c for c in t.get("criteria", [])}
+        for cid, over in (ch.get("criteria") or {}).items():
+            if cid not in crits:
+                raise ValueError(f"tier {tier_id!r} has no criterion {cid!r}")
+            c = crits[cid]
+            allowed = OVERRIDABLE[c["kind"]]
+            for key, value in over.items():
+                if key == "source" or value is None:
+                    continue
+                if key not in allowed:
+                    raise ValueError(f"criterion {tier_id}.{cid} ({c['kind']}) has no {key!r}")
+                c[key] = value
+            c["source"] = over.get("source", c.get("source", ""))
+    for add in changes.get("add") or []:
+        ids = [t["id"] for t in tiers]
+        if add["id"] in ids or add["id"] == POOL:
+            raise ValueError(f"local tier {add['id']!r} already exists")
+        if add["after"] not in ids:
+            raise ValueError(f"local tier {add['id']!r} placed after unknown tier {add['after']!r}")
+        crits: list[dict[str, Any]] = []
+        if add.get("criteria_from"):
+            src = next((t for t in tiers if t["id"] == add["criteria_from"]), None)
+            if src is None:
+                raise ValueError(f"criteria_from unknown tier {add['criteria_from']!r}")
+            crits = copy.deepcopy(src.get("criteria", []))
+        crits += [dict(c) for c in add.get("criteria") or []]
+        tier = {
+            "id": add["id"],
+            "name": add.get("name", add["id"]),
+            "granted_by": add.get("granted_by", "city"),
+            "validity_years": int(add.get("validity_years", 3)),
+            "source": add.get("source", ""),
+            "criteria": crits,
+            "not_modelled": list(add.get("not_modelled") or []),
+        }
+        if add.get("observed_as"):
+            tier["observed_as"] = add["observed_as"]
+        tiers.insert(ids.index(add["after"]) + 1, tier)
+    return out

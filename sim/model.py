@@ -20,6 +20,7 @@ from pathlib import Path
 
 import mesa
 import numpy as np
+from scipy.special import pdtr, pdtrik
 
 from .firms import COLUMNS, NATIVE, Firm, FirmPopulation, create_titled, draw_firms
 from .ladder import Explanation
@@ -62,32 +63,31 @@ class YearRecord:
     budget_left: float
 
 
-def poisson_from_uniform(lam: np.ndarray, u: np.ndarray) -> np.ndarray:
+def poisson_from_uniform(lam: np.ndarray, u: np.ndarray, sweeps: int = 4) -> np.ndarray:
     """Poisson draws by inverting the CDF at given uniforms (one per firm).
 
     Unlike `Generator.poisson`, a firm's draw depends only on its own rate and uniform, so a
     change in one firm's rate (an award raising its R&D) leaves every other firm's draw alone:
-    common random numbers hold for IP too. Rates above 50 use the normal approximation.
+    common random numbers hold for IP too. A few vectorised sweeps of the CDF settle almost
+    every firm; the rare remainder (large rates, uniforms near 1) goes to scipy's exact ppf.
     """
     lam = np.asarray(lam, dtype=np.float64)
     k = np.zeros(lam.shape, dtype=np.int16)
-    large = lam > 50.0
-    if large.any():
-        from scipy.special import ndtri
-
-        z = ndtri(np.clip(u[large], 1e-12, 1 - 1e-12))
-        k[large] = np.maximum(np.rint(lam[large] + np.sqrt(lam[large]) * z), 0)
-    small = np.flatnonzero(~large)
-    pmf = np.exp(-lam[small])
-    cdf = pmf.copy()
-    active = np.flatnonzero(u[small] > cdf)
-    j = 0
-    while active.size:
-        j += 1
-        pmf[active] *= lam[small[active]] / j
-        cdf[active] += pmf[active]
-        k[small[active]] += 1
-        active = active[u[small[active]] > cdf[active]]
+    cdf = np.exp(-lam)
+    active = np.flatnonzero(u > cdf)
+    pmf, cdf, lam_a, u_a = cdf[active], cdf[active], lam[active], u[active]
+    for j in range(1, sweeps + 1):
+        if not active.size:
+            return k
+        k[active] += 1
+        pmf *= lam_a / j
+        cdf += pmf
+        go = u_a > cdf
+        active, pmf, cdf, lam_a, u_a = active[go], pmf[go], cdf[go], lam_a[go], u_a[go]
+    if active.size:  # exact inverse, as scipy.stats.poisson.ppf computes it, without its overhead
+        guess = np.ceil(pdtrik(u_a, lam_a))
+        below = np.maximum(guess - 1, 0)
+        k[active] = np.where(pdtr(below, lam_a) >= u_a, below, guess).astype(np.int16)
     return k
 
 
