@@ -63,7 +63,7 @@ class YearRecord:
     budget_left: float
 
 
-def poisson_from_uniform(lam: np.ndarray, u: np.ndarray, sweeps: int = 4) -> np.ndarray:
+def poisson_from_uniform(lam: np.ndarray, u: np.ndarray, sweeps: int = 10) -> np.ndarray:
     """Poisson draws by inverting the CDF at given uniforms (one per firm).
 
     Unlike `Generator.poisson`, a firm's draw depends only on its own rate and uniform, so a
@@ -396,12 +396,12 @@ class GrowthModel(mesa.Model):
         f.rd_boost[:] = 0.0
         rd_m = (f.rd_intensity * f.revenue_yuan * 1e-6) ** 0.8
         rate = rd_m * np.exp(p["ip.capability_effect"] * f.capability) * f.alive
-        f.ip_class1[:] += poisson_from_uniform(
-            p["ip.class1_rate"] * rate, self.uniform("ip_class1")
-        )
-        f.ip_class2[:] += poisson_from_uniform(
-            p["ip.class2_rate"] * rate, self.uniform("ip_class2")
-        )
+        # both classes in one call: [class-I rates, class-II rates] against their own uniforms
+        lam = np.concatenate([p["ip.class1_rate"] * rate, p["ip.class2_rate"] * rate])
+        u = np.concatenate([self.uniform("ip_class1"), self.uniform("ip_class2")])
+        arrivals = poisson_from_uniform(lam, u)
+        f.ip_class1[:] += arrivals[: f.n]
+        f.ip_class2[:] += arrivals[f.n :]
 
     def apply_probability(self, level: int, idx: np.ndarray) -> np.ndarray:
         """Chance that eligible firms `idx` apply for `level` this year."""
@@ -490,7 +490,11 @@ class GrowthModel(mesa.Model):
         ever = np.cumsum(np.bincount(f.highest_tier, minlength=self.top + 1)[::-1])[::-1]
         if not self.history:  # the base year: titles held then are not counted as cultivated
             self._ever_base = ever.copy()
-        ever = ever - self._ever_base
+            # ... except those of a title created in the first year: its first list
+            created = self.scenario.baseline.created_in_start_year
+            for k in sorted((self.ladder.level(t) for t in created), reverse=True):
+                self._ever_base[k] = self._ever_base[k + 1] if k < self.top else 0
+        ever = ever - self._ever_base if self.history else np.zeros_like(ever)
         self.history.append(
             YearRecord(
                 year=self.year,
