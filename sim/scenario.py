@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import re
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -22,15 +23,20 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from .errors import ScenarioError, ScenarioErrors
-from .ladder import POOL, STANDARD_TIERS, Ladder, standard_document
+from .firms import COLUMNS, DERIVED
+from .ladder import OVERRIDABLE, POOL, STANDARD_TIERS, Ladder, apply_changes, standard_document
 from .parameters import Spec, defaults
 
 Basis = Literal["cited", "estimate", "assumption", "provisional"]
 NonEmpty = Annotated[str, Field(min_length=1)]
+TierId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=60)]
+
+# Model parameters a local tier must bring with it (the standard tiers have them as defaults).
+TIER_PARAMETERS = ("apply.base.{}", "approval.{}", "exit.hazard.{}")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=False)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=False, allow_inf_nan=False)
 
 
 class Quantity(_Strict):
@@ -120,6 +126,13 @@ class Baseline(_Strict):
     )
     candidates: Quantity = Field(description="untitled candidate firms (level 0) at the base year")
     candidate_inflow_per_year: Quantity = Field(description="new candidate firms born each year")
+    created_in_start_year: list[str] = Field(
+        default_factory=list,
+        description=(
+            "titles created in the period's first year (the innovative SME title, 2022): their "
+            "base-year holders are the firms of the first list, counted as titled that year"
+        ),
+    )
 
 
 class Target(_Strict):
@@ -229,12 +242,108 @@ class NotModelled(_Strict):
     reason: NonEmpty
 
 
+# --- the ladder section: renamed tiers, changed thresholds, local tiers -----------------------
+
+
+class CriterionChange(_Strict):
+    """A new threshold of a standard criterion: `min`, `max`, `max_exclusive`, or `min_total`."""
+
+    min: float | None = None
+    max: float | None = None
+    max_exclusive: float | None = None
+    min_total: float | None = None
+    source: NonEmpty
+
+    @model_validator(mode="after")
+    def _some_value(self) -> CriterionChange:
+        if all(getattr(self, k) is None for k in ("min", "max", "max_exclusive", "min_total")):
+            raise ValueError("one of 'min', 'max', 'max_exclusive' or 'min_total'")
+        return self
+
+
+class TierChange(_Strict):
+    """A standard tier as the place knows it: its local name, and changed criteria."""
+
+    name: NonEmpty | None = None
+    observed_as: TierId | None = Field(
+        default=None, description="the tier id in observed data (../shared/data)"
+    )
+    validity_years: int | None = Field(default=None, ge=1, le=10)
+    criteria: dict[str, CriterionChange] = Field(default_factory=dict)
+    source: NonEmpty
+
+
+class Band(_Strict):
+    """One band of a banded criterion: `min` applies where `from` <= band_by < `to`."""
+
+    model_config = ConfigDict(populate_by_name=True)
+    lo: float | None = Field(default=None, alias="from")
+    to: float | None = None
+    min: float
+
+
+class LocalCriterion(_Strict):
+    """An eligibility rule of a local tier (same meaning as in sim/data/ladder.yaml)."""
+
+    id: TierId
+    kind: Literal["threshold", "banded"]
+    attribute: NonEmpty
+    min: float | None = None
+    max: float | None = None
+    max_exclusive: float | None = None
+    band_by: str | None = None
+    bands: list[Band] | None = None
+    unit: str | None = None
+    description: str | None = None
+    source: NonEmpty
+
+    @model_validator(mode="after")
+    def _complete(self) -> LocalCriterion:
+        if self.kind == "threshold" and all(
+            getattr(self, k) is None for k in ("min", "max", "max_exclusive")
+        ):
+            raise ValueError("a threshold with 'min', 'max' or 'max_exclusive'")
+        if self.kind == "banded" and (not self.band_by or not self.bands):
+            raise ValueError("a banded criterion with 'band_by' and 'bands'")
+        return self
+
+
+class LocalTier(_Strict):
+    """A title of the place's own, placed on the ladder right after an existing tier."""
+
+    id: TierId
+    name: NonEmpty
+    after: NonEmpty
+    granted_by: Literal["county", "city", "province", "national"] = "city"
+    validity_years: int = Field(default=3, ge=1, le=10)
+    observed_as: TierId | None = None
+    criteria_from: str | None = Field(
+        default=None, description="start from a copy of this tier's criteria"
+    )
+    criteria: list[LocalCriterion] = Field(default_factory=list)
+    not_modelled: list[NonEmpty] = Field(default_factory=list)
+    source: NonEmpty
+
+
+class LadderChanges(_Strict):
+    """The scenario's `ladder:` section: changes to the standard MIIT ladder for this place."""
+
+    tiers: dict[str, TierChange] = Field(default_factory=dict)
+    add: list[LocalTier] = Field(default_factory=list)
+
+    def as_data(self) -> dict[str, Any]:
+        return self.model_dump(mode="python", by_alias=True, exclude_none=True)
+
+
 class Scenario(_Strict):
     """One place's plan: targets, measures (levers) and the baseline, each number cited."""
+
+    model_config = ConfigDict(populate_by_name=True)
 
     place: Place
     document: Document
     period: Period
+    ladder_changes: LadderChanges | None = Field(default=None, alias="ladder")
     baseline: Baseline
     targets: list[Target]
     levers: Levers = Field(default_factory=Levers)
@@ -247,12 +356,14 @@ class Scenario(_Strict):
     # --- derived views -------------------------------------------------------------------
     @property
     def tier_ids(self) -> list[str]:
-        return list(STANDARD_TIERS)
+        """The ladder's tier ids from the lowest title up (standard and local tiers)."""
+        return self.ladder().ids
 
     def ladder(self) -> Ladder:
-        """The ladder this scenario uses (the MIIT criteria); built once per scenario."""
+        """The ladder this scenario uses: the MIIT criteria with the `ladder:` section applied."""
         if self._ladder is None:
-            self._ladder = Ladder.from_dict(standard_document())
+            changes = self.ladder_changes.as_data() if self.ladder_changes else None
+            self._ladder = Ladder.from_dict(apply_changes(standard_document(), changes))
         return self._ladder
 
     def specs(self) -> dict[str, Spec]:
@@ -271,7 +382,7 @@ class Scenario(_Strict):
 
     def with_lever(self, path: str, value: float) -> Scenario:
         """A copy with one lever quantity set to a point value; the original is untouched."""
-        doc = self.model_dump(mode="python", exclude_none=True)
+        doc = self.model_dump(mode="python", by_alias=True, exclude_none=True)
         node = doc
         parts = path.split(".")
         for p in parts[:-1]:
@@ -298,52 +409,81 @@ def _quantities(obj: Any, prefix: str) -> Iterable[tuple[str, Quantity]]:
 
 # --- strict YAML ------------------------------------------------------------------------
 
-
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys."""
+Loc = tuple[str, ...]
 
 
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False):
-    seen: dict[Any, int] = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise _DuplicateKey(key, seen[key], key_node.start_mark.line + 1)
-        seen[key] = key_node.start_mark.line + 1
-    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+class _Loader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 booleans: only true/false are booleans.
+
+    YAML 1.1 also reads on/off/yes/no as booleans, which would turn the key `on` of
+    `levers.awards` into True and a value `no` into False without a word.
+    """
 
 
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
 
 
-class _DuplicateKey(Exception):
-    def __init__(self, key: Any, first: int, again: int) -> None:
-        self.key, self.first, self.again = key, first, again
+def _key(value: Any) -> str:
+    """A mapping key or list index as it appears in a dotted path."""
+    return str(value)
 
 
-def _line_map(node: yaml.Node, path: tuple = (), out: dict | None = None) -> dict[tuple, int]:
-    """Dotted path (as a tuple) -> 1-based line, for every key and item in the document."""
-    out = {} if out is None else out
-    out.setdefault(path, node.start_mark.line + 1)
+def _walk(node: yaml.Node, path: Loc, lines: dict[Loc, int], dups: list, seen: set[int]) -> None:
+    """Record the line of every key and item, and every duplicate key, by path."""
+    if id(node) in seen:  # an alias to a node already walked (or a recursive alias)
+        return
+    seen.add(id(node))
+    lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
+        first: dict[str, int] = {}
         for k, v in node.value:
-            p = (*path, k.value)
-            out[p] = k.start_mark.line + 1
-            _line_map(v, p, out)
+            name = _key(k.value) if isinstance(k, yaml.ScalarNode) else "<complex key>"
+            line = k.start_mark.line + 1
+            if (
+                name in first
+                and isinstance(k, yaml.ScalarNode)
+                and k.tag != "tag:yaml.org,2002:merge"
+            ):
+                dups.append(((*path, name), first[name], line))
+            first.setdefault(name, line)
+            lines[(*path, name)] = line
+            _walk(v, (*path, name), lines, dups, seen)
     elif isinstance(node, yaml.SequenceNode):
         for i, v in enumerate(node.value):
-            _line_map(v, (*path, i), out)
-    return out
+            _walk(v, (*path, _key(i)), lines, dups, seen)
+    seen.discard(id(node))
 
 
 def _dotted(loc: Iterable[Any]) -> str:
-    return ".".join(str(p) for p in loc)
+    return ".".join(_key(p) for p in loc)
 
 
-def _line_for(lines: Mapping[tuple, int], loc: tuple) -> int | None:
+def _line_for(lines: Mapping[Loc, int], loc: Iterable[Any]) -> int | None:
+    """The line of a path, or of its nearest ancestor present in the file."""
+    loc = tuple(_key(p) for p in loc)
     for n in range(len(loc), -1, -1):
         if loc[:n] in lines:
             return lines[loc[:n]]
+    return None
+
+
+def _field_names(cls: type[BaseModel]) -> list[str]:
+    """The keys a schema class accepts in a file (aliases where a field has one)."""
+    return sorted(f.alias or name for name, f in cls.model_fields.items())
+
+
+def _field(cls: type[BaseModel], key: str) -> Any:
+    for name, f in cls.model_fields.items():
+        if (f.alias or name) == key:
+            return f
     return None
 
 
@@ -353,7 +493,7 @@ def _schema_at(cls: Any, loc: tuple) -> Any:
     for part in loc:
         t = _unwrap(t)
         if isinstance(t, type) and issubclass(t, BaseModel) and isinstance(part, str):
-            f = t.model_fields.get(part)
+            f = _field(t, part)
             if f is None:
                 return None
             t = f.annotation
@@ -386,6 +526,12 @@ _TYPE_WORDS = {
     "model": "a mapping of keys to values",
     "literal": "one of",
 }
+_BOUNDS = {
+    "greater_than_equal": ">=",
+    "less_than_equal": "<=",
+    "greater_than": ">",
+    "less_than": "<",
+}
 
 
 def _expected_for(err: Mapping[str, Any]) -> str:
@@ -393,18 +539,17 @@ def _expected_for(err: Mapping[str, Any]) -> str:
     ctx = err.get("ctx") or {}
     if t == "literal_error":
         return f"one of {ctx.get('expected')}"
-    for key in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
-        if t == key:
-            op = {
-                "greater_than_equal": ">=",
-                "less_than_equal": "<=",
-                "greater_than": ">",
-                "less_than": "<",
-            }[key]
-            bound = next(iter(ctx.values()))
-            return f"a number {op} {bound}"
+    if t in _BOUNDS:
+        bound = next(iter(ctx.values()), "?")
+        return f"a number {_BOUNDS[t]} {bound}"
+    if t == "finite_number":
+        return "a finite number"
     if t == "string_too_short":
         return "a non-empty text"
+    if t == "string_too_long":
+        return f"a text of at most {ctx.get('max_length')} characters"
+    if t == "string_pattern_mismatch":
+        return "an id of lower-case letters, digits and '_', starting with a letter"
     if t == "value_error":
         return str(ctx.get("error", err["msg"]))
     for word, text in _TYPE_WORDS.items():
@@ -415,13 +560,16 @@ def _expected_for(err: Mapping[str, Any]) -> str:
 
 def _found(value: Any) -> str:
     if isinstance(value, dict):
-        return "a mapping with keys " + ", ".join(map(str, value)) if value else "an empty mapping"
+        if not value:
+            return "an empty mapping"
+        return "a mapping with keys " + ", ".join(map(str, value))
     if isinstance(value, list):
         return f"a list of {len(value)} items"
-    return repr(value)
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _translate(exc: ValidationError, file: str, lines: Mapping[tuple, int]) -> list[ScenarioError]:
+def _translate(exc: ValidationError, file: str, lines: Mapping[Loc, int]) -> list[ScenarioError]:
     out = []
     for err in exc.errors(include_url=False):
         loc = tuple(err["loc"])
@@ -429,21 +577,22 @@ def _translate(exc: ValidationError, file: str, lines: Mapping[tuple, int]) -> l
         if t == "extra_forbidden":
             parent = _schema_at(Scenario, loc[:-1])
             allowed = (
-                sorted(parent.model_fields)
+                _field_names(parent)
                 if isinstance(parent, type) and issubclass(parent, BaseModel)
                 else []
             )
             near = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
-            fix = f"Did you mean '{near[0]}'?" if near else None
+            is_lever = loc[:-1] == ("levers",)
+            what = "lever" if is_lever else "key"
             out.append(
                 ScenarioError(
                     file,
                     _dotted(loc),
-                    expected="a known key (allowed: " + ", ".join(allowed) + ")",
-                    found=f"unknown key '{loc[-1]}'",
+                    expected=f"a known {what} (allowed: " + ", ".join(allowed) + ")",
+                    found=f"unknown {what} '{loc[-1]}'",
                     line=_line_for(lines, loc),
-                    fix=fix,
-                    kind="unknown_key",
+                    fix=f"Did you mean '{near[0]}'?" if near else None,
+                    kind="unknown_lever" if is_lever else "unknown_key",
                 )
             )
         elif t == "missing":
@@ -459,11 +608,12 @@ def _translate(exc: ValidationError, file: str, lines: Mapping[tuple, int]) -> l
                 )
             )
         else:
-            kind = (
-                "out_of_range"
-                if t in ("greater_than_equal", "less_than_equal", "greater_than", "less_than")
-                else ("invalid" if t == "value_error" else "wrong_type")
-            )
+            if t in _BOUNDS or t == "finite_number":
+                kind = "out_of_range"
+            elif t == "value_error":
+                kind = "invalid"
+            else:
+                kind = "wrong_type"
             out.append(
                 ScenarioError(
                     file,
@@ -477,10 +627,100 @@ def _translate(exc: ValidationError, file: str, lines: Mapping[tuple, int]) -> l
     return out
 
 
-def _reference_errors(sc: Scenario, file: str, lines: Mapping[tuple, int]) -> list[ScenarioError]:
-    """Checks across fields: tiers, parameter names, years within the period."""
+def _ladder_errors(
+    sc: Scenario, file: str, lines: Mapping[Loc, int]
+) -> tuple[list[ScenarioError], list[str]]:
+    """Problems of the `ladder:` section, and the tier ids the scenario's ladder has."""
     errs: list[ScenarioError] = []
-    tiers = sc.tier_ids
+    doc = standard_document()
+    tiers = {t["id"]: t for t in doc["tiers"]}
+    ids = list(STANDARD_TIERS)
+    ch = sc.ladder_changes
+    if ch is None:
+        return errs, ids
+
+    def err(loc: tuple, expected: str, found: str, kind: str, choices=(), fix=None) -> None:
+        near = difflib.get_close_matches(found.strip("'"), list(choices), n=1)
+        if near and fix is None:
+            fix = f"Did you mean '{near[0]}'?"
+        errs.append(
+            ScenarioError(file, _dotted(loc), expected, found, _line_for(lines, loc), fix, kind)
+        )
+
+    for tier_id, change in ch.tiers.items():
+        loc = ("ladder", "tiers", tier_id)
+        if tier_id not in tiers:
+            err(loc, f"a standard tier ({', '.join(ids)})", repr(tier_id), "unknown_tier", ids)
+            continue
+        crits = {c["id"]: c for c in tiers[tier_id].get("criteria", [])}
+        for cid, over in change.criteria.items():
+            cloc = (*loc, "criteria", cid)
+            if cid not in crits:
+                err(
+                    cloc,
+                    f"a criterion of {tier_id} ({', '.join(crits)})",
+                    repr(cid),
+                    "unknown_criterion",
+                    crits,
+                )
+                continue
+            kind = crits[cid]["kind"]
+            allowed = ("min", "max", "max_exclusive", "min_total")
+            for key in allowed:
+                if getattr(over, key) is not None and key not in OVERRIDABLE[kind]:
+                    can = ", ".join(OVERRIDABLE[kind]) or "nothing (bands are fixed)"
+                    err(
+                        (*cloc, key),
+                        f"a key a {kind} criterion has ({can})",
+                        repr(key),
+                        "invalid",
+                    )
+    attributes = set(COLUMNS) | set(DERIVED)
+    for i, add in enumerate(ch.add):
+        loc = ("ladder", "add", i)
+        if add.id in ids or add.id == POOL:
+            err(
+                (*loc, "id"),
+                "an id not used by another tier",
+                repr(add.id),
+                "duplicate_tier",
+                fix="Choose another id.",
+            )
+            continue
+        if add.after not in ids:
+            err(
+                (*loc, "after"),
+                f"a tier of the ladder ({', '.join(ids)})",
+                repr(add.after),
+                "unknown_tier",
+                ids,
+            )
+            continue
+        if add.criteria_from is not None and add.criteria_from not in ids:
+            err(
+                (*loc, "criteria_from"),
+                f"a tier of the ladder ({', '.join(ids)})",
+                repr(add.criteria_from),
+                "unknown_tier",
+                ids,
+            )
+        for j, c in enumerate(add.criteria):
+            for key, name in (("attribute", c.attribute), ("band_by", c.band_by)):
+                if name is not None and name not in attributes:
+                    err(
+                        (*loc, "criteria", j, key),
+                        "a firm attribute (sim/firms.py)",
+                        repr(name),
+                        "unknown_attribute",
+                        sorted(attributes),
+                    )
+        ids.insert(ids.index(add.after) + 1, add.id)
+    return errs, ids
+
+
+def _reference_errors(sc: Scenario, file: str, lines: Mapping[Loc, int]) -> list[ScenarioError]:
+    """Checks across fields: ladder, tiers, parameters, years within the period, labels."""
+    errs, tiers = _ladder_errors(sc, file, lines)
     known = tiers + [POOL]
 
     def bad_tier(loc: tuple, value: str, allow_pool: bool = False) -> None:
@@ -501,8 +741,24 @@ def _reference_errors(sc: Scenario, file: str, lines: Mapping[tuple, int]) -> li
 
     for name in sc.baseline.counts:
         bad_tier(("baseline", "counts", name), name)
+    for i, name in enumerate(sc.baseline.created_in_start_year):
+        bad_tier(("baseline", "created_in_start_year", i), name)
+    seen_ids: dict[str, int] = {}
     for i, t in enumerate(sc.targets):
         bad_tier(("targets", i, "tier"), t.tier, allow_pool=t.kind == "pool_size")
+        if t.id in seen_ids:
+            errs.append(
+                ScenarioError(
+                    file,
+                    f"targets.{i}.id",
+                    expected="a target id used once",
+                    found=f"'{t.id}' again (first at targets.{seen_ids[t.id]})",
+                    line=_line_for(lines, ("targets", i, "id")),
+                    fix="Give each target its own id.",
+                    kind="duplicate_id",
+                )
+            )
+        seen_ids.setdefault(t.id, i)
         if not sc.period.start <= t.year <= sc.period.end:
             errs.append(
                 ScenarioError(
@@ -513,6 +769,18 @@ def _reference_errors(sc: Scenario, file: str, lines: Mapping[tuple, int]) -> li
                     line=_line_for(lines, ("targets", i, "year")),
                     fix="Change the year or the period.",
                     kind="year_outside_period",
+                )
+            )
+        if t.kind == "pool_size" and sc.levers.cultivation_pool is None:
+            errs.append(
+                ScenarioError(
+                    file,
+                    f"targets.{i}.kind",
+                    expected="a pool_size target only with levers.cultivation_pool",
+                    found="no cultivation_pool lever",
+                    line=_line_for(lines, ("targets", i, "kind")),
+                    fix="Add levers.cultivation_pool (its size is the plan's pool).",
+                    kind="invalid",
                 )
             )
     lv = sc.levers
@@ -532,33 +800,82 @@ def _reference_errors(sc: Scenario, file: str, lines: Mapping[tuple, int]) -> li
     if lv.stewards:
         for i, name in enumerate(lv.stewards.tiers):
             bad_tier(("levers", "stewards", "tiers", i), name)
-    known_params = defaults()
+
+    # parameters: the shipped ones, plus those of the scenario's local tiers (required)
+    known_params = set(defaults())
+    local = [a.id for a in sc.ladder_changes.add] if sc.ladder_changes else []
+    local = [t for t in local if t in tiers and t not in STANDARD_TIERS]
+    for tier_id in local:
+        for pattern in TIER_PARAMETERS:
+            name = pattern.format(tier_id)
+            known_params.add(name)
+            if name not in sc.parameters:
+                i = next(j for j, a in enumerate(sc.ladder_changes.add) if a.id == tier_id)
+                errs.append(
+                    ScenarioError(
+                        file,
+                        f"parameters.{name}",
+                        expected=f"a value for the local tier '{tier_id}' (cited or a range)",
+                        found="nothing (the parameter is missing)",
+                        line=_line_for(lines, ("parameters",))
+                        or _line_for(lines, ("ladder", "add", i)),
+                        fix=f"Add parameters.{name} with a value or low/high and a source.",
+                        kind="missing_parameter",
+                    )
+                )
     for name in sc.parameters:
         if name not in known_params:
-            near = difflib.get_close_matches(name, list(known_params), n=3)
+            near = difflib.get_close_matches(name, sorted(known_params), n=3)
             errs.append(
                 ScenarioError(
                     file,
                     f"parameters.{name}",
-                    expected="a model parameter of sim/data/parameters.yaml",
+                    expected="a model parameter of sim/data/parameters.yaml or of a local tier",
                     found=repr(name),
                     line=_line_for(lines, ("parameters", name)),
                     fix=("Nearest: " + ", ".join(near) + ".") if near else None,
                     kind="unknown_parameter",
                 )
             )
+
+    # every number: non-negative; estimates say how; assumptions are ranges
     for path, q in _quantities(sc, ""):
+        dotted = path.strip(".")
+        loc = tuple(dotted.split("."))
         lo = q.low if q.is_range else q.value
         if lo is not None and lo < 0:
-            loc = tuple(p for p in path.strip(".").split("."))
             errs.append(
                 ScenarioError(
                     file,
-                    path.strip(".") + (".low" if q.is_range else ".value"),
+                    dotted + (".low" if q.is_range else ".value"),
                     expected="a non-negative number",
                     found=f"{lo:g}",
-                    line=_line_for(lines, loc),
+                    line=_line_for(lines, (*loc, "low" if q.is_range else "value")),
                     kind="out_of_range",
+                )
+            )
+        if q.basis == "estimate" and not q.how:
+            errs.append(
+                ScenarioError(
+                    file,
+                    dotted + ".how",
+                    expected="'how' the estimate was made (basis: estimate)",
+                    found="nothing (the key is missing)",
+                    line=_line_for(lines, loc),
+                    fix="Add 'how': the numbers and the arithmetic behind the estimate.",
+                    kind="missing_key",
+                )
+            )
+        if q.basis == "assumption" and not q.is_range:
+            errs.append(
+                ScenarioError(
+                    file,
+                    dotted,
+                    expected="a range 'low'..'high' (basis: assumption)",
+                    found=f"a point value {q.value:g}",
+                    line=_line_for(lines, (*loc, "value")),
+                    fix="State an assumption as the range you believe, with 'low' and 'high'.",
+                    kind="invalid",
                 )
             )
     share_paths = (
@@ -568,18 +885,20 @@ def _reference_errors(sc: Scenario, file: str, lines: Mapping[tuple, int]) -> li
         "guarantee_fee",
         "selection_rate",
         "min_rd_intensity",
+        "share_of_last_year_rd",
     )
     for path, q in _quantities(sc.levers, "levers"):
         if path.rsplit(".", 1)[-1].endswith(share_paths):
             hi = q.high if q.is_range else q.value
             if hi is not None and hi > 1:
+                key = "high" if q.is_range else "value"
                 errs.append(
                     ScenarioError(
                         file,
-                        path + (".high" if q.is_range else ".value"),
+                        f"{path}.{key}",
                         expected="a fraction between 0 and 1",
                         found=f"{hi:g}",
-                        line=_line_for(lines, tuple(path.split("."))),
+                        line=_line_for(lines, (*path.split("."), key)),
                         fix="Write 25 % as 0.25.",
                         kind="out_of_range",
                     )
@@ -590,26 +909,16 @@ def _reference_errors(sc: Scenario, file: str, lines: Mapping[tuple, int]) -> li
 def parse(text: str, file: str = "<scenario>") -> Scenario:
     """Parse and validate a scenario document. Raises ScenarioErrors listing every problem."""
     try:
-        loader = _StrictLoader(text)
+        loader = _Loader(text)
         try:
             node = loader.get_single_node()
+            lines: dict[Loc, int] = {}
+            dups: list = []
+            if node is not None:
+                _walk(node, (), lines, dups, set())
             data = loader.construct_document(node) if node is not None else None
         finally:
             loader.dispose()
-    except _DuplicateKey as d:
-        raise ScenarioErrors(
-            [
-                ScenarioError(
-                    file,
-                    str(d.key),
-                    expected="each key once in a mapping",
-                    found=f"'{d.key}' again (first on line {d.first})",
-                    line=d.again,
-                    fix="Remove or merge the duplicate.",
-                    kind="duplicate_key",
-                )
-            ]
-        ) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         raise ScenarioErrors(
@@ -618,12 +927,37 @@ def parse(text: str, file: str = "<scenario>") -> Scenario:
                     file,
                     "",
                     expected="valid YAML",
-                    found=str(getattr(e, "problem", e)),
+                    found=str(getattr(e, "problem", None) or e),
                     line=mark.line + 1 if mark else None,
+                    fix="Check the indentation and the ':' after each key near that line.",
                     kind="yaml_syntax",
                 )
             ]
         ) from None
+    except RecursionError:
+        raise ScenarioErrors(
+            [
+                ScenarioError(
+                    file,
+                    "",
+                    expected="a finite document",
+                    found="a recursive alias",
+                    kind="yaml_syntax",
+                )
+            ]
+        ) from None
+    errs = [
+        ScenarioError(
+            file,
+            _dotted(path),
+            expected="each key once in a mapping",
+            found=f"'{path[-1]}' again (first on line {first})",
+            line=again,
+            fix="Remove or merge the duplicate.",
+            kind="duplicate_key",
+        )
+        for path, first, again in dups
+    ]
     if not isinstance(data, dict):
         raise ScenarioErrors(
             [
@@ -637,12 +971,15 @@ def parse(text: str, file: str = "<scenario>") -> Scenario:
                 )
             ]
         )
-    lines = _line_map(node)
     try:
         sc = Scenario.model_validate(data)
     except ValidationError as e:
-        raise ScenarioErrors(_translate(e, file, lines)) from None
-    errs = _reference_errors(sc, file, lines)
+        raise ScenarioErrors(errs + _translate(e, file, lines)) from None
+    except RecursionError:
+        raise ScenarioErrors(
+            [ScenarioError(file, "", "a finite document", "a recursive alias", kind="yaml_syntax")]
+        ) from None
+    errs += _reference_errors(sc, file, lines)
     if errs:
         raise ScenarioErrors(errs)
     return sc
@@ -696,4 +1033,4 @@ def copy_scenario(sc: Scenario) -> Scenario:
     return copy.deepcopy(sc)
 
 
-__all__ = ["Scenario", "Quantity", "load", "parse", "validate_files", "np"]
+__all__ = ["Scenario", "Quantity", "LadderChanges", "load", "parse", "validate_files", "np"]
