@@ -132,7 +132,10 @@ class Loans:
 class RDSupport:
     """Reward of a share of last year's R&D to firms over R&D thresholds (Zhejiang 措施5).
 
-    Changes: R&D (the reward raises next year's intensity by crowding-in x reward / revenue).
+    At the end of each year, firms whose R&D intensity and R&D growth that year pass the
+    thresholds are owed a share of that year's R&D spending (their "last year's" R&D when the
+    reward is paid). Changes: R&D (the reward raises next year's intensity by
+    crowding-in x reward / revenue).
     Costs: the rewards, paid as cash claims.
     """
 
@@ -155,7 +158,8 @@ class RDSupport:
             & (v("rd_growth") >= self.min_growth)
         )
         idx = np.flatnonzero(ok)
-        reward = np.minimum(self.share * v("rd_spend_prev_yuan")[idx], self.cap)
+        # a share of the R&D of the year just measured (the year before the reward is paid)
+        reward = np.minimum(self.share * v("rd_spend_yuan")[idx], self.cap)
         model.city.claim(self.name, idx, reward)
 
 

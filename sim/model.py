@@ -378,11 +378,12 @@ class GrowthModel(mesa.Model):
         )
 
     def invest(self) -> None:
-        """R&D intensity moves toward its capability level; cash received adds to it; IP arrives."""
+        """R&D intensity moves toward its capability level; cash received adds to it; IP arrives.
+
+        R&D rewards (a lever's `invest`) are judged on this year's R&D once it is known and
+        paid at the year's end, so they raise next year's R&D.
+        """
         f, p = self.firms, self.p
-        for lever in self.levers:
-            if hasattr(lever, "invest"):
-                lever.invest(self)  # R&D rewards are based on last year's R&D
         target = np.log(p["rd.base_intensity"]) + p["rd.capability_effect"] * f.capability
         log_rd = np.log(np.maximum(f.rd_intensity, 1e-4))
         log_rd = (
@@ -394,6 +395,9 @@ class GrowthModel(mesa.Model):
         f.rd_intensity_prev[:] = f.rd_intensity
         f.rd_intensity[:] = np.minimum(np.exp(log_rd) + f.rd_boost, 0.5)
         f.rd_boost[:] = 0.0
+        for lever in self.levers:
+            if hasattr(lever, "invest"):
+                lever.invest(self)
         rd_m = (f.rd_intensity * f.revenue_yuan * 1e-6) ** 0.8
         rate = rd_m * np.exp(p["ip.capability_effect"] * f.capability) * f.alive
         # both classes in one call: [class-I rates, class-II rates] against their own uniforms
