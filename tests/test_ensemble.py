@@ -1,0 +1,161 @@
+"""Monte Carlo ensembles: seeds, workers, target probabilities, counterfactual, JSON output."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from sim.ensemble import run_ensemble, run_replication
+from sim.ladder import STANDARD_TIERS
+from sim.levers import LEVER_NAMES
+
+RUNS, SEED = 6, 11
+METRICS = {"at_least", "exactly", "new", "ever"}
+
+
+@pytest.fixture(scope="module")
+def serial(hebi):
+    return run_ensemble(hebi, runs=RUNS, seed=SEED, workers=1)
+
+
+@pytest.fixture(scope="module")
+def parallel(hebi):
+    return run_ensemble(hebi, runs=RUNS, seed=SEED, workers=2)
+
+
+def _same_arrays(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def _plain_dict(result) -> dict:
+    d = result.to_dict()
+    d.pop("elapsed_seconds")
+    return d
+
+
+# --- reproducibility -----------------------------------------------------------------------
+
+
+def test_one_and_two_workers_give_identical_results(serial, parallel):
+    assert _same_arrays(serial.runs, parallel.runs)
+    assert _same_arrays(serial.counterfactual, parallel.counterfactual)
+    assert _plain_dict(serial) == _plain_dict(parallel)
+
+
+def test_same_seed_gives_identical_results(hebi, serial):
+    again = run_ensemble(hebi, runs=RUNS, seed=SEED, workers=1)
+    assert _same_arrays(serial.runs, again.runs)
+    assert _same_arrays(serial.counterfactual, again.counterfactual)
+    assert _plain_dict(serial) == _plain_dict(again)
+
+
+def test_different_seed_gives_different_results(hebi, serial):
+    other = run_ensemble(hebi, runs=RUNS, seed=SEED + 1, workers=1, counterfactual=False)
+    assert not np.array_equal(serial.runs["at_least"], other.runs["at_least"])
+
+
+def test_replications_differ_from_each_other(serial):
+    base_year = serial.runs["at_least"][:, 0, :]
+    assert len({tuple(row) for row in base_year}) > 1
+
+
+def test_replication_r_runs_on_child_r_of_the_root_seed(hebi, serial):
+    children = np.random.SeedSequence(SEED).spawn(RUNS)
+    for r in (0, RUNS - 1):
+        one = run_replication(hebi, children[r], levers_on=True)
+        assert np.array_equal(one["at_least"], serial.runs["at_least"][r])
+        assert np.array_equal(one["cost"], serial.runs["cost"][r])
+
+
+@pytest.mark.parametrize("result", ["serial", "parallel"])
+def test_counterfactual_is_the_same_seeds_with_levers_off(hebi, request, result):
+    res = request.getfixturevalue(result)
+    children = np.random.SeedSequence(SEED).spawn(RUNS)
+    off = [run_replication(hebi, s, levers_on=False) for s in children]
+    assert np.array_equal(res.counterfactual["at_least"], np.stack([o["at_least"] for o in off]))
+    assert not res.counterfactual["cost"].any()
+    # the levers act from the first year on: the base year is shared
+    assert np.array_equal(res.counterfactual["at_least"][:, 0], res.runs["at_least"][:, 0])
+    assert not np.array_equal(res.counterfactual["at_least"], res.runs["at_least"])
+
+
+def test_runs_must_be_positive(hebi):
+    with pytest.raises(ValueError, match="at least 1"):
+        run_ensemble(hebi, runs=0)
+
+
+# --- what the ensemble reports ------------------------------------------------------------
+
+
+def test_target_probabilities_and_their_standard_errors(hebi, serial):
+    targets = serial.targets()
+    assert len(targets) == len(hebi.targets)
+    years = serial.years
+    for t, row in zip(hebi.targets, targets.itertuples(), strict=True):
+        assert (row.tier, row.year, row.value) == (t.tier, t.year, t.value)
+        stock = serial.runs["at_least"][:, years.index(t.year), STANDARD_TIERS.index(t.tier) + 1]
+        p = float(np.mean(stock >= t.value))
+        assert row.probability == p
+        assert 0.0 <= row.probability <= 1.0
+        assert row.mc_se == pytest.approx(math.sqrt(p * (1 - p) / RUNS))
+        off = serial.counterfactual["at_least"][
+            :, years.index(t.year), STANDARD_TIERS.index(t.tier) + 1
+        ]
+        assert row.probability_without_levers == float(np.mean(off >= t.value))
+
+
+def test_counts_are_the_quantiles_of_the_replications(serial):
+    counts = serial.counts()
+    assert set(counts.metric) == METRICS
+    assert set(counts.tier) == set(STANDARD_TIERS)
+    assert len(counts) == len(METRICS) * len(STANDARD_TIERS) * len(serial.years)
+    for row in counts.itertuples():
+        x = serial.runs[row.metric][
+            :, serial.years.index(row.year), STANDARD_TIERS.index(row.tier) + 1
+        ]
+        assert row.mean == pytest.approx(x.mean())
+        assert row.p50 == pytest.approx(np.quantile(x, 0.5))
+        assert x.min() <= row.p05 <= row.p50 <= row.p95 <= x.max()
+
+
+def test_attributable_is_run_minus_counterfactual_at_the_end(serial):
+    att = serial.attributable()
+    end = len(serial.years) - 1
+    for row in att.itertuples():
+        k = STANDARD_TIERS.index(row.tier) + 1
+        d = serial.runs[row.metric][:, end, k] - serial.counterfactual[row.metric][:, end, k]
+        assert row.year == serial.years[-1]
+        assert row.mean == pytest.approx(d.mean())
+
+
+def test_cost_is_the_money_of_each_lever(hebi, serial):
+    cost = serial.cost()
+    active = {name for name in LEVER_NAMES if getattr(hebi.levers, name) is not None}
+    assert set(cost.lever) and set(cost.lever) <= active
+    for row in cost.itertuples():
+        x = serial.runs["cost"][:, serial.years.index(row.year), LEVER_NAMES.index(row.lever)]
+        assert row.mean_yuan == pytest.approx(x.mean())
+        assert row.mean_yuan > 0
+    assert serial.total_cost().mean() == pytest.approx(cost.mean_yuan.sum())
+
+
+def test_to_dict_is_json_with_the_documented_fields(serial):
+    d = serial.to_dict()
+    text = json.dumps(d, allow_nan=False)
+    back = json.loads(text)
+    assert {"targets", "counts", "cost", "attributable"} <= back.keys()
+    assert back["targets"] and back["counts"] and back["attributable"]
+    for t in back["targets"]:
+        assert {"tier", "year", "value", "probability", "mc_se"} <= t.keys()
+        assert t["tier"] in STANDARD_TIERS
+        assert 0.0 <= t["probability"] <= 1.0 and t["mc_se"] >= 0.0
+    for c in back["counts"]:
+        assert {"tier", "metric", "year", "mean", "p05", "p50", "p95"} <= c.keys()
+        assert c["metric"] in METRICS and c["tier"] in STANDARD_TIERS
+        assert c["year"] in serial.years
+    assert {c["metric"] for c in back["counts"]} == METRICS
+    assert back["cost"]["total_yuan"]["mean"] > 0
+    assert {"tier", "metric", "year", "mean"} <= back["attributable"][0].keys()
