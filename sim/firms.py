@@ -246,6 +246,8 @@ def create_titled(
     Firms are returned ordered by level.
     """
     counts = np.asarray(counts, dtype=np.int64)
+    if counts.sum() == 0:
+        return draw_firms(0, 0, params, rng, year)
     need = counts.copy()
     need[0] = 0
     kept: list[dict[str, np.ndarray]] = []

@@ -76,7 +76,8 @@ class Criterion:
             return ok
         if self.kind == "banded":
             x = values(s["attribute"])
-            return x >= self._band_minimum(values(s["band_by"]))
+            # in the values' own dtype, as for thresholds: a value stored at the minimum passes
+            return x >= self._band_minimum(values(s["band_by"])).astype(x.dtype, copy=False)
         return (self.score(values) >= s["min_total"]) | self._direct_pass(values)
 
     def _direct_pass(self, values: Values) -> np.ndarray | bool:

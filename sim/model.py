@@ -289,7 +289,12 @@ class GrowthModel(mesa.Model):
         self._year_shock = float(self.p["economy.year_shock_sd"] * rng.standard_normal())
         n = self.firms.n
         self._u = rng.random((n, len(UNIFORMS)), dtype=np.float32)
-        self._z = rng.standard_normal((n, len(NORMALS)), dtype=np.float32)
+        # normals from their own generator: with firms brought in, n differs between a run and
+        # its counterfactual, and a shared generator would shift the normals of every firm
+        normals = np.random.default_rng(
+            np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, self.year, 1))
+        )
+        self._z = normals.standard_normal((n, len(NORMALS)), dtype=np.float32)
 
     def uniform(self, name: str) -> np.ndarray:
         """This year's uniform per firm for one purpose (rows are firm indices)."""

@@ -446,11 +446,6 @@ def test_explain_agrees_with_meets_on_random_firms(ladder):
 
 # --- firms as the model stores them (float32 columns) ----------------------------------------
 
-_FLOAT32_BUG = (
-    "sim/ladder.py Criterion._band_minimum builds the band minimum as float64: a float32 column "
-    "compared with it is promoted, so a stored 0.03 (0.0299999993) fails a 3 % band"
-)
-
 STORED_CASES = [
     pytest.param(
         PS, "rd_intensity", {"rd_intensity": 0.03}, id="provincial_srdi-rd_intensity-3pct"
@@ -477,7 +472,6 @@ STORED_CASES = [
             "revenue_prev_yuan": 2e8,
         },
         id="national_little_giant-rd_intensity_2y-revenue-200M-3pct",
-        marks=pytest.mark.xfail(strict=True, reason=_FLOAT32_BUG),
     ),
     pytest.param(
         LG,
@@ -489,7 +483,6 @@ STORED_CASES = [
             "revenue_prev_yuan": 6e7,
         },
         id="national_little_giant-rd_intensity_2y-revenue-60M-6pct",
-        marks=pytest.mark.xfail(strict=True, reason=_FLOAT32_BUG),
     ),
 ]
 

@@ -99,11 +99,6 @@ def test_counterfactual_shares_the_yearly_uniforms_firm_by_firm(hebi):
         assert np.array_equal(on.uniform(name)[:n], off.uniform(name))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sim/model.py _draw_year draws the normals after the uniforms from one generator: "
-    "with firms brought in, the normal matrix starts at another point of the stream",
-)
 def test_counterfactual_shares_the_yearly_normals_firm_by_firm(hebi):
     on = GrowthModel(hebi, seed=4)
     off = GrowthModel(hebi, seed=4, levers_on=False)
@@ -349,11 +344,6 @@ def test_brought_in_firms_arrive_at_their_tier(hebi):
     assert np.all(model.firms.origin[: model.n_native] == NATIVE)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sim/firms.py create_titled indexes kept[0] when no firm is asked for: BringIn with "
-    "firms_per_year 0 raises IndexError on the first entry phase",
-)
 def test_no_firm_brought_in_when_none_per_year(hebi):
     model = run(hebi.with_lever("levers.bring_in.firms_per_year", 0), 1)
     assert model.firms.n == model.n_native
@@ -448,7 +438,7 @@ def _variant(with_awards, award: float, per_year: int, coverage: float) -> Scena
 @given(
     seed=st.integers(0, 2**32 - 1),
     award=st.sampled_from([0.0, 2e5, 2e6]),
-    per_year=st.sampled_from([1, 10, 40]),  # 0: test_no_firm_brought_in_when_none_per_year
+    per_year=st.sampled_from([0, 1, 10, 40]),
     coverage=st.sampled_from([0.0, 0.5, 1.0]),
 )
 def test_every_firm_is_in_exactly_one_state_each_year(with_awards, seed, award, per_year, coverage):
