@@ -431,6 +431,14 @@ _Loader.add_implicit_resolver(
 )
 
 
+def read_yaml(text: str) -> Any:
+    """A YAML document as plain data, read as scenario files are (only true/false are booleans).
+
+    For tools that edit scenario documents; `parse` is what validates them.
+    """
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+
+
 def _key(value: Any) -> str:
     """A mapping key or list index as it appears in a dotted path."""
     return str(value)
@@ -803,8 +811,9 @@ def _reference_errors(sc: Scenario, file: str, lines: Mapping[Loc, int]) -> list
 
     # parameters: the shipped ones, plus those of the scenario's local tiers (required)
     known_params = set(defaults())
+    # (a local tier placed wrongly is reported above; its parameters are still its own)
     local = [a.id for a in sc.ladder_changes.add] if sc.ladder_changes else []
-    local = [t for t in local if t in tiers and t not in STANDARD_TIERS]
+    local = list(dict.fromkeys(t for t in local if t not in STANDARD_TIERS and t != POOL))
     for tier_id in local:
         for pattern in TIER_PARAMETERS:
             name = pattern.format(tier_id)
@@ -817,8 +826,7 @@ def _reference_errors(sc: Scenario, file: str, lines: Mapping[Loc, int]) -> list
                         f"parameters.{name}",
                         expected=f"a value for the local tier '{tier_id}' (cited or a range)",
                         found="nothing (the parameter is missing)",
-                        line=_line_for(lines, ("parameters",))
-                        or _line_for(lines, ("ladder", "add", i)),
+                        line=lines.get(("parameters",)) or _line_for(lines, ("ladder", "add", i)),
                         fix=f"Add parameters.{name} with a value or low/high and a source.",
                         kind="missing_parameter",
                     )
@@ -1033,4 +1041,13 @@ def copy_scenario(sc: Scenario) -> Scenario:
     return copy.deepcopy(sc)
 
 
-__all__ = ["Scenario", "Quantity", "LadderChanges", "load", "parse", "validate_files", "np"]
+__all__ = [
+    "Scenario",
+    "Quantity",
+    "LadderChanges",
+    "load",
+    "parse",
+    "read_yaml",
+    "validate_files",
+    "np",
+]
