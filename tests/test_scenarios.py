@@ -303,3 +303,36 @@ def test_the_first_innovative_list_counts_as_cultivated_in_the_first_year(scenar
     assert base_exactly_innovative > 0
     assert rec.ever[1] >= base_exactly_innovative + rec.new[1]
     assert rec.new[2] > 0  # provincial titles in 2022, from the first list's firms
+
+
+# --- the guide -------------------------------------------------------------------------------
+
+README = SCENARIOS / "README.md"
+
+
+def test_the_readme_lists_every_shipped_scenario():
+    text = README.read_text(encoding="utf-8")
+    for p in SHIPPED:
+        assert f"`{p.name}`" in text
+
+
+def test_the_readmes_annotated_example_is_a_valid_scenario():
+    text = README.read_text(encoding="utf-8")
+    example = text.split("### An annotated example", 1)[1].split("```yaml\n", 1)[1].split("```")[0]
+    sc = parse(example, "README example")
+    assert sc.place.id == "newtown" and [t.id for t in sc.targets] == [
+        "srdi_2026",
+        "champions_2026",
+    ]
+    run_ensemble(sc, runs=2, seed=1)
+
+
+def test_the_readmes_local_tier_snippet_is_valid():
+    text = README.read_text(encoding="utf-8")
+    snippet = text.split("It needs its own rates:", 1)[1].split("```yaml\n", 1)[1].split("```")[0]
+    base = read_yaml(VALID_FIXTURE.read_text(encoding="utf-8"))
+    base.pop("ladder")
+    base.pop("parameters")
+    base.update(read_yaml(snippet))
+    sc = parse(yaml.safe_dump(base, allow_unicode=True, sort_keys=False), "README snippet")
+    assert "suzhou_srdi_demo" in sc.tier_ids
