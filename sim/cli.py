@@ -254,6 +254,273 @@ def list_scenarios(folder) -> None:
         sys.exit(EXIT_INVALID)
 
 
+@main.command("sweep")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option(
+    "--vary",
+    "-v",
+    multiple=True,
+    metavar="PATH=SPEC",
+    help="A varied quantity: lo:hi:n, a,b,c, or (uncertainties) uniform(lo,hi), "
+    "normal(mu,sd[,lo,hi]), triangular(lo,mode,hi). Repeat for more paths.",
+)
+@click.option("--design", type=click.Choice(["grid", "lhs", "sobol"]), help="Default: grid.")
+@click.option("--samples", type=int, help="Policies in an lhs/sobol design (default 16).")
+@click.option("--futures", type=int, help="Futures when uncertainties are sampled (default 8).")
+@click.option("--runs", "-n", type=int, help="Replications per experiment (default 100).")
+@click.option("--seed", "-s", type=int, help="Root seed (default 0, or the sweep file's).")
+@click.option(
+    "--workers", "-w", type=int, default=None, help="Worker processes (default: all cores)."
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="A Dask scheduler (tcp://host:8786), or 'local' to start a Dask LocalCluster.",
+)
+@click.option("--chunk-size", type=int, help="Experiments per chunk (default: automatic).")
+@click.option("--replications", is_flag=True, help="Also write one row per replication.")
+@click.option(
+    "--out", "-o", required=True, type=click.Path(file_okay=False), help="Results folder."
+)
+def sweep_command(
+    file, vary, design, samples, futures, runs, seed, workers, scheduler, chunk_size,
+    replications, out,
+) -> None:  # fmt: skip
+    """Run a scenario over a design of lever and uncertainty values (resumable).
+
+    FILE is a scenario (give --vary) or a sweep file. Results go to OUT/sweep.parquet (one row
+    per experiment and target), with OUT/manifest.json; run the same command again after an
+    interruption and only the missing experiments are computed.
+
+    \b
+    Examples:
+      srdi sweep scenarios/sweeps/hebi-awards-loans.yaml --seed 5 --out results/sweep
+      srdi sweep scenarios/hebi.yaml --vary levers.loans.coverage=0.2:0.8:4 \\
+        --vary "approval.national_little_giant=uniform(0.2,0.5)" --futures 4 --out results/loans
+    """
+    from tqdm import tqdm
+
+    from . import sweep as sw
+
+    try:
+        plan = sw.plan(
+            file,
+            list(vary),
+            design=design,
+            samples=samples,
+            futures=futures,
+            runs=runs,
+            seed=seed,
+        )
+    except ScenarioErrors as e:
+        _fail(e)
+    except sw.SweepError as e:
+        _fail(ScenarioErrors([e]))
+    if chunk_size is not None and chunk_size < 1:
+        raise click.BadParameter(f"must be at least 1, got {chunk_size}", param_hint="--chunk-size")
+    workers = workers or os.cpu_count() or 1
+    bar = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(
+                total=total,
+                initial=done,
+                desc=plan.scenario.place.id,
+                unit="exp",
+                disable=None,
+                file=sys.stderr,
+                leave=False,
+            )
+        else:
+            bar.update(done - bar.n)
+
+    try:
+        table = sw.run(
+            plan,
+            out,
+            workers=workers,
+            scheduler=scheduler,
+            chunk_size=chunk_size,
+            replications=replications,
+            progress=progress,
+        )
+    except (sw.ResumeRefused, sw.SchedulerUnreachable) as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_INVALID)
+    finally:
+        if bar is not None:
+            bar.close()
+    click.echo(_sweep_report(plan, table, Path(out)))
+
+
+def _sweep_report(plan, table, out: Path) -> str:
+    """What ran, where it went, and the range of each target's probability over the design."""
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    last = manifest["last_run"]
+    sc = plan.scenario
+    lines = [
+        f"{sc.place.name}: {plan.n_experiments} experiments ({plan.n_policies} policies x "
+        f"{plan.n_futures} futures) x {plan.runs} replications, seed {plan.seed}",
+        f"{last['elapsed_seconds']:.1f} s on {last['executor']}"
+        + (
+            f"; {last['experiments_already_done']} experiments were already done"
+            if last["experiments_already_done"]
+            else ""
+        ),
+        "",
+        f"  {'target':<24} {'P(reach) over the design':>26}   best policy (mean over futures)",
+    ]
+    levers = [f.path for f in plan.levers]
+    for target, d in table.groupby("target", sort=False):
+        lo, hi = d["probability"].min(), d["probability"].max()
+        best = ""
+        if levers:
+            m = d.groupby(levers)["probability"].mean()
+            key = m.idxmax()
+            key = key if isinstance(key, tuple) else (key,)
+            best = (
+                "the same for every policy"
+                if m.max() - m.min() < 1e-12
+                else f"{m.max():.2f} at "
+                + ", ".join(
+                    f"{_short_path(p)}={_short_number(v)}" for p, v in zip(levers, key, strict=True)
+                )
+            )
+        lines.append(f"  {target:<24} {f'{lo:.2f} - {hi:.2f}':>26}   {best}")
+    lines += ["", f"Table: {out / 'sweep.parquet'}   Plot: srdi plot sweep {out}"]
+    return "\n".join(lines)
+
+
+def _short_path(path: str) -> str:
+    return path.removeprefix("levers.").replace("by_tier.", "")
+
+
+def _short_number(v: float) -> str:
+    return f"{v / 1e6:.3g}M" if abs(v) >= 1e6 else f"{v / 1e3:.3g}k" if abs(v) >= 1e4 else f"{v:g}"
+
+
+@main.group()
+def plot() -> None:
+    """Figures from results written by other verbs (they never run the model)."""
+
+
+@plot.command("sweep")
+@click.argument("folder", type=click.Path(file_okay=False, exists=True))
+@click.option("--x", "x", metavar="PATH", help="Path on the x axis (default: the first lever).")
+@click.option("--y", "y", metavar="PATH", help="Path on the y axis (default: the second lever).")
+@click.option(
+    "--out", "-o", type=click.Path(dir_okay=False), help="PNG file (default: FOLDER/sweep.png)."
+)
+def plot_sweep(folder, x, y, out) -> None:
+    """Probability of reaching each target over one varied path (curve) or two (heatmap).
+
+    Other varied paths are averaged over (e.g. the futures of an uncertainty).
+
+    Example: srdi plot sweep results/sweep
+    """
+    from . import plots
+    from .sweep import MANIFEST, TABLE, read
+
+    folder = Path(folder)
+    if not (folder / TABLE).is_file() or not (folder / MANIFEST).is_file():
+        click.echo(
+            f"error: {folder} has no finished sweep ({TABLE} and {MANIFEST}); run "
+            "`srdi sweep ... --out` into it first (an interrupted sweep resumes).",
+            err=True,
+        )
+        sys.exit(EXIT_INVALID)
+    table, manifest = read(folder)
+    paths = manifest["levers"] + manifest["uncertainties"]
+    for name, value in (("--x", x), ("--y", y)):
+        if value is not None and value not in paths:
+            raise click.BadParameter(
+                f"'{value}' was not varied in this sweep; varied: {', '.join(paths)}",
+                param_hint=name,
+            )
+    if x is None and y is None:  # the first two levers (then uncertainties) as x and y
+        x, y = paths[0], (paths[1] if len(paths) > 1 else None)
+    elif x is None:
+        x = next(p for p in paths if p != y)
+    y = None if y == x else y  # --x alone: a curve over x
+    rest = [p for p in paths if p not in (x, y)]
+    title = f"{manifest['scenario']['place']}: P(reach target)" + (
+        f", mean over {', '.join(plots._label(p) for p in rest)}" if rest else ""
+    )
+    fig = plots.sweep_chart(table, x, y, title=title)
+    target = Path(out) if out else folder / "sweep.png"
+    _write_atomic(target, lambda p: fig.savefig(p, dpi=110, format="png"))
+    click.echo(f"wrote {target}")
+
+
+@main.command()
+@click.option("--reproduce", is_flag=True, help="Regenerate the figures from the saved fit.")
+@click.option(
+    "--holdout-from",
+    type=int,
+    metavar="YEAR",
+    help="Fit only on data before YEAR; forecast YEAR on against naive baselines.",
+)
+@click.option("--seed", "-s", type=int, default=None, help="Root seed (default: the config's).")
+@click.option("--quick", is_flag=True, help="A smoke run of the same code (tests, < 1 minute).")
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Folder of the fit and figures (default calibration/; with --quick, a new temp folder).",
+)
+@click.option(
+    "--workers", "-w", default=None, type=int, help="Worker processes (default: all cores)."
+)
+def calibrate(reproduce, holdout_from, seed, quick, out, workers) -> None:
+    """Fit the national scenario to the observed series, or regenerate the figures.
+
+    Example: srdi calibrate --reproduce   (figures and tables in calibration/figures/)
+
+    Example: srdi calibrate --holdout-from 2023
+    """
+    import shutil
+
+    from . import calibrate as cal
+
+    workers = workers or os.cpu_count() or 1
+    if out is not None:
+        folder = Path(out)
+    elif quick:
+        folder = Path(tempfile.mkdtemp(prefix="srdi-calibrate-quick-"))
+        if reproduce:  # the saved fit, figures into the temp folder
+            for name in ("fit.yaml", "posterior.csv"):
+                shutil.copy(cal.CALIBRATION_DIR / name, folder / name)
+    else:
+        folder = cal.CALIBRATION_DIR
+
+    def say(msg: str) -> None:
+        click.echo(msg, err=True)
+
+    try:
+        if holdout_from is not None:
+            table = cal.run_holdout(folder, holdout_from, seed, workers, quick, say)
+            click.echo(cal.format_holdout(table, holdout_from))
+        elif reproduce:
+            cal.reproduce(folder, seed, workers, quick, say)
+            click.echo(cal.format_fit(pd_read(folder / "figures" / "fit.csv")))
+        else:
+            cal.run_calibration(folder, seed, workers, quick, say)
+            click.echo(cal.format_fit(pd_read(folder / "figures" / "fit.csv")))
+    except cal.CalibrationError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_INVALID)
+    click.echo(f"\nOutputs in {folder}/")
+
+
+def pd_read(path: Path):
+    import pandas as pd
+
+    return pd.read_csv(path)
+
+
 def run() -> None:
     """Entry point that turns project errors into messages, not tracebacks."""
     try:
