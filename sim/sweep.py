@@ -70,7 +70,8 @@ Nothing lost
 
 Executors
     ``workers=1``: in this process. ``workers=W``: W local processes (`concurrent.futures`,
-    fork where the platform has it). ``scheduler="tcp://host:8786"``: an existing Dask cluster
+    fork where the platform has it; on Linux they die with the sweep process, so a killed sweep
+    leaves nothing computing). ``scheduler="tcp://host:8786"``: an existing Dask cluster
     (its workers need this package installed); ``scheduler="local"``: a `distributed.LocalCluster`
     of W single-threaded worker processes. Chunks default to half an even share per worker (at
     most one future's policies), so workers stay busy to the end while few counterfactuals are
@@ -97,6 +98,7 @@ import logging
 import math
 import os
 import re
+import sys
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -1248,6 +1250,25 @@ def _done(chunk_dir: Path, n_experiments: int, replications: bool) -> dict[int, 
     return done
 
 
+def _die_with_parent(parent: int) -> None:
+    """In a local worker: end when the sweep process ends (killed too), not after the chunk.
+
+    Linux only (prctl PR_SET_PDEATHSIG); elsewhere an orphaned worker finishes its chunk and
+    exits when it cannot return the result.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
 @contextlib.contextmanager
 def _executor(workers: int, scheduler: str | None, connect_timeout: float):
     """Yields (submit_all, label, n_workers); submit_all(fn, tasks) yields results as they end."""
@@ -1264,7 +1285,12 @@ def _executor(workers: int, scheduler: str | None, connect_timeout: float):
 
         from .ensemble import _mp_context
 
-        with ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context()) as pool:
+        with ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=_mp_context(),
+            initializer=_die_with_parent,
+            initargs=(os.getpid(),),
+        ) as pool:
 
             def local(fn, tasks):
                 futs = {pool.submit(fn, t): t for t in tasks}

@@ -232,6 +232,33 @@ def test_killed_sweep_resumes_to_the_uninterrupted_table(small_file, reference, 
     pd.testing.assert_frame_equal(pd.read_parquet(out / sw.TABLE), reference[0])
 
 
+def _cmdline(psutil, proc) -> list[str]:
+    try:
+        return proc.cmdline()
+    except psutil.Error:  # gone already
+        return []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl is Linux's")
+def test_killed_sweep_leaves_no_worker_computing(small_file, tmp_path):
+    psutil = pytest.importorskip("psutil")
+    cmd = [sys.executable, "-m", "sim.cli", "sweep", small_file, "--out", tmp_path]
+    cmd += ["--workers", "2", "--chunk-size", "1", "--runs", "40"]
+    proc = subprocess.Popen(list(map(str, cmd)), cwd=ROOT, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    kids, workers = [], []
+    while len(workers) < 2 and time.monotonic() < deadline:
+        kids = psutil.Process(proc.pid).children(recursive=True)
+        workers = [k for k in kids if "sim.cli" in " ".join(_cmdline(psutil, k))]
+        time.sleep(0.05)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert len(workers) == 2
+    gone, alive = psutil.wait_procs(kids, timeout=10)
+    assert not alive, "pool workers outlived the killed sweep"
+
+
 def test_a_changed_design_refuses_to_resume(small_file, reference, tmp_path):
     _, out = reference
     with pytest.raises(sw.ResumeRefused) as e:
