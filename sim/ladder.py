@@ -173,6 +173,7 @@ class Tier:
     source: str = ""
     not_modelled: list[str] = field(default_factory=list)
     observed_as: str | None = None
+    available_from: int | None = None  # first year the title can be granted (None: always)
 
 
 class Ladder:
@@ -210,6 +211,7 @@ class Ladder:
                     source=str(t.get("source", "")),
                     not_modelled=list(t.get("not_modelled", [])),
                     observed_as=t.get("observed_as"),
+                    available_from=t.get("available_from"),
                 )
             )
         return cls(tiers)

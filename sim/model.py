@@ -178,9 +178,15 @@ class Evaluator(mesa.Agent):
         self.approval = {k: model.p[f"approval.{model.ladder.tier(k).id}"] for k in levels}
 
     def approve(self, level: int, applicants: np.ndarray) -> np.ndarray:
-        """Indices of the applicants approved at `level` this year."""
-        u = self.model.uniform("approve")[applicants]
-        return applicants[u < self.approval[level]]
+        """Indices of the applicants approved at `level` this year.
+
+        A dated rate `approval.<tier>.<year>` (a batch that happened) takes precedence over the
+        undated one, which stands for the years without a dated value (future batches).
+        """
+        m = self.model
+        rate = m.p.get(f"approval.{m.ladder.tier(level).id}.{m.year}", self.approval[level])
+        u = m.uniform("approve")[applicants]
+        return applicants[u < rate]
 
 
 class GrowthModel(mesa.Model):
@@ -235,6 +241,12 @@ class GrowthModel(mesa.Model):
         self._evaluator_of = {
             k: self.evaluators[self.ladder.tier(k).granted_by] for k in range(1, self.top + 1)
         }
+        # first year each level can be granted (ladder `available_from`); a title the scenario's
+        # baseline counts holders of is in place from the base year
+        self._available_from = [None] + [
+            None if t.id in self.scenario.baseline.counts else t.available_from
+            for t in self.ladder.tiers
+        ]
         self.history: list[YearRecord] = []
         self.datacollector = mesa.DataCollector(model_reporters=self._reporters())
         self._u: np.ndarray | None = None
@@ -415,7 +427,8 @@ class GrowthModel(mesa.Model):
     def apply_probability(self, level: int, idx: np.ndarray) -> np.ndarray:
         """Chance that eligible firms `idx` apply for `level` this year."""
         f, p = self.firms, self.p
-        base = p[f"apply.base.{self.ladder.tier(level).id}"]
+        tier_id = self.ladder.tier(level).id
+        base = p.get(f"apply.base.{tier_id}.{self.year}", p[f"apply.base.{tier_id}"])  # dated
         prob = np.full(idx.size, base)
         if self.awards is not None:
             rel = self.awards.promised(self, level, idx) / np.maximum(f.revenue_yuan[idx], 1.0)
@@ -425,15 +438,36 @@ class GrowthModel(mesa.Model):
         odds = odds * np.where(f.in_pool[idx], p["apply.pool_multiplier"], 1.0)
         return odds / (1.0 + odds)
 
+    def granted(self, level: int, year: int) -> bool:
+        """Whether the title at `level` can be granted in `year` (ladder `available_from`)."""
+        first = self._available_from[level]
+        return first is None or year >= first
+
+    def step_below(self, level: int, year: int) -> int:
+        """The level a firm must hold to apply for `level` in `year`: the highest title below
+        it that could already be granted before `year` (the pool if none)."""
+        return max(j for j in range(level) if j == 0 or self.granted(j, year - 1))
+
     def recognise(self) -> np.ndarray:
-        """Eligible firms one level below a title apply and are approved: one step a year."""
+        """Eligible firms one level below a title apply and are approved: one step a year.
+
+        Before a title exists (`available_from`), firms below it apply for the title above it
+        directly; a firm is granted at most one title a year.
+        """
         f = self.firms
         start = f.tier.copy()
         values = f.values()
         u_apply = self.uniform("apply")
         newly = np.zeros(self.top + 1, dtype=np.int64)
         for k in range(1, self.top + 1):
-            cand = np.flatnonzero(f.alive & (start == k - 1))
+            if not self.granted(k, self.year):
+                continue
+            below = self.step_below(k, self.year)
+            cand = np.flatnonzero(
+                f.alive & (start >= below) & (start < k) & (f.tier == start)
+                if below < k - 1
+                else f.alive & (start == k - 1)
+            )
             if cand.size == 0:
                 continue
             meets = self.ladder.meets(k, lambda name, c=cand: values(name)[c])
@@ -467,7 +501,8 @@ class GrowthModel(mesa.Model):
                 meets, p["re_review.fail_if_eligible"], p["re_review.fail_if_ineligible"]
             )
             fails = u[due] < fail_p
-            f.tier[due[fails]] = k - 1
+            # a failing firm drops to the highest title below that exists this year
+            f.tier[due[fails]] = max(j for j in range(k) if j == 0 or self.granted(j, self.year))
             f.title_year[due] = self.year
             lost[k] = np.count_nonzero(fails)
             reviewed[k] = due.size

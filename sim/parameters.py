@@ -4,17 +4,31 @@ Every number the model uses is a `Quantity`: a cited point value or a range. Ran
 uncertain are drawn once per replication; point values are used as they are. Draws consume
 one uniform per quantity, in sorted order of the quantity's dotted path, so that two runs with
 the same paths (a scenario and its counterfactual, or two sweep points) share their draws.
+
+Calibrated defaults: where the calibration's fit exists (`calibration/fit.yaml`, made by
+`srdi calibrate`; or the file named by $SRDI_CALIBRATION, `off` for none), its point estimates
+replace the shipped values, and each replication draws the calibrated parameters jointly from
+its posterior sample (one row, chosen by one more uniform drawn after the others). A scenario's
+own `parameters:` entry still wins over a calibrated default.
 """
 
 from __future__ import annotations
 
+import csv
+import logging
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import yaml
+
+log = logging.getLogger(__name__)
+CALIBRATION_ENV = "SRDI_CALIBRATION"
+DEFAULT_FIT = Path(__file__).resolve().parent.parent / "calibration" / "fit.yaml"
 
 
 @dataclass(frozen=True)
@@ -28,6 +42,7 @@ class Spec:
     basis: str
     source: str
     integer: bool = False
+    sample: tuple[float, ...] | None = None  # posterior sample: replications draw a row of it
 
     def at(self, u: float) -> float:
         """The value at uniform draw `u` (the fixed value when not drawn)."""
@@ -61,14 +76,66 @@ def _defaults() -> dict[str, Spec]:
             basis=str(e["basis"]),
             source=str(e["source"]),
         )
+    path = calibration_path()
+    if path is not None:
+        _apply_fit(out, path)
     return out
+
+
+def calibration_path() -> Path | None:
+    """The calibration fit every scenario's defaults come from (None: the shipped values)."""
+    env = os.environ.get(CALIBRATION_ENV)
+    if env is not None:
+        return None if env.strip().lower() in ("", "0", "off", "none") else Path(env)
+    return DEFAULT_FIT if DEFAULT_FIT.is_file() else None
+
+
+def _apply_fit(out: dict[str, Spec], path: Path) -> None:
+    """Replace defaults by a fit's point estimates, posterior sample and future ranges."""
+    fit = yaml.safe_load(path.read_text(encoding="utf-8"))
+    sample: dict[str, list[float]] = {}
+    if fit.get("posterior"):
+        with open(path.parent / fit["posterior"], newline="", encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                for name, v in row.items():
+                    sample.setdefault(name, []).append(float(v))
+    note = f"calibrated: {path.name} ({fit.get('method', 'fit')})"
+    for name, value in (fit.get("parameters") or {}).items():
+        if name not in out:
+            log.warning("calibrated parameter %s is not a model parameter; ignored", name)
+            continue
+        col = tuple(sample.get(name, ())) or None
+        base = out[name]
+        out[name] = Spec(
+            value=float(value),
+            low=min(col) if col else float(value),
+            high=max(col) if col else float(value),
+            draw=False,
+            basis="calibrated",
+            source=f"{base.source} [{note}]",
+            sample=col,
+        )
+    for name, e in (fit.get("ranges") or {}).items():
+        if name in out:
+            lo, hi = e["range"]
+            out[name] = Spec(
+                float(e["value"]), float(lo), float(hi), True, "calibrated",
+                f"{out[name].source} [{note}: {e.get('how', '')}]",
+            )  # fmt: skip
 
 
 def draw(specs: Mapping[str, Spec], rng: np.random.Generator) -> dict[str, float]:
     """One replication's values: one uniform per quantity, in sorted path order."""
     names = sorted(specs)
     u = rng.random(len(names))
-    return {name: specs[name].at(float(ui)) for name, ui in zip(names, u, strict=True)}
+    out = {name: specs[name].at(float(ui)) for name, ui in zip(names, u, strict=True)}
+    sampled = [name for name in names if specs[name].sample]
+    if sampled:  # calibrated parameters: one row of the posterior sample, jointly
+        row = rng.random()
+        for name in sampled:
+            col = specs[name].sample
+            out[name] = col[min(int(row * len(col)), len(col) - 1)]
+    return out
 
 
 def central(specs: Mapping[str, Spec]) -> dict[str, float]:

@@ -1,0 +1,1494 @@
+"""Calibration of the national scenario to the observed series, and a hold-out test.
+
+The narrow door (black-it's contract): `Calibration.simulate(theta, n, seed)` runs `n`
+replications of the national scenario at parameters `theta` (an array, in the order of
+`Calibration.names`) and returns an `(n, k)` array of the `k` simulated moments, one row per
+replication. Everything else here drives that function:
+
+- **observed data** (`load_observed`, `moments`): the rows of calibration/data/observed_counts.csv
+  named in calibration/config.yaml, each a point, a lower bound (an inequality: only simulated
+  values below it are penalised) or an interval (two sources that disagree), with the
+  documented choices of calibration/data/README.md;
+- **objective** (`Calibration.residuals_from`): standardised log errors of the mean simulated moment
+  over `runs` replications with common random numbers (the same child seeds at every theta,
+  so differences between two thetas are not noise);
+- **fit** (`fit`): a bounded Levenberg-Marquardt search in the unit cube of the parameter
+  bounds (log scale for rates bounded away from zero; steps by scipy.optimize.lsq_linear), with
+  a forward-difference Jacobian whose points run in parallel and Broyden updates between
+  Jacobians; a Laplace approximation of the posterior around the optimum (Jacobian of the
+  standardised residuals plus a weak prior, the variance of a uniform over the bounds), sampled
+  and truncated to the bounds, as the proposal of two rounds of adaptive importance sampling
+  by each draw's simulated likelihood, then resampled: that sample is what forecasts draw from;
+- **posterior predictive** (`predict`): replications drawing one posterior row each, giving
+  90 % bands for every observed series and the forecast through 2025;
+- **hold-out** (`run_holdout`): the same fit on data before a year, forecasts from that year on,
+  absolute percentage errors and interval coverage next to two naive baselines.
+
+Scale: the national population (about 2.5 million firms) is simulated at 1/`scale` of its size
+(every baseline count and the yearly inflow divided by `scale`, counts multiplied back). Firms
+interact only through budgets and targets, and the national scenario has neither, so scaling
+changes only the Monte Carlo noise and the rounding of the smallest counts;
+`scale_check` compares one point at two scales.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from . import parameters as params_mod
+from .scenario import Scenario, load
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+CALIBRATION_DIR = ROOT / "calibration"
+CONFIG = CALIBRATION_DIR / "config.yaml"
+OBSERVED = CALIBRATION_DIR / "data" / "observed_counts.csv"
+METRICS = ("new", "at_least", "reviewed", "lost")
+# the stream of a replication's seed used for the calibration's own draws (scaled baseline,
+# future approval rates): far from the model's own streams (0..4)
+OWN_STREAM = 1000
+
+
+class CalibrationError(ValueError):
+    """A calibration input (config, observed data, saved fit) that cannot be used."""
+
+
+# --- observed data ---------------------------------------------------------------------------
+
+
+def load_observed(path: str | Path = OBSERVED) -> pd.DataFrame:
+    """The observed series (one row per region, tier, year, count, kind, source, note)."""
+    df = pd.read_csv(path, dtype={"region": str, "tier": str, "kind": str})
+    df["note"] = df["note"].fillna("")
+    return df
+
+
+def _row(obs: pd.DataFrame, ref: Sequence[Any]) -> pd.Series:
+    """The observed row `[region, tier, kind, year, count]`; the count must be in the data."""
+    region, tier, kind, year, count = ref
+    hit = obs[
+        (obs.region == region)
+        & (obs.tier == tier)
+        & (obs.kind == kind)
+        & (obs.year == int(year))
+        & (obs["count"] == count)
+    ]
+    if hit.empty:
+        raise CalibrationError(
+            f"config names the observation {region} {tier} {kind} {year} = {count}, "
+            f"which is not in {OBSERVED.name}"
+        )
+    return hit.iloc[0]
+
+
+@dataclass(frozen=True)
+class Moment:
+    """One observed quantity and how the model produces it."""
+
+    id: str
+    label: str
+    metric: str  # new | at_least | pass_rate
+    tier: str
+    year: int
+    form: str  # point | lower | interval
+    value: float  # the point, the bound, or the interval's centre (pass rates: a share)
+    low: float
+    high: float
+    sd: float  # standard deviation of the observation error, on the log scale
+    source: str
+    series: str  # figure panel the moment belongs to
+    fitted: bool = True
+
+    def residual(self, simulated: float) -> float:
+        """Standardised error log(simulated / observed) / sd. A lower bound counts only a
+        simulated value below it; an interval is read as a 90 % range around its geometric
+        centre (its half-width on the log scale is 1.645 sd)."""
+        s = max(float(simulated), 1e-9)
+        if self.form == "lower":
+            return min(0.0, math.log(s / self.value)) / self.sd
+        return math.log(s / self.value) / self.sd
+
+
+def moments(config: dict[str, Any], obs: pd.DataFrame, before: int | None = None) -> list[Moment]:
+    """The moments of the config, with their observed values (only years < `before`)."""
+    out = []
+    for m in config["moments"]:
+        year = int(m["year"])
+        rows = [_row(obs, r) for r in m["observed"]]
+        counts = [float(r["count"]) for r in rows]
+        source = "; ".join(str(r["source"]).split(" ")[0] for r in rows)
+        form = m.get("form", "point")
+        if m["metric"] == "pass_rate":  # passes / batch size
+            value = low = high = counts[0] / counts[1]
+        elif m.get("derived") == "scaled_by_little_giant_share":
+            # a province's count over its share of the national little giants
+            est = [counts[i] / (counts[i + 1] / counts[i + 2]) for i in range(0, len(counts), 3)]
+            low, high = min(est), max(est)
+            value = math.sqrt(low * high)
+        elif form == "interval":
+            low, high = min(counts), max(counts)
+            value = math.sqrt(low * high)
+        else:
+            value = low = high = counts[0]
+        sd = float(m.get("sd_log", 0.05))
+        if form == "interval":
+            sd = max(sd, math.log(high / low) / 2 / 1.645)
+        mom = Moment(
+            id=m["id"],
+            label=m.get("label", m["id"]),
+            metric=m["metric"],
+            tier=m["tier"],
+            year=year,
+            form=form,
+            value=value,
+            low=low,
+            high=high,
+            sd=sd,
+            source=source,
+            series=m.get("series", m["metric"]),
+            fitted=bool(m.get("fitted", True)),
+        )
+        if before is not None and year >= before:
+            mom = replace(mom, fitted=False)
+        out.append(mom)
+    return out
+
+
+def load_config(path: str | Path = CONFIG) -> dict[str, Any]:
+    """The calibration settings (calibration/config.yaml)."""
+    return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+
+
+def bounds_of(config: dict[str, Any], name: str) -> list[float]:
+    """Search bounds of a calibrated parameter (or of the parameter it is tied to)."""
+    pc = config["parameters"]
+    if name in pc:
+        return pc[name]["bounds"]
+    owner = next((n for n, e in pc.items() if name in e.get("sets", [])), None)
+    return pc[owner]["bounds"] if owner else [0.0, 1.0]
+
+
+# --- the model behind one narrow door --------------------------------------------------------
+
+
+@contextmanager
+def uncalibrated():
+    """Shipped parameter defaults, without any saved fit (the fit must not see its own past)."""
+    old = os.environ.get(params_mod.CALIBRATION_ENV)
+    os.environ[params_mod.CALIBRATION_ENV] = "off"
+    params_mod._defaults.cache_clear()
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(params_mod.CALIBRATION_ENV, None)
+        else:
+            os.environ[params_mod.CALIBRATION_ENV] = old
+        params_mod._defaults.cache_clear()
+
+
+def national_scenario(path: str | Path) -> Scenario:
+    """The scenario with its parameter specs computed from the shipped (uncalibrated) defaults."""
+    with uncalibrated():
+        sc = load(path)
+        sc.specs()  # cached on the scenario: the model reads these
+    return sc
+
+
+@dataclass
+class Setup:
+    """What a replication needs besides theta and its seed (sent once to each worker)."""
+
+    scenario: Scenario
+    scale: float
+    names: list[str]
+    future: dict[str, tuple[float, float]] = field(default_factory=dict)
+    ties: dict[str, str] = field(default_factory=dict)  # model name -> the name it copies
+    fixed: dict[str, float] = field(default_factory=dict)  # values set by a calibration choice
+
+    def values(self, theta: Sequence[float], seed: np.random.SeedSequence) -> dict[str, float]:
+        """Every value a replication overrides: scaled baseline, future rates, then theta."""
+        rng = np.random.default_rng(
+            np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, OWN_STREAM))
+        )
+        specs = self.scenario.specs()
+        out: dict[str, float] = {}
+        for path in sorted(p for p in specs if p.startswith("baseline.")):
+            out[path] = max(0.0, float(np.round(specs[path].at(rng.random()) / self.scale)))
+        for name in sorted(self.future):
+            lo, hi = self.future[name]
+            out[name] = lo + rng.random() * (hi - lo)
+        out.update(self.fixed)
+        out.update(zip(self.names, (float(t) for t in theta), strict=True))
+        for name, source in self.ties.items():  # tied values (one regime over several years)
+            out[name] = out[source]
+        return out
+
+
+def run_one(setup: Setup, theta: Sequence[float], seed: np.random.SeedSequence) -> np.ndarray:
+    """One replication: yearly counts per metric and level, at national size (scaled back)."""
+    from .model import GrowthModel
+
+    model = GrowthModel(setup.scenario, seed=seed, values=setup.values(theta, seed))
+    model.run_model()
+    h = model.history
+    return np.stack([np.stack([getattr(r, m) for r in h]) for m in METRICS]) * setup.scale
+
+
+_SETUP: Setup | None = None
+
+
+def _init_worker(setup: Setup) -> None:
+    global _SETUP
+    _SETUP = setup
+
+
+def _run_task(task: tuple[np.ndarray, np.random.SeedSequence]) -> np.ndarray:
+    return run_one(_SETUP, *task)
+
+
+class Runner:
+    """Runs (theta, seed) tasks in this process or in worker processes (same results)."""
+
+    def __init__(self, setup: Setup, workers: int = 1) -> None:
+        self.setup = setup
+        self.workers = max(1, workers)
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> Runner:
+        if self.workers > 1:
+            import multiprocessing
+
+            ctx = multiprocessing.get_context(
+                "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+            )
+            self._pool = ProcessPoolExecutor(
+                self.workers, mp_context=ctx, initializer=_init_worker, initargs=(self.setup,)
+            )
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+    def map(self, tasks: list[tuple[np.ndarray, np.random.SeedSequence]]) -> list[np.ndarray]:
+        if self._pool is None:
+            return [run_one(self.setup, *t) for t in tasks]
+        chunk = max(1, len(tasks) // (4 * self.workers))
+        return list(self._pool.map(_run_task, tasks, chunksize=chunk))
+
+
+class Calibration:
+    """The national scenario as `simulate(theta, n, seed) -> (n, k) moments`, and its objective.
+
+    Args:
+        config: calibration/config.yaml as a dict.
+        moments: the observed moments (`moments(config, obs)`).
+        names: the calibrated parameters, in theta's order (default: the config's).
+        scale: population divisor (default: the config's).
+        runs: replications per objective evaluation.
+        seed: root seed of the common random numbers.
+        workers: worker processes.
+    """
+
+    def __init__(
+        self,
+        config: dict[str, Any],
+        moments: list[Moment],
+        names: list[str] | None = None,
+        scale: float | None = None,
+        runs: int | None = None,
+        seed: int | None = None,
+        workers: int = 1,
+        future: dict[str, tuple[float, float]] | None = None,
+        ties: dict[str, str] | None = None,
+        scenario: Scenario | None = None,
+    ) -> None:
+        self.config = config
+        self.moments = moments
+        self.fitted = [m for m in moments if m.fitted]
+        self.names = list(names or config["parameters"])
+        self.bounds = np.array([bounds_of(config, n) for n in self.names], float)
+        self.scale = float(scale or config["scale"])
+        self.runs = int(runs or config["runs"])
+        self.seed = int(config["seed"] if seed is None else seed)
+        sc = scenario or national_scenario(ROOT / config["scenario"])
+        self.scenario = sc
+        self.ladder = sc.ladder()
+        self.years = [sc.period.base_year, *sc.period.years]
+        fixed = {k: float(v) for k, v in (config.get("fixed") or {}).items() if k not in self.names}
+        self.setup = Setup(sc, self.scale, self.names, dict(future or {}), dict(ties or {}), fixed)
+        self.workers = workers
+        self.evaluations = 0
+
+    # theta <-> unit cube
+    def _edges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Search coordinates: log scale for parameters bounded away from zero (rates act
+        multiplicatively: a batch is roughly rate x pool), linear otherwise."""
+        lo, hi = self.bounds.T
+        log = lo > 0
+        return (
+            np.where(log, np.log(np.where(log, lo, 1.0)), lo),
+            np.where(log, np.log(np.where(log, hi, 1.0)), hi),
+            log,
+        )
+
+    def to_unit(self, theta: np.ndarray) -> np.ndarray:
+        """Parameters -> the unit cube of the search (log or linear per parameter)."""
+        a, b, log = self._edges()
+        t = np.asarray(theta, float)
+        x = np.where(log, np.log(np.maximum(t, 1e-300)), t)
+        return (x - a) / (b - a)
+
+    def from_unit(self, u: np.ndarray) -> np.ndarray:
+        a, b, log = self._edges()
+        x = a + np.clip(u, 0.0, 1.0) * (b - a)
+        return np.where(log, np.exp(x), x)
+
+    def start(self) -> np.ndarray:
+        """The search's start: each parameter's `start` in the config, else its shipped value."""
+        with uncalibrated():
+            d = params_mod.defaults()
+        pc = self.config["parameters"]
+        return np.array([pc.get(n, {}).get("start", d[n].value) for n in self.names], float)
+
+    # --- simulation ---------------------------------------------------------------------------
+    def seeds(self, n: int, seed: int | None = None) -> list[np.random.SeedSequence]:
+        return np.random.SeedSequence(self.seed if seed is None else seed).spawn(n)
+
+    def series(
+        self,
+        thetas: Sequence[np.ndarray],
+        seeds: Sequence[np.random.SeedSequence],
+        runner: Runner | None = None,
+    ) -> list[np.ndarray]:
+        """Per theta, the (replications, metric, year, level) array of yearly counts."""
+        tasks = [(np.asarray(t, float), s) for t in thetas for s in seeds]
+        own = runner is None
+        runner = runner or Runner(self.setup, self.workers)
+        try:
+            if own:
+                runner.__enter__()
+            out = runner.map(tasks)
+        finally:
+            if own:
+                runner.__exit__(None, None, None)
+        self.evaluations += len(thetas)
+        n = len(seeds)
+        return [np.stack(out[i * n : (i + 1) * n]) for i in range(len(thetas))]
+
+    def moment_values(
+        self, series: np.ndarray, which: Iterable[Moment] | None = None
+    ) -> np.ndarray:
+        """(replications, k) simulated moments from yearly series (k = len(which))."""
+        which = list(self.moments if which is None else which)
+        cols = []
+        for m in which:
+            lvl = self.ladder.level(m.tier)
+            y = self.years.index(m.year)
+            if m.metric == "pass_rate":
+                validity = self.ladder.tier(lvl).validity_years
+                passed = series[:, 2, y, lvl] - series[:, 3, y, lvl]
+                batch = series[:, 0, self.years.index(m.year - validity), lvl]
+                cols.append(np.where(batch > 0, passed / np.maximum(batch, 1e-9), np.nan))
+            else:
+                cols.append(series[:, METRICS.index(m.metric), y, lvl])
+        return np.stack(cols, axis=1)
+
+    def simulate(self, theta: Sequence[float], n: int, seed: int) -> np.ndarray:
+        """The model contract: `n` replications at `theta` -> (n, k) array of all moments."""
+        s = self.series([np.asarray(theta, float)], self.seeds(n, seed))[0]
+        return self.moment_values(s)
+
+    @staticmethod
+    def aggregate(values: np.ndarray) -> np.ndarray:
+        """Mean over replications (pass rates: over replications with a batch to review)."""
+        return np.nanmean(values, axis=0)
+
+    def residuals_from(self, series: np.ndarray) -> np.ndarray:
+        sim = self.aggregate(self.moment_values(series, self.fitted))
+        return np.array([m.residual(s) for m, s in zip(self.fitted, sim, strict=True)])
+
+
+# --- the fit ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Fit:
+    """A fitted calibration: point estimate, posterior sample, and what produced them."""
+
+    names: list[str]
+    theta: np.ndarray
+    sample: np.ndarray  # (draws, parameters)
+    residuals: dict[str, float]
+    future: dict[str, tuple[float, float]]
+    ties: dict[str, str]  # parameters that copy another (in a hold-out: a future rate)
+    meta: dict[str, Any]
+
+    def expanded(self, fixed: dict[str, float] | None = None) -> Fit:
+        """The fit with tied and fixed parameters written out as their own columns (saved so)."""
+        names, cols, ties = list(self.names), list(self.sample.T), {}
+        theta = list(self.theta)
+        for name, value in (fixed or {}).items():
+            names.append(name)
+            cols.append(np.full(len(self.sample), float(value)))
+            theta.append(float(value))
+        for name, source in self.ties.items():
+            if source in self.names:
+                j = self.names.index(source)
+                names.append(name)
+                cols.append(self.sample[:, j])
+                theta.append(self.theta[j])
+            else:
+                ties[name] = source
+        return replace(
+            self, names=names, theta=np.array(theta), sample=np.stack(cols, axis=1), ties=ties
+        )
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        _write(folder / "posterior.csv", _csv(self.names, self.sample))
+        doc = {
+            "method": self.meta["method"],
+            "parameters": {n: _r(v) for n, v in zip(self.names, self.theta, strict=True)},
+            "posterior": "posterior.csv",
+            "ranges": {
+                n: {
+                    "value": _r((lo + hi) / 2),
+                    "range": [_r(lo), _r(hi)],
+                    "how": self.meta.get("future_how", ""),
+                }
+                for n, (lo, hi) in self.future.items()
+            },
+            "ties": self.ties,
+            "residuals": {k: _r(v) for k, v in self.residuals.items()},
+            "meta": {k: v for k, v in self.meta.items() if k != "method"},
+        }
+        _write(
+            folder / "fit.yaml",
+            "# Made by `srdi calibrate` (sim/calibrate.py); every scenario's defaults take these\n"
+            "# values (sim/parameters.py) and replications draw rows of posterior.csv.\n"
+            + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100),
+        )
+
+    @classmethod
+    def load(cls, folder: Path) -> Fit:
+        path = folder / "fit.yaml"
+        if not path.is_file():
+            raise CalibrationError(f"no saved fit in {folder} (run `srdi calibrate` first)")
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        names = list(doc["parameters"])
+        with open(folder / doc["posterior"], newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+        sample = np.array([[float(r[n]) for n in names] for r in rows])
+        return cls(
+            names=names,
+            theta=np.array([doc["parameters"][n] for n in names], float),
+            sample=sample,
+            residuals=dict(doc.get("residuals") or {}),
+            future={n: tuple(e["range"]) for n, e in (doc.get("ranges") or {}).items()},
+            ties=dict(doc.get("ties") or {}),
+            meta={"method": doc["method"], **(doc.get("meta") or {})},
+        )
+
+
+def _r(v: float) -> float:
+    return float(f"{float(v):.6g}")
+
+
+def _csv(names: list[str], rows: np.ndarray) -> str:
+    lines = [",".join(names)] + [",".join(f"{v:.6g}" for v in r) for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def future_range(
+    names: list[str], theta: np.ndarray, fitted_years: list[int], last: int
+) -> tuple[float, float]:
+    """Range of the undated little-giant approval rate (future batches): the fitted rates of the
+    last `last` batch years, from their lowest to their highest."""
+    key = "approval.national_little_giant"
+    rates = [theta[names.index(f"{key}.{y}")] for y in fitted_years[-last:]]
+    return float(min(rates)), float(max(rates))
+
+
+def fit(
+    config: dict[str, Any],
+    obs: pd.DataFrame,
+    before: int | None = None,
+    seed: int | None = None,
+    workers: int = 1,
+    quick: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[Fit, Calibration]:
+    """Fit the calibrated parameters to the moments observed before `before` (all if None)."""
+    say = progress or log.info
+    t0 = time.perf_counter()
+    settings = dict(config)
+    if quick:
+        settings.update(config["quick"])
+    moms = moments(config, obs, before)
+    pc = config["parameters"]
+    names = list(pc)
+    key = "approval.national_little_giant"
+    ties = {extra: n for n in names for extra in pc[n].get("sets", [])}
+    if before is not None:  # parameters identified only by held-out years copy another value
+        held = [n for n in names if pc[n].get("first_year", -(10**9)) >= before]
+        for n in held:
+            for m in [n, *pc[n].get("sets", [])]:
+                ties[m] = pc[n]["otherwise"]
+        names = [n for n in names if n not in held]
+    fitted_years = sorted(int(n.rsplit(".", 1)[1]) for n in names if n.startswith(f"{key}."))
+    placeholder = {key: tuple(config["future"]["prior"])}
+    cal = Calibration(
+        config,
+        moms,
+        names=names,
+        scale=settings["scale"],
+        runs=settings["runs"],
+        seed=seed,
+        workers=workers,
+        future=placeholder,
+        ties=ties,
+    )
+    seeds = cal.seeds(cal.runs)
+    say(
+        f"fitting {len(names)} parameters to {len(cal.fitted)} moments at 1/{cal.scale:g} scale, "
+        f"{cal.runs} replications per point, {workers} worker(s)"
+    )
+    h = float(settings["diff_step"])
+    cache: dict[bytes, np.ndarray] = {}
+    at: dict[bytes, np.ndarray] = {}  # the simulated series behind each cached point
+
+    with Runner(cal.setup, workers) as runner:
+
+        def evaluate(points: list[np.ndarray]) -> list[np.ndarray]:
+            todo = [p for p in points if p.tobytes() not in cache]
+            if todo:
+                for p, s in zip(
+                    todo, cal.series([cal.from_unit(p) for p in todo], seeds, runner), strict=True
+                ):
+                    cache[p.tobytes()] = cal.residuals_from(s)
+                    at[p.tobytes()] = s
+            return [cache[p.tobytes()] for p in points]
+
+        def fun(u: np.ndarray) -> np.ndarray:
+            r = evaluate([u])[0]
+            say(f"  evaluation {cal.evaluations:3d}: sum of squares {float(r @ r):10.3f}")
+            return r
+
+        def jac(u: np.ndarray) -> np.ndarray:
+            steps = [np.where(u + h <= 1.0, h, -h)[j] for j in range(u.size)]
+            pts = [u.copy()]
+            for j, st in enumerate(steps):
+                p = u.copy()
+                p[j] += st
+                pts.append(p)
+            res = evaluate(pts)
+            return np.stack([(res[j + 1] - res[0]) / steps[j] for j in range(u.size)], axis=1)
+
+        # warm start: each batch's rate scaled so that its batch size is matched (two passes)
+        u = cal.to_unit(np.clip(cal.start(), *cal.bounds.T))
+        for _ in range(int(settings["warm_passes"])):
+            sim = cal.aggregate(cal.moment_values(cal.series([cal.from_unit(u)], seeds, runner)[0]))
+            theta = cal.from_unit(u)
+            for m, s in zip(cal.moments, sim, strict=True):
+                pname = f"{key}.{m.year}"
+                lg_batch = m.metric == "new" and m.tier == "national_little_giant"
+                if m.fitted and lg_batch and pname in names and s > 0:
+                    j = names.index(pname)
+                    theta[j] = theta[j] * m.value / s
+            u = cal.to_unit(np.clip(theta, *cal.bounds.T))
+        u_hat, r_hat = _gauss_newton(fun, jac, u, int(settings["max_evaluations"]), say)
+        say("  Jacobian at the optimum (for the posterior)")
+        J = jac(u_hat)
+        # Laplace approximation: precision = J'J / (1 + 1/R) + the bounds' uniform prior as a
+        # weak normal (variance 1/12 per unit-cube coordinate)
+        precision = J.T @ J / (1.0 + 1.0 / cal.runs) + 12.0 * np.eye(len(names))
+        cov = np.linalg.inv(precision)
+        rng = np.random.default_rng(np.random.SeedSequence([cal.seed, 7]))
+        draws = int(settings["posterior_draws"])
+        sample_u = _truncated_normal(u_hat, cov, draws, rng)
+        m_is = int(settings.get("importance_draws", 0))
+        ess = []
+        if m_is:
+            # two rounds of adaptive importance sampling: the Laplace draws, then a normal fitted
+            # to their weighted sample (widened by a tenth of the Laplace covariance)
+            mean, cov_k = u_hat, cov
+            for k in range(2):
+                say(f"  importance sampling, round {k + 1}: {m_is} draws")
+                prop = _truncated_normal(mean, cov_k, m_is, rng)
+                w = _weights(
+                    cal, prop, mean, np.linalg.inv(cov_k), at[u_hat.tobytes()],
+                    int(settings["importance_runs"]), runner,
+                )  # fmt: skip
+                ess.append(1.0 / float(w @ w))
+                say(f"  effective sample size {ess[-1]:.0f} of {m_is}")
+                mean = w @ prop
+                dev = prop - mean
+                cov_k = (dev.T * w) @ dev + 0.1 * cov
+            idx = rng.choice(len(prop), size=draws, replace=True, p=w)
+            sample_u = prop[np.sort(idx)]
+    theta_hat = cal.from_unit(u_hat)
+    sample = np.array([cal.from_unit(s) for s in sample_u])
+    last = int(config["future"]["last_batches"])
+    lo, hi = future_range(names, theta_hat, fitted_years, last)
+    future = {key: (lo, hi)}
+    elapsed = time.perf_counter() - t0
+    meta = {
+        "method": (
+            "simulated method of moments with common random numbers (bounded Levenberg-Marquardt"
+            " with Broyden updates); posterior by two rounds of adaptive importance sampling"
+            " (simulated likelihood) from the Laplace approximation, resampled"
+        ),
+        "scale": cal.scale,
+        "runs_per_evaluation": cal.runs,
+        "seed": cal.seed,
+        "evaluations": cal.evaluations,
+        "fitted_before": before,
+        "quick": quick,
+        "elapsed_seconds": round(elapsed, 1),
+        "sum_of_squares": _r(float(r_hat @ r_hat)),
+        "importance_effective_sample_sizes": [_r(e) for e in ess],
+        "posterior_sd": {n: _r(sample[:, j].std(ddof=1)) for j, n in enumerate(names)},
+        "future_how": (
+            f"future national batches: approval rate uniform between the lowest and highest "
+            f"fitted rate of the last {last} fitted batch years ({fitted_years[-last:]})"
+        ),
+    }
+    residuals = {m.id: _r(v) for m, v in zip(cal.fitted, r_hat, strict=True)}
+    out = Fit(names, theta_hat, sample, residuals, future, ties, meta)
+    out = out.expanded({k: float(v) for k, v in (config.get("fixed") or {}).items()})
+    say(f"fit done in {elapsed:.0f} s ({cal.evaluations} evaluations)")
+    return out, cal
+
+
+def _gauss_newton(
+    fun: Callable[[np.ndarray], np.ndarray],
+    jac: Callable[[np.ndarray], np.ndarray],
+    u: np.ndarray,
+    max_evaluations: int,
+    say: Callable[[str], None],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Minimise |fun(u)|^2 over the unit cube: Levenberg-Marquardt steps solved with bounds
+    (scipy.optimize.lsq_linear), one finite-difference Jacobian at the start and Broyden
+    rank-one updates after each step, so an iteration costs one evaluation, not p + 1."""
+    from scipy.optimize import lsq_linear
+
+    r = fun(u)
+    J = jac(u)
+    lam = 1e-2
+    rejected = 0
+    for _ in range(max_evaluations):
+        n = u.size
+        a = np.vstack([J, math.sqrt(lam) * np.eye(n)])
+        b = np.concatenate([-r, np.zeros(n)])
+        d = lsq_linear(a, b, bounds=(-u, 1.0 - u)).x
+        if np.max(np.abs(d)) < 1e-3:
+            break
+        u_new = np.clip(u + d, 0.0, 1.0)
+        r_new = fun(u_new)
+        if r_new @ r_new < r @ r:
+            J = J + np.outer(r_new - r - J @ d, d) / float(d @ d)  # Broyden update
+            gain = (r @ r - r_new @ r_new) / max(r @ r, 1e-12)
+            u, r = u_new, r_new
+            lam = max(lam / 3, 1e-4)
+            rejected = 0
+            if gain < 1e-3:
+                break
+        else:  # a worse point: shorter steps, the same Jacobian
+            lam *= 10
+            rejected += 1
+            if rejected == 3:
+                break
+    say(f"  search done: sum of squares {float(r @ r):.3f}")
+    return u, r
+
+
+def _weights(
+    cal: Calibration,
+    proposal: np.ndarray,
+    mean: np.ndarray,
+    precision: np.ndarray,
+    series_hat: np.ndarray,
+    runs: int,
+    runner: Runner,
+) -> np.ndarray:
+    """Importance weights of draws (unit cube) from N(mean, precision^-1): simulated likelihood
+    over proposal density, normalised.
+
+    Each draw runs `runs` replications (common random numbers across draws); its residuals use
+    the observation sd widened by the Monte Carlo sd of a `runs`-replication mean (estimated at
+    the optimum from `series_hat`).
+    """
+    base = cal.moment_values(series_hat, cal.fitted)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sd_mc = np.nanstd(np.log(np.maximum(base, 1e-9)), axis=0, ddof=1) / math.sqrt(runs)
+    wide = [
+        replace(m, sd=math.sqrt(m.sd**2 + float(np.nan_to_num(v)) ** 2))
+        for m, v in zip(cal.fitted, sd_mc, strict=True)
+    ]
+    seeds = cal.seeds(runs, seed=cal.seed + 1)
+    sims = cal.series([cal.from_unit(p) for p in proposal], seeds, runner)
+    logw = np.empty(len(proposal))
+    for i, (p, s) in enumerate(zip(proposal, sims, strict=True)):
+        sim = cal.aggregate(cal.moment_values(s, cal.fitted))
+        r = np.array([m.residual(x) for m, x in zip(wide, sim, strict=True)])
+        d = p - mean
+        logw[i] = -0.5 * float(r @ r) + 0.5 * float(d @ precision @ d)
+    w = np.exp(logw - logw.max())
+    return w / w.sum()
+
+
+def _truncated_normal(
+    mean: np.ndarray, cov: np.ndarray, n: int, rng: np.random.Generator
+) -> np.ndarray:
+    """`n` draws of N(mean, cov) inside the unit cube (rejection; clipped after 50 rounds)."""
+    chol = np.linalg.cholesky(cov)
+    kept: list[np.ndarray] = []
+    for _ in range(50):
+        z = mean + rng.standard_normal((4 * n, mean.size)) @ chol.T
+        kept.extend(z[np.all((z >= 0) & (z <= 1), axis=1)])
+        if len(kept) >= n:
+            return np.array(kept[:n])
+    z = mean + rng.standard_normal((n - len(kept), mean.size)) @ chol.T
+    return np.clip(np.array(kept + list(z)), 0.0, 1.0)
+
+
+# --- posterior predictive --------------------------------------------------------------------
+
+
+@dataclass
+class Prediction:
+    """Replications drawing one posterior row each: yearly series and moments."""
+
+    years: list[int]
+    tiers: list[str]
+    series: np.ndarray  # (replications, metric, year, level), national size
+    moments: list[Moment]
+    values: np.ndarray  # (replications, k) simulated moments
+    elapsed_seconds: float
+
+    def band(self, m: Moment) -> tuple[float, float, float]:
+        x = self.values[:, self.moments.index(m)]
+        x = x[~np.isnan(x)]
+        return float(x.mean()), float(np.quantile(x, 0.05)), float(np.quantile(x, 0.95))
+
+
+def predict(
+    fit_: Fit,
+    config: dict[str, Any],
+    obs: pd.DataFrame,
+    runs: int,
+    seed: int,
+    scale: float | None = None,
+    workers: int = 1,
+) -> Prediction:
+    """`runs` replications, replication r at posterior row r (cycled), with the fit's future
+    ranges; common random numbers with every other prediction of the same seed."""
+    t0 = time.perf_counter()
+    moms = moments(config, obs, fit_.meta.get("fitted_before"))
+    cal = Calibration(
+        config,
+        moms,
+        names=fit_.names,
+        scale=scale or config["scale"],
+        runs=runs,
+        seed=seed,
+        workers=workers,
+        future=fit_.future,
+        ties=fit_.ties,
+    )
+    seeds = cal.seeds(runs)
+    rows = [fit_.sample[r % len(fit_.sample)] for r in range(runs)]
+    tasks = list(zip(rows, seeds, strict=True))
+    with Runner(cal.setup, workers) as runner:
+        out = runner.map(tasks)
+    series = np.stack(out)
+    return Prediction(
+        years=cal.years,
+        tiers=cal.scenario.tier_ids,
+        series=series,
+        moments=moms,
+        values=cal.moment_values(series),
+        elapsed_seconds=time.perf_counter() - t0,
+    )
+
+
+def _error(m: Moment, x: float) -> float:
+    """Relative error (%) of a simulated value: zero above a lower bound or inside an interval."""
+    if m.form == "lower":
+        return 100 * max(0.0, (m.value - x) / m.value)
+    if m.form == "interval":
+        return 100 * max(0.0, m.low - x, x - m.high) / m.value
+    return 100 * abs(x - m.value) / m.value
+
+
+def fit_table(pred: Prediction, point: dict[str, float] | None = None) -> pd.DataFrame:
+    """Per moment: observed; simulated at the point estimate (mean over the fit's replications,
+    when given) and over the posterior (mean, 90 % band); errors; whether inside the band."""
+    rows = []
+    for m in pred.moments:
+        mean, lo, hi = pred.band(m)
+        if m.form == "lower":
+            err = max(0.0, (m.value - mean) / m.value)
+            inside = hi >= m.value
+        elif m.form == "interval":
+            err = max(0.0, m.low - mean, mean - m.high) / m.value
+            inside = hi >= m.low and lo <= m.high
+        else:
+            err = abs(mean - m.value) / m.value
+            inside = lo <= m.value <= hi
+        at = (point or {}).get(m.id, math.nan)
+        rows.append(
+            {
+                "moment": m.id,
+                "series": m.series,
+                "year": m.year,
+                "form": m.form,
+                "observed": m.value if m.form != "interval" else f"{m.low:g}-{m.high:g}",
+                "at_estimate": at,
+                "at_estimate_error_pct": _error(m, at) if at == at else math.nan,
+                "simulated_mean": mean,
+                "p05": lo,
+                "p95": hi,
+                "abs_pct_error": 100 * err,
+                "inside_90": bool(inside),
+                "fitted": m.fitted,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def forecast_table(pred: Prediction) -> pd.DataFrame:
+    """Per tier, metric (new, at_least) and year: mean and 5/50/95 % over replications."""
+    rows = []
+    for metric in ("new", "at_least"):
+        arr = pred.series[:, METRICS.index(metric)]
+        for k, tier in enumerate(pred.tiers, start=1):
+            for y, year in enumerate(pred.years):
+                x = arr[:, y, k]
+                rows.append(
+                    {
+                        "tier": tier,
+                        "metric": metric,
+                        "year": year,
+                        "mean": float(x.mean()),
+                        "p05": float(np.quantile(x, 0.05)),
+                        "p50": float(np.quantile(x, 0.5)),
+                        "p95": float(np.quantile(x, 0.95)),
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def parameter_table(fit_: Fit, config: dict[str, Any]) -> pd.DataFrame:
+    with uncalibrated():
+        shipped = params_mod.defaults()
+    rows = []
+    for j, n in enumerate(fit_.names):
+        x = fit_.sample[:, j]
+        lo, hi = bounds_of(config, n)
+        rows.append(
+            {
+                "parameter": n,
+                "shipped": shipped[n].value,
+                "estimate": fit_.theta[j],
+                "posterior_mean": float(x.mean()),
+                "posterior_sd": float(x.std(ddof=1)) if len(x) > 1 else 0.0,
+                "p05": float(np.quantile(x, 0.05)),
+                "p95": float(np.quantile(x, 0.95)),
+                "bound_low": lo,
+                "bound_high": hi,
+            }
+        )
+    for n, (lo, hi) in fit_.future.items():
+        rows.append(
+            {
+                "parameter": f"{n} (future batches, uniform)",
+                "shipped": shipped[n].value,
+                "estimate": (lo + hi) / 2,
+                "posterior_mean": (lo + hi) / 2,
+                "posterior_sd": (hi - lo) / math.sqrt(12),
+                "p05": lo + 0.05 * (hi - lo),
+                "p95": lo + 0.95 * (hi - lo),
+                "bound_low": lo,
+                "bound_high": hi,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+# --- hold-out --------------------------------------------------------------------------------
+
+
+def naive_baselines(
+    obs_values: dict[int, float], year: int
+) -> dict[str, tuple[float, float, float]]:
+    """Forecasts of `year` from the values observed before it: (point, 5 %, 95 %).
+
+    repeat_last: the last value, with a random-walk band (sd of the past yearly changes);
+    trend: the least-squares straight line through the past values, with its 90 % prediction
+    interval (needs 3 points for a band; with 2 points the line has no band).
+    """
+    from scipy import stats
+
+    past = sorted((y, v) for y, v in obs_values.items() if y < year)
+    out: dict[str, tuple[float, float, float]] = {}
+    if not past:
+        return out
+    ys = np.array([p[0] for p in past], float)
+    vs = np.array([p[1] for p in past], float)
+    last = vs[-1]
+    if len(vs) >= 3:
+        sd = float(np.std(np.diff(vs), ddof=1)) * math.sqrt(year - ys[-1])
+        out["repeat_last"] = (last, last - 1.645 * sd, last + 1.645 * sd)
+    else:
+        out["repeat_last"] = (last, math.nan, math.nan)
+    if len(vs) >= 2:
+        b, a = np.polyfit(ys, vs, 1)
+        point = a + b * year
+        if len(vs) >= 3:
+            resid = vs - (a + b * ys)
+            s = math.sqrt(float(resid @ resid) / (len(vs) - 2))
+            se = s * math.sqrt(
+                1 + 1 / len(vs) + (year - ys.mean()) ** 2 / ((ys - ys.mean()) ** 2).sum()
+            )
+            t = stats.t.ppf(0.95, len(vs) - 2)
+            out["trend"] = (point, point - t * se, point + t * se)
+        else:
+            out["trend"] = (point, math.nan, math.nan)
+    return out
+
+
+def holdout_table(
+    pred: Prediction, obs_by_moment: dict[str, dict[int, float]], before: int
+) -> pd.DataFrame:
+    """Held-out moments (years >= `before`): model and baselines, APE and 90 % coverage."""
+    rows = []
+    for m in pred.moments:
+        if m.year < before or m.form != "point":
+            continue
+        mean, lo, hi = pred.band(m)
+        row = {
+            "moment": m.id,
+            "year": m.year,
+            "observed": m.value,
+            "model": mean,
+            "model_p05": lo,
+            "model_p95": hi,
+            "model_ape": 100 * abs(mean - m.value) / m.value,
+            "model_covers": bool(lo <= m.value <= hi),
+        }
+        base = naive_baselines(obs_by_moment.get(m.id, {}), m.year)
+        for name in ("repeat_last", "trend"):
+            if name in base:
+                p, blo, bhi = base[name]
+                row[name] = p
+                row[f"{name}_ape"] = 100 * abs(p - m.value) / m.value
+                row[f"{name}_covers"] = bool(blo <= m.value <= bhi) if not math.isnan(blo) else None
+            else:
+                row[name] = row[f"{name}_ape"] = row[f"{name}_covers"] = None
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def past_values(config: dict[str, Any], obs: pd.DataFrame) -> dict[str, dict[int, float]]:
+    """For each moment, the observed values of the same series in every year (baselines; a
+    lower bound counts as its value: 'over 40,000' is 40,000 to a naive forecaster)."""
+    allm = moments(config, obs)
+    out: dict[str, dict[int, float]] = {}
+    for m in allm:
+        if m.form != "point":
+            continue
+        same = [x for x in allm if x.series == m.series and x.form in ("point", "lower")]
+        out[m.id] = {x.year: x.value for x in same}
+    return out
+
+
+def scale_check(
+    fit_: Fit, config: dict[str, Any], obs: pd.DataFrame, scales: tuple[float, float], runs: int,
+    seed: int, workers: int = 1,
+) -> pd.DataFrame:  # fmt: skip
+    """The fitted point simulated at two scales: mean moments, their difference and its MC se."""
+    moms = moments(config, obs)
+    rows = []
+    res = {}
+    for sc in scales:
+        cal = Calibration(
+            config, moms, names=fit_.names, scale=sc, runs=runs, seed=seed, workers=workers,
+            future=fit_.future, ties=fit_.ties,
+        )  # fmt: skip
+        v = cal.simulate(fit_.theta, runs, seed)
+        res[sc] = v
+    a, b = (res[s] for s in scales)
+    for j, m in enumerate(moms):
+        xa, xb = a[:, j][~np.isnan(a[:, j])], b[:, j][~np.isnan(b[:, j])]
+        se = math.sqrt(xa.var(ddof=1) / len(xa) + xb.var(ddof=1) / len(xb))
+        rows.append(
+            {
+                "moment": m.id,
+                f"mean_1_{scales[0]:g}": xa.mean(),
+                f"mean_1_{scales[1]:g}": xb.mean(),
+                "difference_pct": 100 * (xa.mean() - xb.mean()) / max(abs(xb.mean()), 1e-9),
+                "difference_in_se": (xa.mean() - xb.mean()) / se if se > 0 else 0.0,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+# --- figures and tables ----------------------------------------------------------------------
+
+FIGURES = (
+    "observed_vs_simulated.png",
+    "residuals.png",
+    "parameters.png",
+    "re_review.png",
+    "forecast.png",
+)
+# the yearly series drawn in each panel of observed_vs_simulated.png: (metric, tier)
+PANELS = {
+    "little giant batches": ("new", "national_little_giant"),
+    "little giant stock": ("at_least", "national_little_giant"),
+    "provincial SRDI stock": ("at_least", "provincial_srdi"),
+    "single champion stock": ("at_least", "single_champion"),
+    "innovative SMEs, first lists": ("new", "innovative_sme"),
+}
+
+
+def _save_png(fig, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    fig.savefig(tmp, dpi=90, format="png", metadata={"Software": None})
+    os.replace(tmp, path)
+
+
+def _save_csv(df: pd.DataFrame, path: Path) -> None:
+    _write(path, df.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
+
+
+def _band(ax, years, arr, color, label) -> None:
+    ax.fill_between(years, np.quantile(arr, 0.05, 0), np.quantile(arr, 0.95, 0), color=color,
+                    alpha=0.25, lw=0, label=f"{label} 90 % band")  # fmt: skip
+    ax.plot(years, arr.mean(0), color=color, lw=1.5, label=f"{label} mean")
+
+
+def _observed(ax, m: Moment, color="black") -> None:
+    if m.form == "lower":
+        ax.plot([m.year], [m.value], marker="^", ls="", color=color, ms=8, label="lower bound")
+    elif m.form == "interval":
+        ax.errorbar([m.year], [m.value], yerr=[[m.value - m.low], [m.high - m.value]],
+                    fmt="s", color=color, capsize=4, label="interval")  # fmt: skip
+    else:
+        filled = color if m.fitted else "white"
+        ax.plot([m.year], [m.value], marker="o", ls="", mfc=filled, mec=color, ms=7,
+                label="observed (fitted)" if m.fitted else "observed (not fitted)")  # fmt: skip
+
+
+def _dedupe_legend(ax, **kw) -> None:
+    h, lab = ax.get_legend_handles_labels()
+    seen = dict(zip(lab, h, strict=True))
+    ax.legend(seen.values(), seen.keys(), fontsize=7, **kw)
+
+
+def plot_fit(pred: Prediction, title: str = ""):
+    """Observed against simulated, with 90 % bands, for each series."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 3, figsize=(13, 7.5))
+    years = np.array(pred.years[1:])
+    for ax, (series, (metric, tier)) in zip(axes.flat, PANELS.items(), strict=False):
+        k = pred.tiers.index(tier) + 1
+        arr = pred.series[:, METRICS.index(metric), 1:, k]
+        _band(ax, years, arr, "tab:blue", "simulated")
+        for m in pred.moments:
+            if m.series == series:
+                _observed(ax, m)
+        ax.set_title(series, fontsize=10)
+        ax.set_xticks(years)
+        ax.tick_params(labelsize=8)
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+        _dedupe_legend(ax, loc="upper left")
+    ax = axes.flat[-1]
+    _plot_pass_rates(ax, pred)
+    fig.suptitle(title or "Observed and simulated national series (90 % bands)", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def _plot_pass_rates(ax, pred: Prediction) -> None:
+    ms = [m for m in pred.moments if m.metric == "pass_rate"]
+    data = []
+    for m in ms:
+        x = pred.values[:, pred.moments.index(m)]
+        data.append(x[~np.isnan(x)])
+    pos = np.arange(len(ms))
+    ax.violinplot(data, positions=pos, showextrema=False)
+    for i, (m, x) in enumerate(zip(ms, data, strict=True)):
+        ax.plot([i - 0.2, i + 0.2], [np.quantile(x, 0.05)] * 2, color="tab:blue", lw=1)
+        ax.plot([i - 0.2, i + 0.2], [np.quantile(x, 0.95)] * 2, color="tab:blue", lw=1)
+        ax.plot([i], [x.mean()], marker="_", ms=14, color="tab:blue")
+        ax.plot([i], [m.value], marker="o", color="black", ls="")
+    ax.set_xticks(pos, [f"batch {i + 1}\n({m.year})" for i, m in enumerate(ms)], fontsize=8)
+    ax.set_ylim(0, 1)
+    ax.set_title("re-review pass rates (violin: simulated; dot: observed)", fontsize=9)
+
+
+def plot_re_review(pred: Prediction):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 4))
+    _plot_pass_rates(ax, pred)
+    ax.set_ylabel("share of the batch passing its first re-review")
+    fig.tight_layout()
+    return fig
+
+
+def plot_residuals(pred: Prediction):
+    """Standardised residuals of the posterior-predictive mean, per fitted moment."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ms = [m for m in pred.moments if m.fitted]
+    r = [m.residual(pred.band(m)[0]) for m in ms]
+    fig, ax = plt.subplots(figsize=(8, 0.35 * len(ms) + 1.2))
+    y = np.arange(len(ms))[::-1]
+    ax.barh(y, r, color=["tab:red" if abs(v) > 2 else "tab:blue" for v in r])
+    for v in (-2, -1, 1, 2):
+        ax.axvline(v, color="grey", lw=0.6, ls="--" if abs(v) == 2 else ":")
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(y, [m.id for m in ms], fontsize=8)
+    ax.set_xlabel("log(simulated / observed) / observation sd  (lower bound: only below counts)")
+    ax.set_title("Residuals of the fit (posterior-predictive mean)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_parameters(fit_: Fit, config: dict[str, Any]):
+    """Posterior sample of each parameter within its search bounds, estimate and shipped value."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    table = parameter_table(fit_, config)
+    n = len(fit_.names)
+    cols = 4
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(13, 2.4 * rows))
+    for j, ax in enumerate(axes.flat):
+        if j >= n:
+            ax.axis("off")
+            continue
+        name = fit_.names[j]
+        row = table.iloc[j]
+        ax.hist(fit_.sample[:, j], bins=25, color="tab:blue", alpha=0.6)
+        ax.axvline(row["estimate"], color="tab:blue", lw=1.5, label="estimate")
+        ax.axvline(row["shipped"], color="tab:orange", lw=1.2, ls="--", label="shipped")
+        ax.set_xlim(row["bound_low"], row["bound_high"])
+        ax.set_title(name, fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.set_yticks([])
+        if j == 0:
+            ax.legend(fontsize=7)
+    fig.suptitle(
+        "Posterior sample of the calibrated parameters (x axis: search bounds)", fontsize=10
+    )
+    fig.tight_layout()
+    return fig
+
+
+def plot_forecast(pred: Prediction, scenario: Scenario):
+    """Per tier: new titles and stocks through the scenario's end, with 90 % bands and targets."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, len(pred.tiers), figsize=(14, 6.5))
+    years = np.array(pred.years)
+    for k, tier in enumerate(pred.tiers, start=1):
+        for row, metric in enumerate(("new", "at_least")):
+            ax = axes[row, k - 1]
+            arr = pred.series[:, METRICS.index(metric), :, k]
+            sl = slice(1, None) if metric == "new" else slice(None)
+            _band(ax, years[sl], arr[:, sl], "tab:green", "forecast")
+            for m in pred.moments:
+                if m.tier == tier and m.metric == metric:
+                    _observed(ax, m)
+            if metric == "at_least":
+                for t in scenario.targets:
+                    if t.tier == tier and t.kind == "stock":
+                        ax.plot([t.year], [t.value], marker="*", ms=12, color="tab:red",
+                                ls="", label="target")  # fmt: skip
+            ax.set_title(f"{tier}: {'new titles' if metric == 'new' else 'holding at least'}",
+                         fontsize=8)  # fmt: skip
+            ax.tick_params(labelsize=7)
+            ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+            _dedupe_legend(ax, loc="upper left")
+    fig.suptitle(
+        "National forecast with parameter uncertainty (calibrated, 90 % bands)", fontsize=10
+    )
+    fig.tight_layout()
+    return fig
+
+
+def plot_holdout(table: pd.DataFrame, pred: Prediction, before: int):
+    """Little-giant batches: the hold-out forecast against the observed and the baselines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    years = np.array(pred.years[1:])
+    k = pred.tiers.index("national_little_giant") + 1
+    _band(ax, years, pred.series[:, 0, 1:, k], "tab:green", f"model fitted before {before}")
+    for m in pred.moments:
+        if m.series == "little giant batches":
+            _observed(ax, m)
+    lg = table[table.moment.str.startswith("little_giant_batch")]
+    for _, r in lg.iterrows():
+        for name, marker in (("repeat_last", "x"), ("trend", "+")):
+            if r.get(name) is not None and r[name] == r[name]:
+                ax.plot([r["year"]], [r[name]], marker=marker, ms=10, ls="", color="tab:red",
+                        label=name.replace("_", " "))  # fmt: skip
+    ax.axvline(before - 0.5, color="grey", ls=":", lw=1)
+    ax.set_xticks(years)
+    ax.set_title(f"Hold-out: little-giant batches, fitted on years before {before}", fontsize=10)
+    _dedupe_legend(ax, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def write_fit_outputs(
+    fit_: Fit,
+    pred: Prediction,
+    config: dict[str, Any],
+    folder: Path,
+    scale_df: pd.DataFrame | None = None,
+    point: dict[str, float] | None = None,
+) -> list[Path]:
+    """The figures and tables of a fit, in `folder` (written atomically)."""
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    figs = {
+        "observed_vs_simulated.png": plot_fit(pred),
+        "residuals.png": plot_residuals(pred),
+        "parameters.png": plot_parameters(fit_, config),
+        "re_review.png": plot_re_review(pred),
+        "forecast.png": plot_forecast(pred, national_scenario(ROOT / config["scenario"])),
+    }
+    for name, fig in figs.items():
+        _save_png(fig, folder / name)
+        plt.close(fig)
+        written.append(folder / name)
+    tables = {
+        "fit.csv": fit_table(pred, point),
+        "parameters.csv": parameter_table(fit_, config),
+        "forecast.csv": forecast_table(pred),
+    }
+    if scale_df is not None:
+        tables["scale_check.csv"] = scale_df
+    for name, df in tables.items():
+        _save_csv(df, folder / name)
+        written.append(folder / name)
+    return written
+
+
+# --- the verbs -------------------------------------------------------------------------------
+
+
+def _settings(config: dict[str, Any], quick: bool) -> dict[str, Any]:
+    s = dict(config)
+    if quick:
+        s.update(config["quick"])
+    return s
+
+
+def run_calibration(
+    out: Path, seed: int | None = None, workers: int = 1, quick: bool = False,
+    say: Callable[[str], None] = log.info,
+) -> Fit:  # fmt: skip
+    """`srdi calibrate`: fit on every observation, save the fit in `out`, then reproduce."""
+    config = load_config()
+    obs = load_observed()
+    fit_, _ = fit(config, obs, seed=seed, workers=workers, quick=quick, progress=say)
+    fit_.save(out)
+    say(f"fit saved to {out}/fit.yaml and {out}/posterior.csv")
+    reproduce(out, seed=None, workers=workers, quick=quick, say=say)
+    return fit_
+
+
+def reproduce(
+    out: Path, seed: int | None = None, workers: int = 1, quick: bool = False,
+    say: Callable[[str], None] = log.info, figures: Path | None = None,
+) -> list[Path]:  # fmt: skip
+    """`srdi calibrate --reproduce`: every figure and table of `out`/figures from the saved
+    fit(s), identical for the same seed (default: the seed the fit was made with)."""
+    config = load_config()
+    s = _settings(config, quick)
+    obs = load_observed()
+    fit_ = Fit.load(out)
+    seed = int(fit_.meta.get("seed", config["seed"]) if seed is None else seed)
+    figures = figures or out / "figures"
+    t0 = time.perf_counter()
+    pred = predict(fit_, config, obs, runs=int(s["predictive_runs"]), seed=seed,
+                   scale=s["predictive_scale"], workers=workers)  # fmt: skip
+    say(
+        f"posterior predictive: {pred.series.shape[0]} replications in {pred.elapsed_seconds:.0f} s"
+    )
+    scales = tuple(float(x) for x in s["scale_check"])
+    scale_df = scale_check(fit_, config, obs, scales, runs=int(s["runs"]), seed=seed,
+                           workers=workers)  # fmt: skip
+    point = dict(zip(scale_df["moment"], scale_df.iloc[:, 1], strict=True))
+    written = write_fit_outputs(fit_, pred, config, figures, scale_df, point)
+    for hold in sorted(out.glob("holdout-*")):
+        if (hold / "fit.yaml").is_file():
+            year = int(hold.name.split("-", 1)[1])
+            written += holdout_outputs(hold, year, config, obs, seed, workers, quick, figures)[1]
+    say(f"{len(written)} files written to {figures} in {time.perf_counter() - t0:.0f} s")
+    return written
+
+
+def holdout_outputs(
+    folder: Path, year: int, config: dict[str, Any], obs: pd.DataFrame, seed: int,
+    workers: int, quick: bool, figures: Path,
+) -> tuple[pd.DataFrame, list[Path]]:  # fmt: skip
+    """The hold-out table and figure from a saved hold-out fit."""
+    import matplotlib.pyplot as plt
+
+    s = _settings(config, quick)
+    fit_ = Fit.load(folder)
+    pred = predict(fit_, config, obs, runs=int(s["predictive_runs"]), seed=seed,
+                   scale=s["predictive_scale"], workers=workers)  # fmt: skip
+    table = holdout_table(pred, past_values(config, obs), year)
+    figures.mkdir(parents=True, exist_ok=True)
+    csv_path = figures / f"holdout_{year}.csv"
+    _save_csv(table, csv_path)
+    fig = plot_holdout(table, pred, year)
+    png = figures / f"holdout_{year}.png"
+    _save_png(fig, png)
+    plt.close(fig)
+    return table, [csv_path, png]
+
+
+def run_holdout(
+    out: Path, year: int, seed: int | None = None, workers: int = 1, quick: bool = False,
+    say: Callable[[str], None] = log.info,
+) -> pd.DataFrame:  # fmt: skip
+    """`srdi calibrate --holdout-from YEAR`: fit on data before YEAR, forecast YEAR on."""
+    config = load_config()
+    obs = load_observed()
+    if not any(m.year < year for m in moments(config, obs) if m.fitted):
+        raise CalibrationError(f"no observation before {year} to fit on")
+    fit_, cal = fit(config, obs, before=year, seed=seed, workers=workers, quick=quick,
+                    progress=say)  # fmt: skip
+    folder = out / f"holdout-{year}"
+    fit_.save(folder)
+    table, _ = holdout_outputs(folder, year, config, obs, cal.seed, workers, quick,
+                               out / "figures")  # fmt: skip
+    return table
+
+
+def format_fit(table: pd.DataFrame) -> str:
+    """The fit table as text: observed, at the estimate, posterior mean and 90 % band."""
+
+    def num(v) -> str:
+        try:
+            v = float(v)
+        except ValueError:
+            return str(v)
+        if v != v:
+            return "-"
+        return f"{v:.3f}" if abs(v) < 10 else f"{v:,.0f}"
+
+    lines = [
+        f"{'moment':<32}{'observed':>16}{'estimate':>10}{'err %':>7}{'posterior':>11}"
+        f"{'90% band':>20}{'err %':>7}  in band",
+    ]
+    for _, r in table.iterrows():
+        band = f"{num(r['p05'])}-{num(r['p95'])}"
+        tag = "" if r["fitted"] else "  (not fitted)"
+        lines.append(
+            f"{r['moment']:<32}{num(r['observed']):>16}{num(r['at_estimate']):>10}"
+            f"{r['at_estimate_error_pct']:7.1f}{num(r['simulated_mean']):>11}{band:>20}"
+            f"{r['abs_pct_error']:7.1f}  {'yes' if r['inside_90'] else 'no'}{tag}"
+        )
+    return "\n".join(lines)
+
+
+def format_holdout(table: pd.DataFrame, year: int) -> str:
+    def f(v, pct=False):
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return "-"
+        if pct:
+            return f"{v:.1f}"
+        return f"{v:,.3g}" if abs(v) < 10 else f"{v:,.0f}"
+
+    def cov(v):
+        return "-" if v is None or v != v else ("yes" if v else "no")
+
+    lines = [
+        f"Hold-out: fitted on data before {year}; forecasts of {year} on",
+        f"{'moment':<28}{'observed':>10}{'model':>9}{'90% band':>18}{'APE':>7}{'cov':>5}"
+        f"{'repeat':>9}{'APE':>7}{'cov':>5}{'trend':>9}{'APE':>7}{'cov':>5}",
+    ]
+    for _, r in table.iterrows():
+        band = f"{f(r['model_p05'])}-{f(r['model_p95'])}"
+        lines.append(
+            f"{r['moment']:<28}{f(r['observed']):>10}{f(r['model']):>9}{band:>18}"
+            f"{f(r['model_ape'], True):>7}{cov(r['model_covers']):>5}"
+            f"{f(r['repeat_last']):>9}{f(r['repeat_last_ape'], True):>7}"
+            f"{cov(r['repeat_last_covers']):>5}"
+            f"{f(r['trend']):>9}{f(r['trend_ape'], True):>7}{cov(r['trend_covers']):>5}"
+        )
+    n = len(table)
+    if n:
+
+        def mean_ape(col):
+            x = pd.to_numeric(table[col], errors="coerce").dropna()
+            return f"{x.mean():.1f} ({len(x)})" if len(x) else "-"
+
+        def coverage(col):
+            x = table[col].dropna()
+            return f"{int(x.sum())}/{len(x)}" if len(x) else "-"
+
+        lines += [
+            "",
+            f"mean APE (moments): model {mean_ape('model_ape')}, repeat last "
+            f"{mean_ape('repeat_last_ape')}, trend {mean_ape('trend_ape')}",
+            f"90 % interval coverage: model {coverage('model_covers')}, repeat last "
+            f"{coverage('repeat_last_covers')}, trend {coverage('trend_covers')}",
+        ]
+    return "\n".join(lines)

@@ -1,0 +1,331 @@
+"""Calibration: observed data and documented choices, the one-function model contract, the
+objective's bounds, dated rates and titles in the model, calibrated defaults, and the CLI."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from sim import calibrate as cal
+from sim import parameters as pm
+from sim.model import GrowthModel
+from sim.scenario import load
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = 400.0  # national population at 1/400: about 6,000 firms, a run in a tenth of a second
+
+
+@pytest.fixture(scope="module")
+def config():
+    return cal.load_config()
+
+
+@pytest.fixture(scope="module")
+def obs():
+    return cal.load_observed()
+
+
+@pytest.fixture(scope="module")
+def small(config, obs):
+    return cal.Calibration(
+        config,
+        cal.moments(config, obs),
+        scale=SMALL,
+        runs=3,
+        future={"approval.national_little_giant": (0.2, 0.4)},
+    )
+
+
+# --- observed data and the documented choices --------------------------------------------
+
+
+def test_batches_are_the_documented_values(config, obs):
+    m = {x.id: x for x in cal.moments(config, obs)}
+    batches = [m[f"little_giant_batch_{y}"].value for y in range(2019, 2024)]
+    assert batches == [248, 1584, 2930, 4328, 3671]  # 1584 chosen over 1744 (data README)
+
+
+def test_pass_rates_are_passes_over_the_batch(config, obs):
+    m = {x.id: x for x in cal.moments(config, obs)}
+    assert m["re_review_pass_batch_1"].value == pytest.approx(142 / 248)
+    assert m["re_review_pass_batch_2"].value == pytest.approx(1079 / 1584)
+
+
+def test_over_40000_is_a_lower_bound_and_disagreeing_sources_an_interval(config, obs):
+    m = {x.id: x for x in cal.moments(config, obs)}
+    assert m["provincial_srdi_stock_2022"].form == "lower"
+    champ = m["single_champion_stock_2023"]
+    assert (champ.form, champ.low, champ.high) == ("interval", 848, 1186)
+
+
+def test_lower_bound_penalises_only_values_below_it(config, obs):
+    bound = next(x for x in cal.moments(config, obs) if x.form == "lower")
+    assert bound.residual(bound.value * 3) == 0.0
+    assert bound.residual(bound.value) == 0.0
+    assert bound.residual(bound.value * 0.5) < 0.0
+
+
+def test_point_residual_is_symmetric_on_the_log_scale(config, obs):
+    m = cal.moments(config, obs)[0]
+    assert m.residual(m.value * 2) == pytest.approx(-m.residual(m.value / 2))
+    assert m.residual(m.value) == 0.0
+
+
+def test_a_config_naming_an_absent_observation_is_refused(config, obs):
+    bad = dict(config)
+    bad["moments"] = [dict(config["moments"][0], observed=[["China", "x", "flow", 2019, 1]])]
+    with pytest.raises(cal.CalibrationError, match="not in observed_counts.csv"):
+        cal.moments(bad, obs)
+
+
+def test_holdout_keeps_later_years_out_of_the_fit(config, obs):
+    moms = cal.moments(config, obs, before=2023)
+    assert all(not m.fitted for m in moms if m.year >= 2023)
+    assert any(m.fitted for m in moms if m.year < 2023)
+
+
+# --- the model contract ------------------------------------------------------------------
+
+
+def test_simulate_returns_one_row_of_moments_per_replication(small):
+    out = small.simulate(small.start(), 3, seed=5)
+    assert out.shape == (3, len(small.moments))
+
+
+def test_same_seed_same_moments_and_the_seed_reaches_the_model(small):
+    theta = small.start()
+    a = small.simulate(theta, 2, seed=5)
+    b = small.simulate(theta, 2, seed=5)
+    c = small.simulate(theta, 2, seed=6)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(np.nan_to_num(a), np.nan_to_num(c))
+
+
+def test_theta_reaches_the_model_under_common_random_numbers(small):
+    theta = small.start()
+    j = small.names.index("approval.national_little_giant.2021")
+    lo, hi = theta.copy(), theta.copy()
+    lo[j], hi[j] = 0.05, 0.9
+    k = [m.id for m in small.moments].index("little_giant_batch_2021")
+    a = small.simulate(lo, 3, seed=1)[:, k]
+    b = small.simulate(hi, 3, seed=1)[:, k]
+    assert np.all(b >= a) and b.sum() > a.sum()
+
+
+def test_one_and_two_workers_give_the_same_moments(config, obs, small):
+    two = cal.Calibration(
+        config, small.moments, scale=SMALL, runs=3, workers=2, future=small.setup.future
+    )
+    theta = small.start()
+    np.testing.assert_array_equal(small.simulate(theta, 3, 9), two.simulate(theta, 3, 9))
+
+
+def test_counts_are_scaled_back_to_national_size(small):
+    s = small.series([small.start()], small.seeds(1))[0]
+    provincial_2018 = s[0, cal.METRICS.index("at_least"), 0, 2]
+    assert 8_000 <= provincial_2018 <= 20_000 + SMALL  # national.yaml's range, not 1/400 of it
+    assert provincial_2018 % SMALL == 0
+
+
+def test_tied_parameters_copy_their_source(small):
+    setup = cal.Setup(
+        small.scenario,
+        SMALL,
+        ["apply.base.provincial_srdi.2019"],
+        ties={"apply.base.provincial_srdi.2020": "apply.base.provincial_srdi.2019"},
+    )
+    v = setup.values([0.123], np.random.SeedSequence(1))
+    assert v["apply.base.provincial_srdi.2020"] == v["apply.base.provincial_srdi.2019"] == 0.123
+
+
+def test_naive_baselines_repeat_the_last_value_and_extend_the_line():
+    past = {2019: 248, 2020: 1584, 2021: 2930, 2022: 4328}
+    b = cal.naive_baselines(past, 2023)
+    assert b["repeat_last"][0] == 4328
+    slope, intercept = np.polyfit(list(past), list(past.values()), 1)
+    assert b["trend"][0] == pytest.approx(intercept + slope * 2023)
+    assert b["trend"][1] < b["trend"][0] < b["trend"][2]
+
+
+# --- the model's dated titles and rates --------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def national_small():
+    return {
+        "baseline.candidates": 5_000,
+        "baseline.candidate_inflow_per_year": 500,
+        "baseline.counts.provincial_srdi": 40,
+        "baseline.counts.single_champion": 1,
+    }
+
+
+def test_innovative_smes_exist_only_from_2022_nationally(national_small):
+    sc = load(ROOT / "scenarios" / "national.yaml")
+    m = GrowthModel(sc, seed=3, values=national_small)
+    m.run_model()
+    by_year = {r.year: r for r in m.history}
+    assert all(by_year[y].new[1] == 0 and by_year[y].exactly[1] == 0 for y in (2019, 2020, 2021))
+    assert by_year[2022].new[1] > 0
+    assert by_year[2019].new[2] > 0  # provincial titles straight from the pool before 2022
+
+
+def test_a_firm_gets_at_most_one_title_in_the_year_a_tier_appears(national_small):
+    sc = load(ROOT / "scenarios" / "national.yaml")
+    m = GrowthModel(sc, seed=4, values=national_small)
+    while m.year < 2021:
+        m.step()
+    before = m.firms.tier.copy()
+    m.step()  # 2022: innovative SMEs appear; provincial titles still from the pool
+    n = before.size
+    after = m.firms.tier[:n]
+    up = after > before
+    assert np.all(after[up & (before == 0)] <= 2)
+    assert m.history[-1].new[1:].sum() == np.count_nonzero(up)  # one title per firm
+
+
+def test_a_title_the_baseline_counts_is_in_place_from_the_start():
+    sc = load(ROOT / "scenarios" / "xinxiang.yaml")
+    m = GrowthModel(sc, seed=1)
+    assert m.granted(1, sc.period.base_year)
+    assert m.step_below(2, sc.period.start) == 1  # provincial still needs the innovative title
+
+
+def test_a_dated_approval_rate_overrides_the_undated_one(national_small):
+    sc = load(ROOT / "scenarios" / "national.yaml")
+    values = dict(national_small, **{"approval.national_little_giant.2020": 0.0})
+    m = GrowthModel(sc, seed=2, values=values)
+    m.run_model()
+    new = {r.year: r.new[3] for r in m.history}
+    assert new[2020] == 0 and new[2021] > 0
+
+
+# --- calibrated defaults -----------------------------------------------------------------
+
+
+@pytest.fixture
+def saved_fit(tmp_path, monkeypatch):
+    (tmp_path / "posterior.csv").write_text(
+        "approval.single_champion,re_review.fail_if_eligible\n0.1,0.01\n0.2,0.02\n0.3,0.03\n"
+    )
+    (tmp_path / "fit.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "method": "test",
+                "parameters": {"approval.single_champion": 0.2, "re_review.fail_if_eligible": 0.02},
+                "posterior": "posterior.csv",
+                "ranges": {"approval.national_little_giant": {"value": 0.3, "range": [0.2, 0.4]}},
+            }
+        )
+    )
+    monkeypatch.setenv(pm.CALIBRATION_ENV, str(tmp_path / "fit.yaml"))
+    pm._defaults.cache_clear()
+    yield tmp_path
+    monkeypatch.undo()
+    pm._defaults.cache_clear()
+
+
+def test_defaults_take_the_saved_fit(saved_fit):
+    d = pm.defaults()
+    assert d["approval.single_champion"].value == 0.2
+    assert d["approval.single_champion"].basis == "calibrated"
+    assert (d["approval.national_little_giant"].low, d["approval.national_little_giant"].high) == (
+        0.2,
+        0.4,
+    )
+
+
+def test_replications_draw_calibrated_parameters_jointly_from_the_sample(saved_fit):
+    d = pm.defaults()
+    seen = set()
+    for s in range(40):
+        p = pm.draw(d, np.random.default_rng(s))
+        assert p["re_review.fail_if_eligible"] == pytest.approx(p["approval.single_champion"] / 10)
+        seen.add(p["approval.single_champion"])
+    assert seen == {0.1, 0.2, 0.3}
+
+
+def test_the_sample_draw_leaves_the_other_draws_alone(saved_fit, monkeypatch):
+    with_fit = pm.draw(pm.defaults(), np.random.default_rng(11))
+    monkeypatch.setenv(pm.CALIBRATION_ENV, "off")
+    pm._defaults.cache_clear()
+    without = pm.draw(pm.defaults(), np.random.default_rng(11))
+    same = [n for n in without if pm.defaults()[n].draw and "national_little_giant" not in n]
+    assert same and all(with_fit[n] == without[n] for n in same)
+
+
+def test_a_scenario_parameter_wins_over_the_calibrated_default(saved_fit):
+    text = (ROOT / "scenarios" / "hebi.yaml").read_text(encoding="utf-8")
+    doc = yaml.safe_load(text)
+    doc.setdefault("parameters", {})["approval.single_champion"] = {
+        "value": 0.05,
+        "source": "a test",
+    }
+    from sim.scenario import Scenario
+
+    sc = Scenario.model_validate(doc)
+    assert sc.specs()["approval.single_champion"].value == 0.05
+    assert sc.specs()["approval.single_champion"].sample is None
+
+
+def test_shipped_fit_has_a_value_and_a_sample_for_every_parameter():
+    fit = cal.Fit.load(cal.CALIBRATION_DIR)
+    assert fit.sample.shape == (len(fit.sample), len(fit.names))
+    assert len(fit.sample) >= 100
+    for j, name in enumerate(fit.names):
+        lo, hi = cal.bounds_of(cal.load_config(), name)
+        assert lo <= fit.theta[j] <= hi
+        assert np.all((fit.sample[:, j] >= lo - 1e-9) & (fit.sample[:, j] <= hi + 1e-9))
+
+
+# --- the command line (quick settings) ---------------------------------------------------
+
+
+def _srdi(*args, cwd=ROOT):
+    return subprocess.run(
+        [sys.executable, "-m", "sim.cli", *args], capture_output=True, text=True, cwd=cwd
+    )
+
+
+def test_quick_calibration_writes_the_fit_and_every_figure(tmp_path):
+    r = _srdi("calibrate", "--quick", "--out", str(tmp_path), "--workers", "1", "--seed", "3")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "fit.yaml").is_file() and (tmp_path / "posterior.csv").is_file()
+    for name in cal.FIGURES:
+        assert (tmp_path / "figures" / name).stat().st_size > 1000
+    assert "little_giant_batch_2019" in r.stdout
+
+
+def test_reproduce_gives_identical_figures_for_the_same_seed(tmp_path):
+    out = tmp_path / "fit"
+    out.mkdir()
+    for name in ("fit.yaml", "posterior.csv"):
+        (out / name).write_bytes((cal.CALIBRATION_DIR / name).read_bytes())
+    first = cal.reproduce(out, seed=4, quick=True, figures=tmp_path / "a")
+    second = cal.reproduce(out, seed=4, quick=True, figures=tmp_path / "b")
+    assert [p.name for p in first] == [p.name for p in second]
+    for a, b in zip(first, second, strict=True):
+        assert a.read_bytes() == b.read_bytes(), a.name
+
+
+def test_quick_holdout_prints_errors_next_to_both_baselines(tmp_path):
+    r = _srdi("calibrate", "--quick", "--holdout-from", "2023", "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert "repeat" in r.stdout and "trend" in r.stdout and "coverage" in r.stdout
+    table = (tmp_path / "figures" / "holdout_2023.csv").read_text()
+    assert "little_giant_batch_2023" in table
+    row = next(line for line in table.splitlines() if line.startswith("little_giant_batch_2023"))
+    assert ",3671," in row
+    assert math.isfinite(float(row.split(",")[3]))
+
+
+def test_holdout_before_any_data_is_refused(tmp_path):
+    r = _srdi("calibrate", "--quick", "--holdout-from", "2010", "--out", str(tmp_path))
+    assert r.returncode == 2
+    assert "no observation before 2010" in r.stderr
