@@ -1,0 +1,378 @@
+"""Speed and scale of the engine, measured in one run: `python benchmarks/run.py [--quick]`.
+
+Prints one line per figure, `name: value`, and writes benchmarks/results.md with the figures,
+the machine and the date. Progress goes to stderr.
+
+The population is benchmarks/national_like.yaml (every lever on) rescaled to a number of
+firms at the base year, with every drawn quantity fixed at the centre of its range. A
+firm-year (firm step) is one alive firm going through one year of the cycle; the engine's
+rows for candidates not yet born or already closed are not counted, though the engine
+processes them.
+
+Figures:
+- firm_steps_per_second: engine firm-years per second of `step()` over the whole period.
+- speedup_vs_plain_mesa: plain-Mesa seconds per firm-year over the engine's, both on the same
+  population and the same first year(s) (the plain model is too slow to run every year).
+- ratio_to_floor: engine step time over the floor: the time numpy takes to draw the random
+  numbers a firm-year consumes (the engine's per-firm uniforms and normals, float32, into
+  preallocated arrays) and to copy every firm column once (read and write), times the
+  firm-years. Measured on this machine in this run.
+- scaling_exponent: least-squares slope of log(time of one replication, set-up included)
+  against log(firms at the base year).
+- bytes_per_firm: peak traced memory (tracemalloc: numpy buffers included) of one
+  `sim.ensemble.run_replication` divided by the firms the replication holds (base-year
+  firms, candidates born during the period, firms brought in).
+- parallel_efficiency: replications per second of `sim.ensemble.run_ensemble` with 2 worker
+  processes over twice the rate with 1.
+
+Single-process times are the CPU time of this process (`time.process_time`): on an idle
+machine the same as wall-clock time, and on a shared one the engine's own cost rather than
+the other programs'. The parallel figure is wall-clock time, as it must be; results.md
+records the load average so a busy machine shows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gc
+import os
+import platform
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent)]
+
+from plain_mesa import PlainModel  # noqa: E402
+
+from sim.ensemble import run_ensemble, run_replication  # noqa: E402
+from sim.firms import COLUMNS  # noqa: E402
+from sim.model import NORMALS, UNIFORMS, GrowthModel  # noqa: E402
+from sim.parameters import central  # noqa: E402
+from sim.scenario import Scenario, load  # noqa: E402
+
+SCENARIO = HERE / "national_like.yaml"
+RESULTS = HERE / "results.md"
+
+TARGETS = {  # figure: (comparison, target)
+    "firm_steps_per_second": (None, None),
+    "speedup_vs_plain_mesa": (">=", 100.0),
+    "ratio_to_floor": ("<=", 3.0),
+    "scaling_exponent": ("<=", 1.1),
+    "bytes_per_firm": ("<=", 200.0),
+    "parallel_efficiency": (">=", 0.8),
+}
+
+# what --quick and the full run measure
+SETTINGS = {
+    "quick": {
+        "firms": 200_000,  # population of the throughput, floor and memory figures
+        "plain_years": 1,  # years of the plain model (on the same population)
+        "scaling": [10_000, 100_000, 1_000_000],
+        "parallel_firms": 50_000,
+        "parallel_runs": 8,
+    },
+    "full": {
+        "firms": 1_000_000,
+        "plain_years": 2,
+        "scaling": [10_000, 31_623, 100_000, 316_228, 1_000_000],
+        "parallel_firms": 100_000,
+        "parallel_runs": 16,
+    },
+}
+
+
+clock = time.process_time  # CPU seconds of this process (see the module docstring)
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def population(scenario: Scenario, firms: int) -> dict[str, float]:
+    """Central values with the population rescaled to `firms` at the base year.
+
+    The counts, the inflow of candidates, the pool size, the firms brought in and the award
+    budget all scale with the population, so that every size has the same shape.
+    """
+    v = central(scenario.specs())
+    base = v["baseline.candidates"] + max(
+        v[f"baseline.counts.{t}"] for t in scenario.baseline.counts
+    )
+    f = firms / base
+    for key in list(v):
+        if key.startswith("baseline.") or key in (
+            "levers.cultivation_pool.size",
+            "levers.bring_in.firms_per_year",
+            "levers.awards.budget_yuan_per_year",
+        ):
+            v[key] = float(round(v[key] * f))
+    return v
+
+
+def alive_entering(model: GrowthModel) -> int:
+    """Firms alive during the year just stepped: alive at its start plus those who entered."""
+    rec = model.history[-1]
+    born = model.birth_blocks.get(model.year)
+    return int((0 if born is None else born.size) + rec.brought_in.sum())
+
+
+def time_engine(scenario: Scenario, firms: int, years: int | None = None, seed: int = 1):
+    """Set-up and step seconds of one engine replication, and its firm-years."""
+    values = population(scenario, firms)
+    gc.collect()
+    t0 = clock()
+    model = GrowthModel(scenario, seed=seed, values=values)
+    setup = clock() - t0
+    step, firm_years, k = 0.0, 0, 0
+    while model.year < model.period.end and (years is None or k < years):
+        alive = int(np.count_nonzero(model.firms.alive))
+        t0 = clock()
+        model.step()
+        step += clock() - t0
+        firm_years += alive + alive_entering(model)
+        k += 1
+    return {"setup": setup, "step": step, "firm_years": firm_years, "rows": model.firms.n}
+
+
+def time_plain(scenario: Scenario, firms: int, years: int, seed: int = 1):
+    values = population(scenario, firms)
+    gc.collect()
+    t0 = clock()
+    model = PlainModel(scenario, seed=seed, values=values)
+    setup = clock() - t0
+    t0 = clock()
+    for _ in range(years):
+        model.step()
+    step = clock() - t0
+    out = {"setup": setup, "step": step, "firm_years": model.firm_years}
+    del model
+    gc.collect()
+    return out
+
+
+def floor_per_firm_year(n: int = 1_000_000, repeats: int = 5) -> dict[str, float]:
+    """Seconds per firm-year: draw its random numbers, copy its state once."""
+    rng = np.random.default_rng(0)
+    u = np.empty((n, len(UNIFORMS)), dtype=np.float32)
+    z = np.empty((n, len(NORMALS)), dtype=np.float32)
+    src = [np.ones(n, dtype=dtype) for dtype, _ in COLUMNS.values()]
+    dst = [np.empty_like(a) for a in src]
+    draw, stream = [], []
+    for _ in range(repeats):
+        t0 = clock()
+        rng.random(out=u, dtype=np.float32)
+        rng.standard_normal(out=z, dtype=np.float32)
+        draw.append(clock() - t0)
+        t0 = clock()
+        for a, b in zip(src, dst, strict=True):
+            np.copyto(b, a)
+        stream.append(clock() - t0)
+    state_bytes = sum(a.itemsize for a in src)
+    return {
+        "draw": min(draw) / n,
+        "stream": min(stream) / n,
+        "total": (min(draw) + min(stream)) / n,
+        "state_bytes": state_bytes,
+        "numbers": len(UNIFORMS) + len(NORMALS),
+    }
+
+
+def peak_bytes(scenario: Scenario, firms: int) -> dict[str, float]:
+    """Peak traced memory of one replication (what `run_ensemble` runs per seed)."""
+    values = population(scenario, firms)
+    gc.collect()
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    before = tracemalloc.get_traced_memory()[0]
+    t0 = clock()
+    run_replication(scenario, np.random.SeedSequence(3), True, values)
+    elapsed = clock() - t0
+    peak = tracemalloc.get_traced_memory()[1] - before
+    tracemalloc.stop()
+    model = GrowthModel(scenario, seed=np.random.SeedSequence(3), values=values)
+    model.run_model()
+    held = model.firms.n
+    return {"peak": peak, "firms_held": held, "base_firms": model.n_base, "seconds": elapsed}
+
+
+def parallel(scenario: Scenario, firms: int, runs: int) -> dict[str, float]:
+    values = population(scenario, firms)
+    rate = {}
+    for workers in (1, 2):
+        gc.collect()
+        t0 = time.perf_counter()
+        run_ensemble(
+            scenario, runs=runs, seed=5, counterfactual=False, workers=workers, values=values
+        )
+        rate[workers] = runs / (time.perf_counter() - t0)
+    return {"rate1": rate[1], "rate2": rate[2], "efficiency": rate[2] / (2 * rate[1])}
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def met(name: str, value: float) -> str:
+    op, target = TARGETS[name]
+    if op is None:
+        return "-"
+    ok = value >= target if op == ">=" else value <= target
+    return f"{op} {target:g}: {'met' if ok else 'MISSED'}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="smaller runs (about two minutes)")
+    ap.add_argument("--no-write", action="store_true", help="do not write benchmarks/results.md")
+    args = ap.parse_args(argv)
+    mode = "quick" if args.quick else "full"
+    cfg = SETTINGS[mode]
+    scenario = load(SCENARIO)
+    started = time.perf_counter()
+    load_before = os.getloadavg()
+    n = cfg["firms"]
+
+    log(f"[{mode}] warm-up")
+    time_engine(scenario, 10_000)
+
+    log(f"engine on {n:,} firms, every year of {scenario.period.start}-{scenario.period.end}")
+    eng = time_engine(scenario, n)
+    firm_steps = eng["firm_years"] / eng["step"]
+
+    k = cfg["plain_years"]
+    log(f"plain Mesa on {n:,} firms, first {k} year(s)")
+    plain = time_plain(scenario, n, k)
+    eng_k = time_engine(scenario, n, years=k)
+    speedup = (plain["step"] / plain["firm_years"]) / (eng_k["step"] / eng_k["firm_years"])
+
+    log("floor: random numbers and one pass over the state")
+    floor = floor_per_firm_year()
+    ratio = eng["step"] / (eng["firm_years"] * floor["total"])
+
+    log("scaling: " + ", ".join(f"{s:,}" for s in cfg["scaling"]) + " firms")
+    scaling = []
+    for size in cfg["scaling"]:
+        reps = 3 if size <= 100_000 else 1
+        best = min(
+            (lambda r: r["setup"] + r["step"])(time_engine(scenario, size, seed=10 + i))
+            for i in range(reps)
+        )
+        scaling.append((size, best))
+        log(f"  {size:>9,} firms: {best:.3f} s")
+    sizes, times = np.log([s for s, _ in scaling]), np.log([t for _, t in scaling])
+    exponent = float(np.polyfit(sizes, times, 1)[0])
+
+    log(f"memory of one replication on {n:,} firms")
+    mem = peak_bytes(scenario, n)
+    bytes_per_firm = mem["peak"] / mem["firms_held"]
+
+    runs = cfg["parallel_runs"]
+    log(f"parallel: {runs} replications of {cfg['parallel_firms']:,} firms, 1 then 2 workers")
+    par = parallel(scenario, cfg["parallel_firms"], runs)
+
+    figures = {
+        "firm_steps_per_second": firm_steps,
+        "speedup_vs_plain_mesa": speedup,
+        "ratio_to_floor": ratio,
+        "scaling_exponent": exponent,
+        "bytes_per_firm": bytes_per_firm,
+        "parallel_efficiency": par["efficiency"],
+    }
+    for name, value in figures.items():
+        print(f"{name}: {value:.4g}" if abs(value) < 1e4 else f"{name}: {value:.0f}")
+    elapsed = time.perf_counter() - started
+    log(f"done in {elapsed:.0f} s")
+    machine = {"load": (load_before, os.getloadavg()), "elapsed": elapsed}
+    if not args.no_write:
+        write_results(
+            mode, scenario, figures, eng, plain, eng_k, floor, scaling, mem, par, cfg, machine
+        )
+    return 0
+
+
+def write_results(
+    mode, scenario, figures, eng, plain, eng_k, floor, scaling, mem, par, cfg, machine
+):
+    n = cfg["firms"]
+    load = ", ".join(f"{x:.2f}" for x in machine["load"][0])
+    load_after = ", ".join(f"{x:.2f}" for x in machine["load"][1])
+    size, t_rep = scaling[-1]
+    # 100 replications and their counterfactuals on 2 workers, from the measured replication
+    national = 100 * 2 * t_rep / (2 * par["efficiency"])
+    k = cfg["plain_years"]
+    years = f"{scenario.period.start}-{scenario.period.end}"
+    rows = "\n".join(
+        f"| `{name}` | {value:,.4g} | {met(name, value)} |" for name, value in figures.items()
+    )
+    scale_rows = "\n".join(f"| {s:,} | {t:.3f} |" for s, t in scaling)
+    command = "python benchmarks/run.py" + (" --quick" if mode == "quick" else "")
+    when = f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC"
+    text = f"""# Benchmark results
+
+`{command}` ({mode} run), {when}.
+
+- CPU: {cpu_name()}; cores: {os.cpu_count()}
+- Python {platform.python_version()}, numpy {np.__version__}
+- Load average (1, 5, 15 min) before the run: {load}; after: {load_after}. Single-process
+  times are CPU seconds of the benchmark process; the parallel figure is wall-clock.
+- Whole run: {machine["elapsed"]:.0f} s.
+- Population: benchmarks/national_like.yaml rescaled (every lever on, drawn quantities at
+  the centre of their ranges), period {years}.
+
+| figure | value | target |
+|---|---|---|
+{rows}
+
+## How each figure was obtained
+
+- **firm_steps_per_second**: {n:,} firms at the base year ({eng["rows"]:,} rows with the
+  candidates born later and the firms brought in); `step()` over {years} took
+  {eng["step"]:.2f} s for {eng["firm_years"]:,} firm-years (set-up {eng["setup"]:.2f} s, not
+  counted).
+- **speedup_vs_plain_mesa**: the plain Mesa model (benchmarks/plain_mesa.py) on the same
+  {n:,} firms for the first {k} year(s): {plain["step"]:.1f} s for {plain["firm_years"]:,}
+  firm-years ({plain["step"] / plain["firm_years"] * 1e6:.2f} µs each; set-up
+  {plain["setup"]:.1f} s). The engine on the same years: {eng_k["step"]:.3f} s for
+  {eng_k["firm_years"]:,} firm-years ({eng_k["step"] / eng_k["firm_years"] * 1e9:.0f} ns each).
+- **ratio_to_floor**: floor per firm-year = drawing its {floor["numbers"]} float32 random
+  numbers ({floor["draw"] * 1e9:.1f} ns) + copying its {floor["state_bytes"]} bytes of state
+  once ({floor["stream"] * 1e9:.1f} ns) = {floor["total"] * 1e9:.1f} ns; the engine spends
+  {eng["step"] / eng["firm_years"] * 1e9:.0f} ns per firm-year.
+- **scaling_exponent**: one replication, set-up included (best of 3 up to 100,000 firms):
+
+| firms at the base year | seconds |
+|---|---|
+{scale_rows}
+
+- **bytes_per_firm**: peak traced memory {mem["peak"] / 2**20:.0f} MiB for one replication of
+  {mem["base_firms"]:,} base-year firms holding {mem["firms_held"]:,} firms by the end
+  ({mem["peak"] / mem["base_firms"]:.0f} bytes per base-year firm).
+- **parallel_efficiency**: {cfg["parallel_runs"]} replications of {cfg["parallel_firms"]:,}
+  firms (no counterfactual): {par["rate1"]:.2f} replications/s with 1 worker,
+  {par["rate2"]:.2f} with 2.
+
+## What a national forecast would take
+
+One replication of {size:,} firms at the base year took {t_rep:.1f} s. A forecast of 100
+replications and their counterfactuals on 2 workers at the measured parallel efficiency would
+take about {national:.0f} s (an estimate from these figures, not a measured forecast; the
+target is under 60 s).
+"""
+    RESULTS.write_text(text, encoding="utf-8")
+    log(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
