@@ -56,8 +56,9 @@ Results (``out`` folder)
     ``replications.parquet`` (``replications=True``): one row per experiment, replication and
     target: outcome, outcome_without_levers, reached, cost_yuan.
     ``manifest.json``: scenario digest (sha256 of the canonical dump of the scenario and of the
-    patch), parameter digest (every quantity the model reads, shipped defaults included), the
-    design, the seeds, runs, the package version, and the last run's executor and time.
+    patch), parameter digest (every quantity the model reads, shipped defaults included), code
+    digest, the design, the seeds, runs, the package version, and the last run's executor and
+    time.
 
 Nothing lost
     Experiments are grouped in chunks (within one future, so the counterfactual is shared);
@@ -65,8 +66,9 @@ Nothing lost
     through a temporary file and ``os.replace``. A rerun of the same sweep into the same folder
     computes only the experiments no chunk file holds, whatever chunk size or worker count
     either run used, and the final tables are identical to an uninterrupted run's. A folder
-    whose manifest shows another scenario, parameters, design, seeds, runs or package version
-    is refused (`ResumeRefused`, naming each difference).
+    whose manifest shows another scenario, parameters, design, seeds, runs, package version or
+    package code (a digest of sim/'s source and data files) is refused (`ResumeRefused`, naming
+    each difference).
 
 Executors
     ``workers=1``: in this process. ``workers=W``: W local processes (`concurrent.futures`,
@@ -634,6 +636,7 @@ class SweepPlan:
             "package_version": _version(),
             "scenario_digest": _digest({"scenario": base, "patch": self.patch}),
             "parameters_digest": _digest(specs),
+            "code_digest": _code_digest(),
             "design": {
                 "kind": self.design,
                 "futures_kind": self.future_design,
@@ -680,6 +683,17 @@ def _dump(sc: Scenario) -> dict:
 def _digest(obj: Any) -> str:
     text = json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _code_digest() -> str:
+    """sha256 of the package's source and data files: results come from this code."""
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for f in sorted([*root.rglob("*.py"), *root.rglob("*.yaml")]):
+        if "__pycache__" in f.parts:
+            continue
+        h.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
+    return "sha256:" + h.hexdigest()
 
 
 def _version() -> str:
@@ -1208,6 +1222,7 @@ def _differences(old: Mapping, new: Mapping, prefix: str = "") -> list[str]:
     names = {
         "scenario_digest": "the scenario or its patch changed",
         "parameters_digest": "the model parameters changed",
+        "code_digest": "the package's code or data changed since the first run",
         "package_version": "another package version",
     }
     out = []

@@ -50,6 +50,17 @@ def srdi(*args, timeout: float = 300) -> subprocess.CompletedProcess:
     )
 
 
+def cli(*args):
+    """The `srdi` command in this process (no interpreter start-up): exit code and output."""
+    from click.testing import CliRunner
+
+    from sim.cli import main
+
+    result = CliRunner().invoke(main, list(map(str, args)))
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    return result
+
+
 def table_bytes(out: Path) -> bytes:
     return (out / sw.TABLE).read_bytes()
 
@@ -465,10 +476,10 @@ def test_unreachable_scheduler_names_the_address_and_how_to_start_one(small_file
 
 def test_cli_bad_spec_exits_2_and_writes_nothing(tmp_path):
     out = tmp_path / "out"
-    r = srdi("sweep", HEBI, "--vary", "levers.loans.coverage=0.8:0.2:3", "--out", out)
-    assert r.returncode == 2
-    assert "levers.loans.coverage" in r.stderr and "lo 0.8 > hi 0.2" in r.stderr
-    assert "Traceback" not in r.stderr
+    r = cli("sweep", HEBI, "--vary", "levers.loans.coverage=0.8:0.2:3", "--out", out)
+    assert r.exit_code == 2
+    assert "levers.loans.coverage" in r.output and "lo 0.8 > hi 0.2" in r.output
+    assert "nothing was run or written" in r.output
     assert not out.exists()
 
 
@@ -477,24 +488,27 @@ def test_cli_bad_spec_exits_2_and_writes_nothing(tmp_path):
 
 def test_plot_sweep_draws_a_surface_and_a_curve(reference, tmp_path):
     _, out = reference
-    r = srdi("plot", "sweep", out, "--out", tmp_path / "surface.png")
-    assert r.returncode == 0, r.stderr
+    r = cli("plot", "sweep", out, "--out", tmp_path / "surface.png")
+    assert r.exit_code == 0, r.output
     assert (tmp_path / "surface.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    r = srdi("plot", "sweep", out, "--x", "levers.loans.coverage", "--out", tmp_path / "c.png")
-    assert r.returncode == 0, r.stderr
+    r = cli("plot", "sweep", out, "--x", "levers.loans.coverage", "--out", tmp_path / "c.png")
+    assert r.exit_code == 0, r.output
     assert (tmp_path / "c.png").stat().st_size > 0
-    r = srdi("plot", "sweep", out, "--x", "levers.nothing")
-    assert r.returncode == 2 and "was not varied" in r.stderr
+    r = cli("plot", "sweep", out, "--x", "levers.nothing")
+    assert r.exit_code == 2 and "was not varied" in r.output
 
 
 def test_plot_sweep_refuses_an_unfinished_folder(tmp_path):
-    r = srdi("plot", "sweep", tmp_path)
-    assert r.returncode == 2 and "no finished sweep" in r.stderr
+    r = cli("plot", "sweep", tmp_path)
+    assert r.exit_code == 2 and "no finished sweep" in r.output
 
 
-def test_cli_reports_the_design(reference, small_file):
-    _, out = reference
-    r = srdi("sweep", small_file, "--out", out, "--workers", "1")
-    assert r.returncode == 0, r.stderr
-    assert "8 experiments (4 policies x 2 futures) x 10 replications" in r.stdout
-    assert "nothing left to run" in r.stdout
+def test_cli_reports_the_design_and_reruns_nothing_when_done(small_file, tmp_path):
+    r = cli("sweep", small_file, "--out", tmp_path, "--workers", "1")
+    assert r.exit_code == 0, r.output
+    assert "8 experiments (4 policies x 2 futures) x 10 replications" in r.output
+    first = table_bytes(tmp_path)
+    r = cli("sweep", small_file, "--out", tmp_path, "--workers", "1")
+    assert r.exit_code == 0, r.output
+    assert "nothing left to run" in r.output and "8 experiments were already done" in r.output
+    assert table_bytes(tmp_path) == first
