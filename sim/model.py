@@ -223,6 +223,12 @@ class GrowthModel(mesa.Model):
         self.p = draw(self.scenario.specs(), np.random.default_rng(streams["parameters"]))
         if values:
             self.p.update(values)
+        # an undated rate set explicitly (here or in the scenario's parameters) applies to every
+        # year: dated defaults (`<name>.<year>`) that are not set explicitly too are dropped
+        explicit = set(values or ()) | set(self.scenario.parameters)
+        for name in [k for k in self.p if k.rsplit(".", 1)[-1].isdigit()]:
+            if name not in explicit and name.rsplit(".", 1)[0] in explicit:
+                del self.p[name]
         self.period = self.scenario.period
         self.year = self.period.base_year
         self.firms = FirmPopulation()
@@ -452,22 +458,19 @@ class GrowthModel(mesa.Model):
         """Eligible firms one level below a title apply and are approved: one step a year.
 
         Before a title exists (`available_from`), firms below it apply for the title above it
-        directly; a firm is granted at most one title a year.
+        directly; a firm is granted at most one title a year, the highest it can get (titles are
+        judged from the top down; outside such a year each firm can try one title only).
         """
         f = self.firms
         start = f.tier.copy()
         values = f.values()
         u_apply = self.uniform("apply")
         newly = np.zeros(self.top + 1, dtype=np.int64)
-        for k in range(1, self.top + 1):
+        for k in range(self.top, 0, -1):
             if not self.granted(k, self.year):
                 continue
             below = self.step_below(k, self.year)
-            cand = np.flatnonzero(
-                f.alive & (start >= below) & (start < k) & (f.tier == start)
-                if below < k - 1
-                else f.alive & (start == k - 1)
-            )
+            cand = np.flatnonzero(f.alive & (start >= below) & (start < k) & (f.tier == start))
             if cand.size == 0:
                 continue
             meets = self.ladder.meets(k, lambda name, c=cand: values(name)[c])
