@@ -9,9 +9,11 @@ The public API::
     hebi = load("scenarios/hebi.yaml")
     result = run_ensemble(hebi, runs=1000, seed=1)
     result.targets()
+
+    table = sim.sweep(hebi, ["levers.bring_in.firms_per_year=0:20:3"], runs=50, seed=5)
 """
 
-from . import ensemble, ladder, model, scenario
+from . import ensemble, ladder, model, scenario, sweep
 from .ensemble import EnsembleResult, run_ensemble
 from .model import GrowthModel
 from .scenario import Scenario, load
@@ -27,4 +29,5 @@ __all__ = [
     "model",
     "run_ensemble",
     "scenario",
+    "sweep",
 ]

@@ -102,6 +102,7 @@ import os
 import re
 import sys
 import time
+import types
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -1592,3 +1593,13 @@ __all__ = [
     "run_chunk",
     "sweep",
 ]
+
+
+class _CallableModule(types.ModuleType):
+    """Lets `sim.sweep(...)` run a sweep while `sim.sweep.<name>` stays the module's contents."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> pd.DataFrame:
+        return sweep(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
