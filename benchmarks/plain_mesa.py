@@ -178,10 +178,10 @@ class Firm(mesa.Agent):
         self.ip_class1 += int(m.rng.poisson(p["ip.class1_rate"] * rate))
         self.ip_class2 += int(m.rng.poisson(p["ip.class2_rate"] * rate))
 
-        # recognition: at most one title a year, the lowest one this firm may apply for that
-        # it meets (the next title, or the one above a title not granted yet)
+        # recognition: at most one title a year, the highest it gets of those it may apply for
+        # (the next title; in the year a title first appears, also the one above it)
         u_apply = u_approve = None
-        for k in m.next_titles[self.tier]:
+        for k in reversed(m.next_titles[self.tier]):
             if not meets(self, m.tiers[k]):
                 continue
             if u_apply is None:  # the firm's own draws, the same whichever title it tries
@@ -308,6 +308,11 @@ class PlainModel(mesa.Model):
         self.p = p = draw(sc.specs(), self.rng)
         if values:
             p.update(values)
+        # an undated rate set explicitly applies to every year: its dated defaults go
+        explicit = set(values or ()) | set(sc.parameters)
+        for name in [k for k in p if k.rsplit(".", 1)[-1].isdigit()]:
+            if name not in explicit and name.rsplit(".", 1)[0] in explicit:
+                del p[name]
         self.year = sc.period.base_year
         self.end = sc.period.end
         # first year each title can be granted; one the baseline counts holders of is in place
