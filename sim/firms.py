@@ -127,6 +127,14 @@ class FirmPopulation:
     def nbytes(self) -> int:
         return sum(a.nbytes for a in self._cols.values())
 
+    def reserve(self, capacity: int) -> None:
+        """Make room for `capacity` firms in all (no growth by doubling later)."""
+        if capacity > self.capacity:
+            for name, arr in self._cols.items():
+                grown = np.zeros(capacity, dtype=arr.dtype)
+                grown[: self.n] = arr[: self.n]
+                self._cols[name] = grown
+
     def add(self, columns: Mapping[str, np.ndarray]) -> np.ndarray:
         """Append firms; `columns` maps names to equal-length arrays. Returns their indices."""
         m = len(next(iter(columns.values())))
@@ -191,7 +199,7 @@ def draw_firms(
     high_tech_logit = np.log(
         p["population.high_tech_share"] / (1 - p["population.high_tech_share"])
     )
-    return {
+    cols = {
         "tier": level.copy(),
         "title_year": (year - rng.integers(0, 3, n)) * (level > 0),
         "highest_tier": level.copy(),
@@ -215,6 +223,9 @@ def draw_firms(
         "strategic_emerging": rng.random(n) < p["population.strategic_emerging_share"],
         "alive": np.ones(n, dtype=bool),
     }
+    # stored as the population stores them (float32 and narrow integers), so that callers
+    # holding many drawn firms hold them at the population's size
+    return {name: a.astype(COLUMNS[name][0], copy=False) for name, a in cols.items()}
 
 
 def create_at_level(
@@ -282,6 +293,6 @@ def create_titled(
             f"could not draw firms meeting the criteria of levels {np.flatnonzero(need).tolist()}"
             "; the population parameters make them too rare"
         )
-    out = {name: np.concatenate([k[name] for k in kept]) for name in kept[0]}
-    order = np.argsort(out["tier"], kind="stable")
-    return {name: arr[order] for name, arr in out.items()}
+    order = np.argsort(np.concatenate([k["tier"] for k in kept]), kind="stable")
+    # one column at a time, each part released as it is copied: the peak is one column
+    return {name: np.concatenate([k.pop(name) for k in kept])[order] for name in list(kept[0])}

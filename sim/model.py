@@ -20,7 +20,7 @@ from pathlib import Path
 
 import mesa
 import numpy as np
-from scipy.special import pdtr, pdtrik
+from scipy.special import ndtri, pdtr
 
 from .firms import COLUMNS, NATIVE, Firm, FirmPopulation, create_titled, draw_firms
 from .ladder import Explanation
@@ -63,31 +63,51 @@ class YearRecord:
     budget_left: float
 
 
-def poisson_from_uniform(lam: np.ndarray, u: np.ndarray, sweeps: int = 10) -> np.ndarray:
-    """Poisson draws by inverting the CDF at given uniforms (one per firm).
+def _sweep_py(lam, u, cdf, k, sweeps):
+    """Sequential search of the CDF from 0 for each firm, at most `sweeps` steps.
 
-    Unlike `Generator.poisson`, a firm's draw depends only on its own rate and uniform, so a
-    change in one firm's rate (an award raising its R&D) leaves every other firm's draw alone:
-    common random numbers hold for IP too. A few vectorised sweeps of the CDF settle almost
-    every firm; the rare remainder (large rates, uniforms near 1) goes to scipy's exact ppf.
+    Returns the firms still unsettled (their k is `sweeps`); `cdf` holds exp(-lam) on entry.
     """
-    lam = np.asarray(lam, dtype=np.float64)
-    k = np.zeros(lam.shape, dtype=np.int16)
-    cdf = np.exp(-lam)
     active = np.flatnonzero(u > cdf)
     pmf, cdf, lam_a, u_a = cdf[active], cdf[active], lam[active], u[active]
     for j in range(1, sweeps + 1):
         if not active.size:
-            return k
+            break
         k[active] += 1
         pmf *= lam_a / j
         cdf += pmf
         go = u_a > cdf
         active, pmf, cdf, lam_a, u_a = active[go], pmf[go], cdf[go], lam_a[go], u_a[go]
-    if active.size:  # exact inverse, as scipy.stats.poisson.ppf computes it, without its overhead
-        guess = np.ceil(pdtrik(u_a, lam_a))
-        below = np.maximum(guess - 1, 0)
-        k[active] = np.where(pdtr(below, lam_a) >= u_a, below, guess).astype(np.int16)
+    return active
+
+
+def poisson_from_uniform(lam: np.ndarray, u: np.ndarray, sweeps: int = 10) -> np.ndarray:
+    """Poisson draws by inverting the CDF at given uniforms (one per firm).
+
+    Unlike `Generator.poisson`, a firm's draw depends only on its own rate and uniform, so a
+    change in one firm's rate (an award raising its R&D) leaves every other firm's draw alone:
+    common random numbers hold for IP too. A few sweeps of the CDF settle almost every firm;
+    the rare remainder (large rates, uniforms near 1) gets the exact inverse.
+    """
+    lam = np.asarray(lam, dtype=np.float64)
+    k = np.zeros(lam.shape, dtype=np.int16)
+    cdf = np.exp(-lam)
+    active = _sweep_py(lam, u, cdf, k, sweeps)
+    lam_a, u_a = lam[active], u[active]
+    if active.size:  # exact inverse: the smallest k with pdtr(k, lam) >= u
+        u_a = u_a.astype(np.float64)
+        z = ndtri(u_a)  # Cornish-Fisher start, then one-step corrections on the exact CDF
+        g = np.maximum(np.floor(lam_a + np.sqrt(lam_a) * z + (z * z - 1.0) / 6.0), 0.0)
+        up = np.flatnonzero(pdtr(g, lam_a) < u_a)
+        while up.size:
+            g[up] += 1.0
+            up = up[pdtr(g[up], lam_a[up]) < u_a[up]]
+        down = np.flatnonzero(g > 0)
+        while down.size:
+            down = down[pdtr(g[down] - 1.0, lam_a[down]) >= u_a[down]]
+            g[down] -= 1.0
+            down = down[g[down] > 0]
+        k[active] = g.astype(np.int16)
     return k
 
 
@@ -281,6 +301,12 @@ class GrowthModel(mesa.Model):
         self.birth_blocks: dict[int, np.ndarray] = {}
         years = self.period.years
         born = rng.poisson(self.p["baseline.candidate_inflow_per_year"], len(years))
+        # room for every firm of the run: the births, and the most firms levers can bring in
+        lever = self.scenario.levers.bring_in if self.levers_on else None
+        most_brought_in = (
+            int(round(self.p["levers.bring_in.firms_per_year"])) * len(years) if lever else 0
+        )
+        self.firms.reserve(self.firms.n + int(born.sum()) + most_brought_in)
         cols = draw_firms(int(born.sum()), 0, self.p, rng, self.year)
         cols["alive"] = np.zeros(born.sum(), dtype=bool)
         cols["years_in_niche"] = np.ones(born.sum(), dtype=np.int16)
@@ -306,6 +332,7 @@ class GrowthModel(mesa.Model):
         # the common shock first, so that it does not depend on the number of firms
         self._year_shock = float(self.p["economy.year_shock_sd"] * rng.standard_normal())
         n = self.firms.n
+        self._u = self._z = None  # last year's draws go before this year's arrive
         self._u = rng.random((n, len(UNIFORMS)), dtype=np.float32)
         # normals from their own generator: with firms brought in, n differs between a run and
         # its counterfactual, and a shared generator would shift the normals of every firm
@@ -423,12 +450,9 @@ class GrowthModel(mesa.Model):
                 lever.invest(self)
         rd_m = (f.rd_intensity * f.revenue_yuan * 1e-6) ** 0.8
         rate = rd_m * np.exp(p["ip.capability_effect"] * f.capability) * f.alive
-        # both classes in one call: [class-I rates, class-II rates] against their own uniforms
-        lam = np.concatenate([p["ip.class1_rate"] * rate, p["ip.class2_rate"] * rate])
-        u = np.concatenate([self.uniform("ip_class1"), self.uniform("ip_class2")])
-        arrivals = poisson_from_uniform(lam, u)
-        f.ip_class1[:] += arrivals[: f.n]
-        f.ip_class2[:] += arrivals[f.n :]
+        # one class at a time: half the temporaries of one call on both
+        for column, rate_of in (("ip_class1", "ip.class1_rate"), ("ip_class2", "ip.class2_rate")):
+            getattr(f, column)[:] += poisson_from_uniform(p[rate_of] * rate, self.uniform(column))
 
     def apply_probability(self, level: int, idx: np.ndarray) -> np.ndarray:
         """Chance that eligible firms `idx` apply for `level` this year."""
@@ -473,8 +497,7 @@ class GrowthModel(mesa.Model):
             cand = np.flatnonzero(f.alive & (start >= below) & (start < k) & (f.tier == start))
             if cand.size == 0:
                 continue
-            meets = self.ladder.meets(k, lambda name, c=cand: values(name)[c])
-            cand = cand[meets]
+            cand = cand[self.ladder.meets_among(k, values, cand)]
             applicants = cand[u_apply[cand] < self.apply_probability(k, cand)]
             approved = self._evaluator_of[k].approve(k, applicants)
             first = f.highest_tier[approved] < k
@@ -499,7 +522,7 @@ class GrowthModel(mesa.Model):
             due = np.flatnonzero(f.alive & (f.tier == k) & (self.year - f.title_year >= validity))
             if due.size == 0:
                 continue
-            meets = self.ladder.meets(k, lambda name, d=due: values(name)[d])
+            meets = self.ladder.meets_among(k, values, due)
             fail_p = np.where(
                 meets, p["re_review.fail_if_eligible"], p["re_review.fail_if_ineligible"]
             )
