@@ -17,8 +17,9 @@ replication. Everything else here drives that function:
   a forward-difference Jacobian whose points run in parallel and Broyden updates between
   Jacobians; a Laplace approximation of the posterior around the optimum (Jacobian of the
   standardised residuals plus a weak prior, the variance of a uniform over the bounds), sampled
-  and truncated to the bounds, as the proposal of two rounds of adaptive importance sampling
-  by each draw's simulated likelihood, then resampled: that sample is what forecasts draw from;
+  and truncated to the bounds: that sample is what forecasts draw from. An importance-sampling
+  check (simulated likelihood over Laplace density of fresh draws) reports how far the Laplace
+  sample is from the posterior (its effective sample size);
 - **posterior predictive** (`predict`): replications drawing one posterior row each, giving
   90 % bands for every observed series and the forecast through 2025;
 - **hold-out** (`run_holdout`): the same fit on data before a year, forecasts from that year on,
@@ -633,23 +634,15 @@ def fit(
         m_is = int(settings.get("importance_draws", 0))
         ess = []
         if m_is:
-            # two rounds of adaptive importance sampling: the Laplace draws, then a normal fitted
-            # to their weighted sample (widened by a tenth of the Laplace covariance)
-            mean, cov_k = u_hat, cov
-            for k in range(2):
-                say(f"  importance sampling, round {k + 1}: {m_is} draws")
-                prop = _truncated_normal(mean, cov_k, m_is, rng)
-                w = _weights(
-                    cal, prop, mean, np.linalg.inv(cov_k), at[u_hat.tobytes()],
-                    int(settings["importance_runs"]), runner,
-                )  # fmt: skip
-                ess.append(1.0 / float(w @ w))
-                say(f"  effective sample size {ess[-1]:.0f} of {m_is}")
-                mean = w @ prop
-                dev = prop - mean
-                cov_k = (dev.T * w) @ dev + 0.1 * cov
-            idx = rng.choice(len(prop), size=draws, replace=True, p=w)
-            sample_u = prop[np.sort(idx)]
+            # a check of the Laplace approximation, not used to change the sample: the effective
+            # sample size of importance weights (simulated likelihood / Laplace density) of
+            # fresh Laplace draws; a small one says the Laplace sample is wider than the posterior
+            say(f"  importance-sampling check of the Laplace approximation: {m_is} draws")
+            prop = _truncated_normal(u_hat, cov, m_is, rng)
+            w = _weights(cal, prop, u_hat, precision, at[u_hat.tobytes()],
+                         int(settings["importance_runs"]), runner)  # fmt: skip
+            ess.append(1.0 / float(w @ w))
+            say(f"  effective sample size {ess[-1]:.1f} of {m_is}")
     theta_hat = cal.from_unit(u_hat)
     sample = np.array([cal.from_unit(s) for s in sample_u])
     last = int(config["future"]["last_batches"])
@@ -659,8 +652,8 @@ def fit(
     meta = {
         "method": (
             "simulated method of moments with common random numbers (bounded Levenberg-Marquardt"
-            " with Broyden updates); posterior by two rounds of adaptive importance sampling"
-            " (simulated likelihood) from the Laplace approximation, resampled"
+            " with Broyden updates); Laplace approximation of the posterior (with a weak prior),"
+            " truncated to the bounds"
         ),
         "scale": cal.scale,
         "runs_per_evaluation": cal.runs,
@@ -670,7 +663,7 @@ def fit(
         "quick": quick,
         "elapsed_seconds": round(elapsed, 1),
         "sum_of_squares": _r(float(r_hat @ r_hat)),
-        "importance_effective_sample_sizes": [_r(e) for e in ess],
+        "importance_check_effective_sample_size": _r(ess[0]) if ess else None,
         "posterior_sd": {n: _r(sample[:, j].std(ddof=1)) for j, n in enumerate(names)},
         "future_how": (
             f"future national batches: approval rate uniform between the lowest and highest "
