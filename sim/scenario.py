@@ -35,6 +35,18 @@ TierId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=60)]
 TIER_PARAMETERS = ("apply.base.{}", "approval.{}", "exit.hazard.{}")
 
 
+# Lever quantities whose name ends so are fractions in [0, 1] (shares, rates, fees).
+SHARE_SUFFIXES = (
+    "share",
+    "coverage",
+    "success_rate",
+    "guarantee_fee",
+    "selection_rate",
+    "min_rd_intensity",
+    "share_of_last_year_rd",
+)
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=False, allow_inf_nan=False)
 
@@ -886,17 +898,8 @@ def _reference_errors(sc: Scenario, file: str, lines: Mapping[Loc, int]) -> list
                     kind="invalid",
                 )
             )
-    share_paths = (
-        "share",
-        "coverage",
-        "success_rate",
-        "guarantee_fee",
-        "selection_rate",
-        "min_rd_intensity",
-        "share_of_last_year_rd",
-    )
     for path, q in _quantities(sc.levers, "levers"):
-        if path.rsplit(".", 1)[-1].endswith(share_paths):
+        if path.rsplit(".", 1)[-1].endswith(SHARE_SUFFIXES):
             hi = q.high if q.is_range else q.value
             if hi is not None and hi > 1:
                 key = "high" if q.is_range else "value"

@@ -114,7 +114,7 @@ import pandas as pd
 import yaml
 
 from .errors import ScenarioError, ScenarioErrors, SrdiError
-from .scenario import Scenario
+from .scenario import SHARE_SUFFIXES, Scenario
 
 log = logging.getLogger(__name__)
 
@@ -147,15 +147,6 @@ _SWEEP_KEYS = (
 )
 # Shares and probabilities: values must lie in [0, 1].
 _FRACTION_PREFIXES = ("approval.", "apply.base.", "re_review.", "exit.hazard.")
-_FRACTION_SUFFIXES = (
-    "share",
-    "coverage",
-    "success_rate",
-    "guarantee_fee",
-    "selection_rate",
-    "min_rd_intensity",
-    "share_of_last_year_rd",
-)
 
 
 # --- errors ------------------------------------------------------------------------------------
@@ -293,7 +284,7 @@ def _support(f: Factor) -> tuple[float, float]:
 def _bounds(path: str) -> tuple[float, float] | None:
     """The interval a path's values must lie in, or None when any number will do."""
     last = path.rsplit(".", 1)[-1]
-    if path.startswith(_FRACTION_PREFIXES) or last.endswith(_FRACTION_SUFFIXES):
+    if path.startswith(_FRACTION_PREFIXES) or last.endswith(SHARE_SUFFIXES):
         return 0.0, 1.0
     if path.startswith(("levers.", "baseline.")):
         return 0.0, math.inf
