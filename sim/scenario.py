@@ -424,7 +424,7 @@ def _quantities(obj: Any, prefix: str) -> Iterable[tuple[str, Quantity]]:
 Loc = tuple[str, ...]
 
 
-class _Loader(yaml.SafeLoader):
+class YamlLoader(yaml.SafeLoader):
     """SafeLoader with YAML 1.2 booleans: only true/false are booleans.
 
     YAML 1.1 also reads on/off/yes/no as booleans, which would turn the key `on` of
@@ -432,11 +432,11 @@ class _Loader(yaml.SafeLoader):
     """
 
 
-_Loader.yaml_implicit_resolvers = {
+YamlLoader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
-_Loader.add_implicit_resolver(
+YamlLoader.add_implicit_resolver(
     "tag:yaml.org,2002:bool",
     re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
     list("tTfF"),
@@ -448,7 +448,7 @@ def read_yaml(text: str) -> Any:
 
     For tools that edit scenario documents; `parse` is what validates them.
     """
-    return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+    return yaml.load(text, Loader=YamlLoader)  # noqa: S506 - YamlLoader is a SafeLoader
 
 
 def _key(value: Any) -> str:
@@ -920,7 +920,7 @@ def _reference_errors(sc: Scenario, file: str, lines: Mapping[Loc, int]) -> list
 def parse(text: str, file: str = "<scenario>") -> Scenario:
     """Parse and validate a scenario document. Raises ScenarioErrors listing every problem."""
     try:
-        loader = _Loader(text)
+        loader = YamlLoader(text)
         try:
             node = loader.get_single_node()
             lines: dict[Loc, int] = {}

@@ -114,7 +114,7 @@ import pandas as pd
 import yaml
 
 from .errors import ScenarioError, ScenarioErrors, SrdiError
-from .scenario import SHARE_SUFFIXES, Scenario
+from .scenario import SHARE_SUFFIXES, Scenario, YamlLoader
 
 log = logging.getLogger(__name__)
 
@@ -957,27 +957,12 @@ def _apply_patch(
 # --- sweep files -------------------------------------------------------------------------------
 
 
-class _YamlLoader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 booleans (only true/false), as scenario files are read."""
-
-
-_YamlLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_YamlLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool",
-    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-    list("tTfF"),
-)
-
-
 def _is_sweep_file(p: Path) -> bool:
     """A YAML file whose top level has `vary` or `scenario` (a scenario file has `place`)."""
     if not p.is_file():
         return False
     try:
-        data = yaml.load(p.read_text(encoding="utf-8"), Loader=_YamlLoader)
+        data = yaml.load(p.read_text(encoding="utf-8"), Loader=YamlLoader)
     except (yaml.YAMLError, UnicodeDecodeError):
         return False
     return isinstance(data, dict) and "place" not in data and ("vary" in data or "scenario" in data)
@@ -985,7 +970,7 @@ def _is_sweep_file(p: Path) -> bool:
 
 def _read_sweep_file(p: Path) -> tuple[dict[str, Any], dict[tuple, int]]:
     file = str(p)
-    loader = _YamlLoader(p.read_text(encoding="utf-8"))
+    loader = YamlLoader(p.read_text(encoding="utf-8"))
     try:
         node = loader.get_single_node()
         lines: dict[tuple, int] = {}
