@@ -15,9 +15,12 @@ Figures:
 - speedup_vs_plain_mesa: plain-Mesa seconds per firm-year over the engine's, both on the same
   population and the same first year(s) (the plain model is too slow to run every year).
 - ratio_to_floor: engine step time over the floor: the time numpy takes to draw the random
-  numbers a firm-year consumes (the engine's per-firm uniforms and normals, float32, into
-  preallocated arrays) and to copy every firm column once (read and write), times the
-  firm-years. Measured on this machine in this run.
+  variates a firm-year consumes and to copy every firm column once (read and write), times
+  the firm-years. The engine counts what it draws (`GrowthModel.random_numbers`): uniforms
+  (decisions), standard normals (shocks) and Poisson counts (IP arrivals, at the firms' own
+  rates); the floor draws the same numbers per firm-year of each kind with numpy's
+  `Generator` (uniforms and normals as float32 into preallocated arrays, Poisson counts at the
+  rates of the engine's last year). Measured on this machine in this run.
 - scaling_exponent: least-squares slope of log(time of one replication, set-up included)
   against log(firms at the base year).
 - bytes_per_firm: peak traced memory (tracemalloc: numpy buffers included) of one
@@ -53,7 +56,7 @@ from plain_mesa import PlainModel  # noqa: E402
 
 from sim.ensemble import run_ensemble, run_replication  # noqa: E402
 from sim.firms import COLUMNS  # noqa: E402
-from sim.model import NORMALS, UNIFORMS, GrowthModel  # noqa: E402
+from sim.model import GrowthModel  # noqa: E402
 from sim.parameters import central  # noqa: E402
 from sim.scenario import Scenario, load  # noqa: E402
 
@@ -140,7 +143,16 @@ def time_engine(scenario: Scenario, firms: int, years: int | None = None, seed: 
         step += clock() - t0
         firm_years += alive + alive_entering(model)
         k += 1
-    return {"setup": setup, "step": step, "firm_years": firm_years, "rows": model.firms.n}
+    rate = model.ip_rate
+    ip_rates = np.concatenate([model.p["ip.class1_rate"] * rate, model.p["ip.class2_rate"] * rate])
+    return {
+        "setup": setup,
+        "step": step,
+        "firm_years": firm_years,
+        "rows": model.firms.n,
+        "per_firm_year": {k: v / firm_years for k, v in model.random_numbers.items()},
+        "ip_rates": ip_rates,
+    }
 
 
 def time_plain(scenario: Scenario, firms: int, years: int, seed: int = 1):
@@ -159,30 +171,45 @@ def time_plain(scenario: Scenario, firms: int, years: int, seed: int = 1):
     return out
 
 
-def floor_per_firm_year(n: int = 1_000_000, repeats: int = 5) -> dict[str, float]:
-    """Seconds per firm-year: draw its random numbers, copy its state once."""
+def floor_per_firm_year(
+    per_firm_year: dict[str, float], ip_rates: np.ndarray, n: int = 1_000_000, repeats: int = 5
+) -> dict[str, float]:
+    """Seconds per firm-year: draw its random variates with numpy, copy its state once.
+
+    `per_firm_year` gives the uniforms, normals and Poisson counts one firm-year consumes in
+    the engine; `ip_rates` the rates of the Poisson counts (cycled to `n` draws).
+    """
     rng = np.random.default_rng(0)
-    u = np.empty((n, len(UNIFORMS)), dtype=np.float32)
-    z = np.empty((n, len(NORMALS)), dtype=np.float32)
+    u = np.empty(n, dtype=np.float32)
+    z = np.empty(n, dtype=np.float32)
+    lam = np.resize(ip_rates, n)
     src = [np.ones(n, dtype=dtype) for dtype, _ in COLUMNS.values()]
     dst = [np.empty_like(a) for a in src]
-    draw, stream = [], []
+    times: dict[str, list[float]] = {"uniform": [], "normal": [], "poisson": [], "stream": []}
     for _ in range(repeats):
         t0 = clock()
         rng.random(out=u, dtype=np.float32)
+        times["uniform"].append(clock() - t0)
+        t0 = clock()
         rng.standard_normal(out=z, dtype=np.float32)
-        draw.append(clock() - t0)
+        times["normal"].append(clock() - t0)
+        t0 = clock()
+        rng.poisson(lam)
+        times["poisson"].append(clock() - t0)
         t0 = clock()
         for a, b in zip(src, dst, strict=True):
             np.copyto(b, a)
-        stream.append(clock() - t0)
-    state_bytes = sum(a.itemsize for a in src)
+        times["stream"].append(clock() - t0)
+    each = {kind: min(t) / n for kind, t in times.items()}  # seconds per variate (per firm)
+    draw = sum(per_firm_year[kind] * each[kind] for kind in ("uniform", "normal", "poisson"))
     return {
-        "draw": min(draw) / n,
-        "stream": min(stream) / n,
-        "total": (min(draw) + min(stream)) / n,
-        "state_bytes": state_bytes,
-        "numbers": len(UNIFORMS) + len(NORMALS),
+        "draw": draw,
+        "stream": each["stream"],
+        "total": draw + each["stream"],
+        "state_bytes": sum(a.itemsize for a in src),
+        "per_firm_year": per_firm_year,
+        "each": each,
+        "mean_ip_rate": float(ip_rates.mean()),
     }
 
 
@@ -262,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     speedup = (plain["step"] / plain["firm_years"]) / (eng_k["step"] / eng_k["firm_years"])
 
     log("floor: random numbers and one pass over the state")
-    floor = floor_per_firm_year()
+    floor = floor_per_firm_year(eng["per_firm_year"], eng["ip_rates"])
     ratio = eng["step"] / (eng["firm_years"] * floor["total"])
 
     log("scaling: " + ", ".join(f"{s:,}" for s in cfg["scaling"]) + " firms")
@@ -342,8 +369,13 @@ def write_results(
             ),
             (
                 "ratio_to_floor",
-                f"floor per firm-year: drawing its {floor['numbers']} float32 random numbers"
-                f" ({floor['draw'] * 1e9:.1f} ns) and copying its {floor['state_bytes']} bytes"
+                "floor per firm-year: drawing what it consumes, "
+                + ", ".join(
+                    f"{floor['per_firm_year'][k]:.2f} {k} ({floor['each'][k] * 1e9:.1f} ns each)"
+                    for k in ("uniform", "normal", "poisson")
+                )
+                + f" (Poisson at the engine's IP rates, mean {floor['mean_ip_rate']:.2f}),"
+                f" {floor['draw'] * 1e9:.1f} ns, and copying its {floor['state_bytes']} bytes"
                 f" of state once ({floor['stream'] * 1e9:.1f} ns), {floor['total'] * 1e9:.1f}"
                 f" ns in all; the engine: {per * 1e9:.0f} ns per firm-year",
             ),

@@ -30,8 +30,8 @@ COLUMNS: dict[str, tuple[type, str]] = {
     "rd_intensity": (np.float32, "R&D spending / revenue this year"),
     "rd_intensity_prev": (np.float32, "R&D spending / revenue last year"),
     "rd_boost": (np.float32, "R&D intensity added next year by cash received this year"),
-    "ip_class1": (np.int16, "class-I IP held (invention patents and the like)"),
-    "ip_class2": (np.int16, "class-II IP held (utility models, software copyrights)"),
+    "ip_class1": (np.int32, "class-I IP held (invention patents and the like)"),
+    "ip_class2": (np.int32, "class-II IP held (utility models, software copyrights)"),
     "years_in_niche": (np.int16, "years in its niche market"),
     "main_share": (np.float32, "main-business revenue / total revenue"),
     "debt_ratio": (np.float32, "debt / assets"),
@@ -108,13 +108,19 @@ class FirmPopulation:
             return DERIVED[name](self)
         raise KeyError(f"unknown firm attribute {name!r}")
 
-    def values(self):
-        """A memoising accessor for one phase (derived quantities computed once)."""
+    def values(self, rows: np.ndarray | None = None):
+        """A memoising accessor for one phase (derived quantities computed once).
+
+        With `rows`, the attributes of those firms only (in that order): a phase that judges a
+        few firms (applicants, titles due for re-review) gathers their columns and derives
+        from them, never touching the whole population.
+        """
+        source = self if rows is None else _Rows(self, rows)
         cache: dict[str, np.ndarray] = {}
 
         def get(name: str) -> np.ndarray:
             if name not in cache:
-                cache[name] = self.column(name)
+                cache[name] = source.column(name)
             return cache[name]
 
         return get
@@ -161,6 +167,29 @@ class FirmPopulation:
     def counts_by_tier(self, top: int) -> np.ndarray:
         """Alive firms holding exactly each level 0..top."""
         return np.bincount(self.tier[self.alive], minlength=top + 1)
+
+
+class _Rows:
+    """Some firms' stored columns, each gathered once on first use, and what derives from them."""
+
+    def __init__(self, firms: FirmPopulation, rows: np.ndarray) -> None:
+        self._firms = firms
+        self._rows = rows
+        self._gathered: dict[str, np.ndarray] = {}
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        if name.startswith("_") or name not in COLUMNS:
+            raise AttributeError(name)
+        if name not in self._gathered:
+            self._gathered[name] = self._firms.column(name)[self._rows]
+        return self._gathered[name]
+
+    def column(self, name: str) -> np.ndarray:
+        if name in COLUMNS:
+            return getattr(self, name)
+        if name in DERIVED:
+            return DERIVED[name](self)
+        raise KeyError(f"unknown firm attribute {name!r}")
 
 
 def draw_firms(

@@ -36,8 +36,9 @@ class Awards:
     """Cash award per title.
 
     Changes: recognition (the award raises the chance an eligible firm applies, in proportion
-    to the award over the firm's revenue) and R&D (a share of the award is spent on R&D next
-    year). Costs: the awards paid, within the yearly budget.
+    to the award over the firm's revenue; the model reads `amount` and `once_per_firm` when
+    firms decide to apply, in `kernels.applicants`) and R&D (a share of the award is spent on
+    R&D next year). Costs: the awards paid, within the yearly budget.
     Rules: first recognition only (or also on re-review pass); the highest only within a year;
     at most once per firm; a yearly budget cap.
     """
@@ -54,14 +55,6 @@ class Awards:
         self.budget = (
             p["levers.awards.budget_yuan_per_year"] if spec.budget_yuan_per_year else np.inf
         )
-
-    def promised(self, model: GrowthModel, level: int, idx: np.ndarray) -> np.ndarray:
-        """The award firms `idx` expect if titled at `level` (what drives applying)."""
-        f = model.firms
-        owed = np.where(f.highest_tier[idx] < level, self.amount[level], 0.0)
-        if self.once_per_firm:
-            owed = np.where(f.awarded_yuan[idx] > 0, 0.0, owed)
-        return owed
 
     def recognised(self, model: GrowthModel, level: int, idx: np.ndarray, first: np.ndarray):
         f = model.firms
@@ -98,8 +91,8 @@ class MatchingSubsidy:
 
     def finance(self, model: GrowthModel) -> None:
         f = model.firms
-        u = model.draws("matching_subsidy")
-        idx = np.flatnonzero(f.alive & (f.tier == self.level) & (u < self.rate))
+        holders = np.flatnonzero(f.alive & (f.tier == self.level))
+        idx = holders[model.uniform("matching_subsidy", holders) < self.rate]
         model.city.claim(self.name, idx, np.full(idx.size, self.amount))
 
 
@@ -124,9 +117,10 @@ class Loans:
 
     def finance(self, model: GrowthModel) -> None:
         f = model.firms
-        u = model.draws("loan")
-        f.loan[:] = f.alive & (f.tier >= self.level) & (u < self.prob)
-        model.city.spend(self.name, self.cost_per_loan * np.count_nonzero(f.loan))
+        titled = np.flatnonzero(f.alive & (f.tier >= self.level))
+        borrowers = titled[model.uniform("loan", titled) < self.prob]
+        f.loan[borrowers] = True  # the model cleared last year's loans
+        model.city.spend(self.name, self.cost_per_loan * borrowers.size)
 
 
 class RDSupport:
@@ -150,16 +144,11 @@ class RDSupport:
 
     def invest(self, model: GrowthModel) -> None:
         f = model.firms
-        v = f.values()
-        ok = (
-            f.alive
-            & (f.tier >= self.level)
-            & (f.rd_intensity >= self.min_rd)
-            & (v("rd_growth") >= self.min_growth)
-        )
-        idx = np.flatnonzero(ok)
+        idx = np.flatnonzero(f.alive & (f.tier >= self.level) & (f.rd_intensity >= self.min_rd))
+        v = f.values(idx)
+        idx = idx[v("rd_growth") >= self.min_growth]
         # a share of the R&D of the year just measured (the year before the reward is paid)
-        reward = np.minimum(self.share * v("rd_spend_yuan")[idx], self.cap)
+        reward = np.minimum(self.share * f.values(idx)("rd_spend_yuan"), self.cap)
         model.city.claim(self.name, idx, reward)
 
 
@@ -179,16 +168,20 @@ class BringIn:
         self.cost = p["levers.bring_in.cost_per_firm_yuan"]
         self._reserve: dict[str, np.ndarray] | None = None
 
+    def prepare(self, model: GrowthModel) -> None:
+        """At set-up, every candidate arrival of the period, drawn at once (one batch).
+
+        Like the candidates born in the place, the firms that may be brought in are drawn when
+        the model is built; each year's arrivals are then the next ones of this reserve.
+        """
+        n_max = self.n * len(model.period.years)
+        self._reserve = create_at_level(
+            n_max, self.level, model.ladder, model.p, model.bring_in_rng, model.year
+        )
+        self._used = 0
+
     def entry(self, model: GrowthModel) -> None:
-        rng = model.bring_in_rng
-        if self._reserve is None:
-            # every candidate arrival of the period drawn at once (one vectorised batch)
-            n_max = self.n * len(model.period.years)
-            self._reserve = create_at_level(
-                n_max, self.level, model.ladder, model.p, rng, model.year
-            )
-            self._used = 0
-        k = int(rng.binomial(self.n, self.success))
+        k = int(model.bring_in_rng.binomial(self.n, self.success))
         if k == 0:
             return
         cols = {name: arr[self._used : self._used + k] for name, arr in self._reserve.items()}
@@ -245,9 +238,11 @@ class Stewards:
 
     def select(self, model: GrowthModel) -> None:
         f = model.firms
-        u = model.draws("steward")
-        f.steward[:] = f.alive & self.levels[f.tier] & (u < self.coverage)
-        model.city.spend(self.name, self.cost * np.count_nonzero(f.steward))
+        holders = np.flatnonzero(f.alive & self.levels[f.tier])
+        served = holders[model.uniform("steward", holders) < self.coverage]
+        f.steward[:] = False
+        f.steward[served] = True
+        model.city.spend(self.name, self.cost * served.size)
 
 
 _CLASSES = {

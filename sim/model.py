@@ -7,10 +7,14 @@ Awards are settled after re-review so that re-review awards (Zhanjiang) and the 
 highest award within a year" see every claim of the year before the budget is applied.
 
 Randomness: everything derives from the seed given to the model (a `SeedSequence` or int).
-The dynamics draw, each year, one matrix of uniforms and one of normals with a row per firm,
-from a generator keyed by the year. Firms born in the place are allocated at the start (their
-birth year fixed), and firms brought in are appended after them, so a firm has the same row
-in a run and in its counterfactual: common random numbers hold firm by firm.
+A firm's random number for a purpose in a year is a function of the replication's key for
+that year and purpose and of the firm's row (counter-based, sim/streams.py): a phase draws
+for the rows it needs only. Firms born in the place are allocated at the start (their birth
+year fixed), and firms brought in are appended after them, so a firm has the same row in a
+run and in its counterfactual: common random numbers hold firm by firm.
+
+Speed: the phases that touch every alive firm (growth, R&D and IP, exits, the tally) are
+compiled loops (sim/kernels.py); the others are numpy on the firms concerned.
 """
 
 from __future__ import annotations
@@ -20,16 +24,17 @@ from pathlib import Path
 
 import mesa
 import numpy as np
-from scipy.special import ndtri, pdtr
 
+from . import kernels
 from .firms import COLUMNS, NATIVE, Firm, FirmPopulation, create_titled, draw_firms
 from .ladder import Explanation
 from .levers import LEVER_NAMES, build_levers
 from .parameters import draw
 from .scenario import Scenario, load
+from .streams import Streams, normals, uniforms
 
-# Columns of the per-year uniform matrix (one uniform per firm and purpose).
-UNIFORMS = (
+# What a firm's random numbers are for; each (year, purpose) has its own key (sim/streams.py).
+PURPOSES = (
     "apply",
     "approve",
     "re_review",
@@ -37,11 +42,8 @@ UNIFORMS = (
     "loan",
     "steward",
     "matching_subsidy",
-    "ip_class1",
-    "ip_class2",
+    *kernels.GROW_INVEST_DRAWS,  # growth, rd, main_share, debt_ratio (normals), ip_class1/2
 )
-# Columns of the per-year normal matrix.
-NORMALS = ("growth", "rd", "main_share", "debt_ratio")
 # Child streams of the model's seed sequence.
 STREAMS = ("parameters", "baseline", "births", "dynamics", "bring_in")
 
@@ -61,54 +63,6 @@ class YearRecord:
     pool_size: int
     cost: dict[str, float]
     budget_left: float
-
-
-def _sweep_py(lam, u, cdf, k, sweeps):
-    """Sequential search of the CDF from 0 for each firm, at most `sweeps` steps.
-
-    Returns the firms still unsettled (their k is `sweeps`); `cdf` holds exp(-lam) on entry.
-    """
-    active = np.flatnonzero(u > cdf)
-    pmf, cdf, lam_a, u_a = cdf[active], cdf[active], lam[active], u[active]
-    for j in range(1, sweeps + 1):
-        if not active.size:
-            break
-        k[active] += 1
-        pmf *= lam_a / j
-        cdf += pmf
-        go = u_a > cdf
-        active, pmf, cdf, lam_a, u_a = active[go], pmf[go], cdf[go], lam_a[go], u_a[go]
-    return active
-
-
-def poisson_from_uniform(lam: np.ndarray, u: np.ndarray, sweeps: int = 10) -> np.ndarray:
-    """Poisson draws by inverting the CDF at given uniforms (one per firm).
-
-    Unlike `Generator.poisson`, a firm's draw depends only on its own rate and uniform, so a
-    change in one firm's rate (an award raising its R&D) leaves every other firm's draw alone:
-    common random numbers hold for IP too. A few sweeps of the CDF settle almost every firm;
-    the rare remainder (large rates, uniforms near 1) gets the exact inverse.
-    """
-    lam = np.asarray(lam, dtype=np.float64)
-    k = np.zeros(lam.shape, dtype=np.int16)
-    cdf = np.exp(-lam)
-    active = _sweep_py(lam, u, cdf, k, sweeps)
-    lam_a, u_a = lam[active], u[active]
-    if active.size:  # exact inverse: the smallest k with pdtr(k, lam) >= u
-        u_a = u_a.astype(np.float64)
-        z = ndtri(u_a)  # Cornish-Fisher start, then one-step corrections on the exact CDF
-        g = np.maximum(np.floor(lam_a + np.sqrt(lam_a) * z + (z * z - 1.0) / 6.0), 0.0)
-        up = np.flatnonzero(pdtr(g, lam_a) < u_a)
-        while up.size:
-            g[up] += 1.0
-            up = up[pdtr(g[up], lam_a[up]) < u_a[up]]
-        down = np.flatnonzero(g > 0)
-        while down.size:
-            down = down[pdtr(g[down] - 1.0, lam_a[down]) >= u_a[down]]
-            g[down] -= 1.0
-            down = down[g[down] > 0]
-        k[active] = g.astype(np.int16)
-    return k
 
 
 class City(mesa.Agent):
@@ -143,7 +97,6 @@ class City(mesa.Agent):
             return
         model: GrowthModel = self.model
         f = model.firms
-        n = f.n
         lever_ids = np.concatenate(
             [np.full(i.size, LEVER_NAMES.index(lv)) for lv, i, _ in self.claims]
         )
@@ -151,19 +104,16 @@ class City(mesa.Agent):
         amt = np.concatenate([a for _, _, a in self.claims])
         keep = amt > 0
         lever_ids, idx, amt = lever_ids[keep], idx[keep], amt[keep]
-        if self.awards is not None and self.awards.highest_only and idx.size:
+        if self.awards is not None and self.awards.highest_only and idx.size > 1:
             # per firm, keep the single largest claim (ties: the earlier lever)
-            order = np.lexsort((lever_ids, -amt, idx))
-            first = np.ones(order.size, dtype=bool)
-            first[1:] = idx[order][1:] != idx[order][:-1]
-            sel = order[first]
+            sel = kernels.highest_claims(idx, amt, lever_ids, f.n)
             lever_ids, idx, amt = lever_ids[sel], idx[sel], amt[sel]
         award_lever = LEVER_NAMES.index("awards")
         capped = lever_ids == award_lever
         if np.isfinite(self.budget_left) and amt[capped].sum() > self.budget_left:
             pos = np.flatnonzero(capped)
-            u = model.uniform("apply")[idx[pos]]  # reuse a per-firm uniform: deterministic lottery
-            pos = pos[np.argsort(u, kind="stable")]
+            u = model.uniform("apply", idx[pos])  # the firms' apply draws: a deterministic lottery
+            pos = pos[np.argsort(u)]  # distinct uniforms: any sort gives the same order
             ok = np.cumsum(amt[pos]) <= self.budget_left
             drop = pos[~ok]
             amt[drop] = 0.0
@@ -173,19 +123,15 @@ class City(mesa.Agent):
             m = lever_ids == k
             if m.any():
                 self.cost[name] += float(amt[m].sum())
-        # cash effects on next year's R&D
-        award_cash = np.bincount(
-            idx, weights=np.where(lever_ids == award_lever, amt, 0), minlength=n
+        # cash effects on next year's R&D (`rd_boost` was spent, and zeroed, this year)
+        np.add.at(f.awarded_yuan, idx, np.where(capped, amt, 0.0).astype(np.float32))
+        share = np.where(
+            lever_ids == LEVER_NAMES.index("rd_support"),
+            model.p["rd.support_crowding_in"],
+            model.p["rd.award_share"],
         )
-        f.awarded_yuan[:] += award_cash.astype(np.float32)
-        rd_support = lever_ids == LEVER_NAMES.index("rd_support")
-        support_cash = np.bincount(idx, weights=np.where(rd_support, amt, 0), minlength=n)
-        other_cash = np.bincount(idx, weights=np.where(~rd_support, amt, 0), minlength=n)
-        boost = (
-            model.p["rd.award_share"] * other_cash
-            + model.p["rd.support_crowding_in"] * support_cash
-        ) / np.maximum(f.revenue_yuan, 1.0)
-        f.rd_boost[:] = boost.astype(np.float32)
+        boost = share * amt / np.maximum(f.revenue_yuan[idx], 1.0)
+        np.add.at(f.rd_boost, idx, boost.astype(np.float32))
 
 
 class Evaluator(mesa.Agent):
@@ -205,7 +151,7 @@ class Evaluator(mesa.Agent):
         """
         m = self.model
         rate = m.p.get(f"approval.{m.ladder.tier(level).id}.{m.year}", self.approval[level])
-        u = m.uniform("approve")[applicants]
+        u = m.uniform("approve", applicants)
         return applicants[u < rate]
 
 
@@ -255,6 +201,9 @@ class GrowthModel(mesa.Model):
         self._create_baseline(np.random.default_rng(streams["baseline"]))
         self._allocate_births(np.random.default_rng(streams["births"]))
         self.levers = build_levers(self.scenario.levers, self.p, self.ladder) if levers_on else []
+        for lever in self.levers:
+            if hasattr(lever, "prepare"):  # set-up a lever needs (the firms it may bring in)
+                lever.prepare(self)
         awards = next((lv for lv in self.levers if lv.name == "awards"), None)
         self.awards = awards
         self.city = City(self, awards)
@@ -275,8 +224,10 @@ class GrowthModel(mesa.Model):
         ]
         self.history: list[YearRecord] = []
         self.datacollector = mesa.DataCollector(model_reporters=self._reporters())
-        self._u: np.ndarray | None = None
-        self._z: np.ndarray | None = None
+        self.streams = Streams(streams["dynamics"], PURPOSES)
+        # random variates drawn for firms so far, by kind (what benchmarks/run.py's floor draws)
+        self.random_numbers = {"uniform": 0, "normal": 0, "poisson": 0}
+        self._buffers: dict[str, np.ndarray] = {}  # work arrays kept from year to year
         # the base year as the first record: the state every forecast starts from
         self.brought_in = np.zeros(self.top + 1, dtype=np.int64)
         zeros = np.zeros(self.top + 1, dtype=np.int64)
@@ -324,31 +275,33 @@ class GrowthModel(mesa.Model):
         return rep
 
     # --- random numbers ----------------------------------------------------------------------
-    def _draw_year(self) -> None:
+    def _year_shock_draw(self) -> float:
+        """This year's common growth shock (one number for the whole place)."""
         ss = self._streams["dynamics"]
         rng = np.random.default_rng(
             np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, self.year))
         )
-        # the common shock first, so that it does not depend on the number of firms
-        self._year_shock = float(self.p["economy.year_shock_sd"] * rng.standard_normal())
-        n = self.firms.n
-        self._u = self._z = None  # last year's draws go before this year's arrive
-        self._u = rng.random((n, len(UNIFORMS)), dtype=np.float32)
-        # normals from their own generator: with firms brought in, n differs between a run and
-        # its counterfactual, and a shared generator would shift the normals of every firm
-        normals = np.random.default_rng(
-            np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, self.year, 1))
-        )
-        self._z = normals.standard_normal((n, len(NORMALS)), dtype=np.float32)
+        return float(self.p["economy.year_shock_sd"] * rng.standard_normal())
 
-    def uniform(self, name: str) -> np.ndarray:
-        """This year's uniform per firm for one purpose (rows are firm indices)."""
-        return self._u[:, UNIFORMS.index(name)]
+    def key(self, purpose: str) -> np.uint64:
+        """This year's key for one purpose (a name of `PURPOSES`)."""
+        return self.streams.key(self.year, purpose)
 
-    draws = uniform
+    def uniform(self, purpose: str, rows: np.ndarray | None = None) -> np.ndarray:
+        """This year's uniforms of firms `rows` (all firms if None) for one purpose.
 
-    def normal(self, name: str) -> np.ndarray:
-        return self._z[:, NORMALS.index(name)]
+        A firm's number depends on its row, the year and the purpose only, whichever other
+        rows are drawn (common random numbers).
+        """
+        rows = np.arange(self.firms.n) if rows is None else rows
+        self.random_numbers["uniform"] += rows.size
+        return uniforms(self.key(purpose), rows)
+
+    def normal(self, purpose: str, rows: np.ndarray | None = None) -> np.ndarray:
+        """This year's standard normals of firms `rows` (all firms if None) for one purpose."""
+        rows = np.arange(self.firms.n) if rows is None else rows
+        self.random_numbers["normal"] += rows.size
+        return normals(self.key(purpose), rows)
 
     # --- the year ----------------------------------------------------------------------------
     def step(self) -> None:
@@ -357,10 +310,9 @@ class GrowthModel(mesa.Model):
         self.city.reset_year()
         self.brought_in = np.zeros(self.top + 1, dtype=np.int64)
         self.entry()
-        self._draw_year()
         self.select()
         self.finance()
-        self.grow()
+        self.grow_and_invest()
         self.invest()
         newly = self.recognise()
         lost, reviewed = self.re_review()
@@ -391,82 +343,78 @@ class GrowthModel(mesa.Model):
             if hasattr(lever, "finance"):
                 lever.finance(self)
 
-    def grow(self) -> None:
-        """log revenue moves by capability drift, loan and title effects, and shocks."""
-        f, p = self.firms, self.p
-        alive = f.alive
-        dlog = (
-            p["economy.growth_mean"]
-            + self._year_shock
-            + p["growth.capability_effect"] * f.capability
-            + p["growth.loan_effect"] * f.loan
-            + p["growth.title_effect"] * (f.tier > 0)
-            + p["growth.shock_sd"] * self.normal("growth")
-        ).astype(np.float32)
-        dlog = np.where(alive, dlog, np.float32(0.0))
-        f.growth_prev[:] = f.growth
-        f.growth[:] = np.expm1(dlog)
-        f.revenue_prev_yuan[:] = f.revenue_yuan
-        f.revenue_yuan[:] = f.revenue_yuan * np.exp(dlog)
-        f.years_in_niche[:] += alive
-        a = np.float32(p["firm.adjust_speed"])
-        sd = np.float32(p["firm.ratio_shock_sd"])
-        share_level = p["firm.main_share_mean"] + 0.5 * p["firm.main_share_sd"] * f.capability
-        f.main_share[:] = np.clip(
-            f.main_share + a * (share_level - f.main_share) + sd * self.normal("main_share"),
-            0.05,
-            1.0,
-        )
-        debt_level = p["firm.debt_ratio_mean"] - 0.3 * p["firm.debt_ratio_sd"] * f.capability
-        f.debt_ratio[:] = np.clip(
-            f.debt_ratio
-            + a * (debt_level - f.debt_ratio)
-            + p["firm.loan_debt_increase"] * f.loan
-            + sd * self.normal("debt_ratio"),
-            0.0,
-            1.5,
-        )
+    def grow_and_invest(self) -> None:
+        """Every alive firm grows, sets its R&D and receives IP (one compiled pass).
 
-    def invest(self) -> None:
-        """R&D intensity moves toward its capability level; cash received adds to it; IP arrives.
-
-        R&D rewards (a lever's `invest`) are judged on this year's R&D once it is known and
-        paid at the year's end, so they raise next year's R&D.
+        Revenue: log growth moves by drift, capability, loan and title effects and shocks; the
+        main-business share and debt ratio move toward their capability levels. R&D intensity
+        moves toward its capability level, and cash received last year adds to it. IP arrives
+        as a Poisson count that rises with R&D spending (formulas in `kernels.grow_and_invest`).
         """
         f, p = self.firms, self.p
-        target = np.log(p["rd.base_intensity"]) + p["rd.capability_effect"] * f.capability
-        log_rd = np.log(np.maximum(f.rd_intensity, 1e-4))
-        log_rd = (
-            log_rd
-            + p["rd.adjust_speed"] * (target - log_rd)
-            + p["rd.loan_effect"] * f.loan
-            + p["rd.shock_sd"] * self.normal("rd")
+        rules = kernels.YearRules(
+            drift=p["economy.growth_mean"] + self._year_shock_draw(),
+            capability_effect=p["growth.capability_effect"],
+            loan_effect=p["growth.loan_effect"],
+            title_effect=p["growth.title_effect"],
+            shock_sd=p["growth.shock_sd"],
+            adjust_speed=p["firm.adjust_speed"],
+            ratio_shock_sd=p["firm.ratio_shock_sd"],
+            main_share_mean=p["firm.main_share_mean"],
+            main_share_sd=p["firm.main_share_sd"],
+            debt_ratio_mean=p["firm.debt_ratio_mean"],
+            debt_ratio_sd=p["firm.debt_ratio_sd"],
+            loan_debt_increase=p["firm.loan_debt_increase"],
+            rd_log_base=float(np.log(p["rd.base_intensity"])),
+            rd_capability_effect=p["rd.capability_effect"],
+            rd_adjust_speed=p["rd.adjust_speed"],
+            rd_loan_effect=p["rd.loan_effect"],
+            rd_shock_sd=p["rd.shock_sd"],
+            ip_capability_effect=p["ip.capability_effect"],
+            ip_class1_rate=p["ip.class1_rate"],
+            ip_class2_rate=p["ip.class2_rate"],
         )
-        f.rd_intensity_prev[:] = f.rd_intensity
-        f.rd_intensity[:] = np.minimum(np.exp(log_rd) + f.rd_boost, 0.5)
-        f.rd_boost[:] = 0.0
+        rules = kernels.YearRules(*(float(v) for v in rules))
+        keys = np.array([self.key(name) for name in kernels.GROW_INVEST_DRAWS], dtype=np.uint64)
+        n_alive = int(np.count_nonzero(f.alive))
+        # room for every IP draw the search may leave to the exact inverse (two per firm)
+        rows = np.empty(2 * n_alive, dtype=np.int64)
+        rates = np.empty(2 * n_alive, dtype=np.float64)
+        ip_class = np.empty(2 * n_alive, dtype=np.int8)
+        ip_rate = self._scratch("ip_rate", f.n, np.float64)
+        left = kernels.grow_and_invest(
+            f.alive, f.tier, f.loan, f.capability, f.revenue_yuan, f.revenue_prev_yuan,
+            f.growth, f.growth_prev, f.years_in_niche, f.main_share, f.debt_ratio,
+            f.rd_intensity, f.rd_intensity_prev, f.rd_boost, f.ip_class1, f.ip_class2,
+            rules, keys, rows, rates, ip_class, ip_rate,
+        )  # fmt: skip
+        self.random_numbers["normal"] += 4 * n_alive  # growth, rd, main_share, debt_ratio
+        self.random_numbers["poisson"] += 2 * n_alive  # IP of each class
+        for c, column in ((1, "ip_class1"), (2, "ip_class2")):
+            sel = ip_class[:left] == c
+            if sel.any():
+                r = rows[:left][sel]
+                u = uniforms(self.key(column), r)  # the uniforms the kernel used
+                counts = kernels.poisson_exact(rates[:left][sel], u)
+                getattr(f, column)[r] += counts.astype(COLUMNS[column][0])
+
+    @property
+    def ip_rate(self) -> np.ndarray:
+        """This year's IP arrival rate (before the class rates) of the firms alive this year."""
+        return self._scratch("ip_rate", self.firms.n, np.float64)[self.firms.alive]
+
+    def _scratch(self, name: str, size: int, dtype) -> np.ndarray:
+        """A work array of `size` kept from year to year (no fresh memory pages each year)."""
+        buf = self._buffers.get(name)
+        if buf is None or buf.size < size:
+            buf = self._buffers[name] = np.empty(max(size, self.firms.capacity), dtype=dtype)
+        return buf[:size]
+
+    def invest(self) -> None:
+        """R&D rewards (a lever's `invest`), judged on this year's R&D and paid at year end."""
         for lever in self.levers:
             if hasattr(lever, "invest"):
                 lever.invest(self)
-        rd_m = (f.rd_intensity * f.revenue_yuan * 1e-6) ** 0.8
-        rate = rd_m * np.exp(p["ip.capability_effect"] * f.capability) * f.alive
-        # one class at a time: half the temporaries of one call on both
-        for column, rate_of in (("ip_class1", "ip.class1_rate"), ("ip_class2", "ip.class2_rate")):
-            getattr(f, column)[:] += poisson_from_uniform(p[rate_of] * rate, self.uniform(column))
-
-    def apply_probability(self, level: int, idx: np.ndarray) -> np.ndarray:
-        """Chance that eligible firms `idx` apply for `level` this year."""
-        f, p = self.firms, self.p
-        tier_id = self.ladder.tier(level).id
-        base = p.get(f"apply.base.{tier_id}.{self.year}", p[f"apply.base.{tier_id}"])  # dated
-        prob = np.full(idx.size, base)
-        if self.awards is not None:
-            rel = self.awards.promised(self, level, idx) / np.maximum(f.revenue_yuan[idx], 1.0)
-            prob = 1.0 - (1.0 - prob) * np.exp(-p["apply.award_elasticity"] * rel)
-        odds = prob / np.maximum(1.0 - prob, 1e-12)
-        odds = odds * np.where(f.steward[idx], p["apply.steward_multiplier"], 1.0)
-        odds = odds * np.where(f.in_pool[idx], p["apply.pool_multiplier"], 1.0)
-        return odds / (1.0 + odds)
 
     def granted(self, level: int, year: int) -> bool:
         """Whether the title at `level` can be granted in `year` (ladder `available_from`)."""
@@ -484,21 +432,43 @@ class GrowthModel(mesa.Model):
         Before a title exists (`available_from`), firms below it apply for the title above it
         directly; a firm is granted at most one title a year, the highest it can get (titles are
         judged from the top down; outside such a year each firm can try one title only).
+        An applicant is an eligible firm whose apply draw falls under its chance of applying
+        (`kernels.applicants`); the draw is checked first, so that the criteria are read for the
+        firms that would apply only (the same firms either way: the chance does not depend on
+        eligibility). A firm that may try two titles has the same apply draw for both.
         """
-        f = self.firms
+        f, p = self.firms, self.p
         start = f.tier.copy()
-        values = f.values()
-        u_apply = self.uniform("apply")
         newly = np.zeros(self.top + 1, dtype=np.int64)
+        awards = self.awards
+        below = np.full(self.top + 1, -1, dtype=np.int64)
+        base = np.zeros(self.top + 1)
+        for k in range(1, self.top + 1):
+            if self.granted(k, self.year):
+                below[k] = self.step_below(k, self.year)
+                tier_id = self.ladder.tier(k).id
+                base[k] = p.get(f"apply.base.{tier_id}.{self.year}", p[f"apply.base.{tier_id}"])
+        # room for every (firm, level) pair that may apply: levels a start level can target
+        targets = max(int(np.sum((below >= 0) & (below <= s) & (np.arange(self.top + 1) > s)))
+                      for s in range(self.top + 1))  # fmt: skip
+        all_rows = self._scratch("applicant_rows", f.n * max(targets, 1), np.int64)
+        all_levels = self._scratch("applicant_levels", f.n * max(targets, 1), np.int8)
+        n_applying, n_drawn = kernels.applicants(
+            start, f.alive, f.highest_tier, f.awarded_yuan, f.revenue_yuan, f.steward,
+            f.in_pool, below, base, awards.amount if awards else np.zeros(self.top + 1),
+            self.key("apply"), bool(awards and awards.once_per_firm),
+            float(p["apply.award_elasticity"]), float(p["apply.steward_multiplier"]),
+            float(p["apply.pool_multiplier"]), all_rows, all_levels,
+        )  # fmt: skip
+        all_rows, all_levels = all_rows[:n_applying], all_levels[:n_applying]
+        self.random_numbers["uniform"] += n_drawn
         for k in range(self.top, 0, -1):
-            if not self.granted(k, self.year):
+            applying = all_rows[all_levels == k]
+            # not granted a higher title earlier in this loop
+            applying = applying[f.tier[applying] == start[applying]]
+            if applying.size == 0:
                 continue
-            below = self.step_below(k, self.year)
-            cand = np.flatnonzero(f.alive & (start >= below) & (start < k) & (f.tier == start))
-            if cand.size == 0:
-                continue
-            cand = cand[self.ladder.meets_among(k, values, cand)]
-            applicants = cand[u_apply[cand] < self.apply_probability(k, cand)]
+            applicants = applying[self.ladder.meets(k, f.values(applying))]
             approved = self._evaluator_of[k].approve(k, applicants)
             first = f.highest_tier[approved] < k
             f.tier[approved] = k
@@ -515,18 +485,21 @@ class GrowthModel(mesa.Model):
         f, p = self.firms, self.p
         lost = np.zeros(self.top + 1, dtype=np.int64)
         reviewed = np.zeros(self.top + 1, dtype=np.int64)
-        u = self.uniform("re_review")
-        values = f.values()
+        validity = np.array([0] + [t.validity_years for t in self.ladder.tiers])
+        holders = np.flatnonzero(f.alive & (f.tier > 0))
+        held = f.tier[holders]
+        holders_due = self.year - f.title_year[holders] >= validity[held]
+        holders, held = holders[holders_due], held[holders_due]
+        # levels in ascending order: a firm that fails drops to a level already reviewed
         for k in range(1, self.top + 1):
-            validity = self.ladder.tier(k).validity_years
-            due = np.flatnonzero(f.alive & (f.tier == k) & (self.year - f.title_year >= validity))
+            due = holders[held == k]
             if due.size == 0:
                 continue
-            meets = self.ladder.meets_among(k, values, due)
+            meets = self.ladder.meets(k, f.values(due))
             fail_p = np.where(
                 meets, p["re_review.fail_if_eligible"], p["re_review.fail_if_ineligible"]
             )
-            fails = u[due] < fail_p
+            fails = self.uniform("re_review", due) < fail_p
             # a failing firm drops to the highest title below that exists this year
             f.tier[due[fails]] = max(j for j in range(k) if j == 0 or self.granted(j, self.year))
             f.title_year[due] = self.year
@@ -547,17 +520,19 @@ class GrowthModel(mesa.Model):
         f, p = self.firms, self.p
         hazard = np.array(
             [p["exit.hazard.pool"]] + [p[f"exit.hazard.{t}"] for t in self.ladder.ids],
-            dtype=np.float32,
+            dtype=np.float64,
         )
-        closes = f.alive & (self.uniform("exit") < hazard[f.tier])
-        f.alive[:] &= ~closes
-        f.in_pool[:] &= ~closes
+        self.random_numbers["uniform"] += int(np.count_nonzero(f.alive))
+        kernels.close_firms(f.alive, f.in_pool, f.tier, hazard, self.key("exit"))
 
     def collect(self, newly: np.ndarray, lost: np.ndarray, reviewed: np.ndarray) -> None:
+        """Record the year: firms per level, new titles, losses, reviews, pool, costs."""
         f = self.firms
-        exactly = f.counts_by_tier(self.top)
+        exactly, highest, pool_size = kernels.tally(
+            f.alive, f.tier, f.highest_tier, f.in_pool, self.top
+        )
         at_least = np.cumsum(exactly[::-1])[::-1]
-        ever = np.cumsum(np.bincount(f.highest_tier, minlength=self.top + 1)[::-1])[::-1]
+        ever = np.cumsum(highest[::-1])[::-1]
         if not self.history:  # the base year: titles held then are not counted as cultivated
             self._ever_base = ever.copy()
             # ... except those of a title created in the first year: its first list
@@ -575,7 +550,7 @@ class GrowthModel(mesa.Model):
                 lost=lost,
                 reviewed=reviewed,
                 brought_in=self.brought_in.copy(),
-                pool_size=int(np.count_nonzero(f.in_pool & f.alive)),
+                pool_size=int(pool_size),
                 cost=dict(self.city.cost),
                 budget_left=float(self.city.budget_left),
             )

@@ -1,0 +1,347 @@
+"""The per-firm arithmetic of the yearly cycle, compiled: one pass over the firms per phase.
+
+`GrowthModel` keeps firms column-wise; the phases that touch every alive firm every year
+(growth, R&D, IP arrivals, exits, the yearly tally) are loops compiled by numba that read and
+write each firm's columns once, draw its random numbers in place (sim/streams.py) and skip rows
+that are not alive (candidates not yet born, firms closed). Phases that touch a subset
+(recognition, re-review, levers) stay vectorised numpy on that subset, in sim/model.py.
+
+Every formula here is the model's (MODEL.md; parameters in sim/data/parameters.yaml); the plain
+one-object-per-firm version in benchmarks/plain_mesa.py states the same rules firm by firm.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numba
+import numpy as np
+from scipy.special import ndtri, pdtr
+
+from .streams import normal_from_uniform, uniform_at
+
+# The sequential CDF search settles a Poisson draw when the rate is at most this; larger rates
+# (and the rare uniform so close to 1 that the search runs past SEARCH_STEPS) take the exact
+# inverse in `poisson_exact`.
+SEARCH_RATE_MAX = 30.0
+SEARCH_STEPS = 120
+
+_RECIPROCALS = 1.0 / np.maximum(np.arange(SEARCH_STEPS + 1), 1)  # a multiply, not a divide
+_UNROLLED = 8  # CDF terms summed without a branch: P(X <= 8) > 0.999 for rates up to 2.4
+
+# Purposes of the keys `grow_and_invest` takes, in this order.
+GROW_INVEST_DRAWS = ("growth", "rd", "main_share", "debt_ratio", "ip_class1", "ip_class2")
+
+
+class YearRules(NamedTuple):
+    """The year's parameters of growth, financial ratios, R&D and IP (MODEL.md)."""
+
+    drift: float  # economy.growth_mean plus this year's common shock
+    capability_effect: float
+    loan_effect: float
+    title_effect: float
+    shock_sd: float
+    adjust_speed: float  # of the main-business share and the debt ratio
+    ratio_shock_sd: float
+    main_share_mean: float
+    main_share_sd: float
+    debt_ratio_mean: float
+    debt_ratio_sd: float
+    loan_debt_increase: float
+    rd_log_base: float  # log of rd.base_intensity
+    rd_capability_effect: float
+    rd_adjust_speed: float
+    rd_loan_effect: float
+    rd_shock_sd: float
+    ip_capability_effect: float
+    ip_class1_rate: float
+    ip_class2_rate: float
+
+
+@numba.njit(cache=True, inline="always")
+def poisson_search(lam: float, u: float) -> int:
+    """Smallest k with P(X <= k) >= u for X ~ Poisson(lam); -1 when left to the exact inverse.
+
+    The first terms of the CDF are summed without branching (k counts the terms below u), as
+    most rates are small; the search goes on past them only when u is beyond.
+    """
+    if lam <= 0.0:
+        return 0
+    if lam > SEARCH_RATE_MAX:
+        return -1
+    pmf = np.exp(-lam)
+    cdf = pmf
+    k = 0
+    for j in range(1, _UNROLLED + 1):
+        pmf *= lam * _RECIPROCALS[j]
+        k += u > cdf
+        cdf += pmf
+    if u <= cdf:
+        return k
+    k = _UNROLLED
+    while u > cdf:
+        k += 1
+        if k > SEARCH_STEPS:
+            return -1
+        pmf *= lam * _RECIPROCALS[k]
+        cdf += pmf
+    return k
+
+
+@numba.njit(cache=True, error_model="numpy", fastmath=True)
+def grow_and_invest(
+    alive,
+    tier,
+    loan,
+    capability,
+    revenue,
+    revenue_prev,
+    growth,
+    growth_prev,
+    years_in_niche,
+    main_share,
+    debt_ratio,
+    rd_intensity,
+    rd_intensity_prev,
+    rd_boost,
+    ip_class1,
+    ip_class2,
+    rules,
+    keys,
+    unsettled_rows,
+    unsettled_rates,
+    unsettled_class,
+    ip_rate,
+):
+    """Grow, invest and receive IP, for every alive firm (the grow and invest phases).
+
+    Revenue: log growth = drift + capability, loan and title effects + shock. Main-business
+    share and debt ratio move part of the way to their capability levels, plus a shock (a loan
+    adds debt). R&D intensity: log intensity moves toward its capability level (a loan raises
+    it), plus a shock, and cash received last year adds to it (`rd_boost`, then spent). IP of
+    each class arrives as Poisson((R&D in M yuan)^0.8 x exp(capability effect) x class rate),
+    by inversion at the firm's uniform. Draws the search cannot settle are listed in
+    `unsettled_*` (row, rate, class 1 or 2) for `poisson_exact`; returns how many.
+    `ip_rate` is scratch space of one float per row: the IP draws run in a second, tighter
+    loop (their searches then overlap from firm to firm, about a third faster).
+    """
+    r = rules
+    k_growth, k_rd, k_share, k_debt = keys[0], keys[1], keys[2], keys[3]
+    k_ip1, k_ip2 = keys[4], keys[5]
+    n_unsettled = 0
+    for i in range(alive.size):
+        if not alive[i]:
+            continue
+        cap = np.float64(capability[i])
+        has_loan = 1.0 if loan[i] else 0.0
+        # grow
+        dlog = (
+            r.drift
+            + r.capability_effect * cap
+            + r.loan_effect * has_loan
+            + (r.title_effect if tier[i] > 0 else 0.0)
+            + r.shock_sd * normal_from_uniform(uniform_at(k_growth, i))
+        )
+        ratio = np.exp(dlog)
+        growth_prev[i] = growth[i]
+        growth[i] = ratio - 1.0
+        revenue_prev[i] = revenue[i]
+        revenue[i] = np.float64(revenue[i]) * ratio
+        years_in_niche[i] += 1
+        ms = np.float64(main_share[i])
+        share_level = r.main_share_mean + 0.5 * r.main_share_sd * cap
+        ms += r.adjust_speed * (share_level - ms)
+        ms += r.ratio_shock_sd * normal_from_uniform(uniform_at(k_share, i))
+        main_share[i] = min(max(ms, 0.05), 1.0)
+        debt = np.float64(debt_ratio[i])
+        debt_level = r.debt_ratio_mean - 0.3 * r.debt_ratio_sd * cap
+        debt += r.adjust_speed * (debt_level - debt) + r.loan_debt_increase * has_loan
+        debt += r.ratio_shock_sd * normal_from_uniform(uniform_at(k_debt, i))
+        debt_ratio[i] = min(max(debt, 0.0), 1.5)
+        # invest
+        log_rd = np.log(max(np.float64(rd_intensity[i]), 1e-4))
+        target = r.rd_log_base + r.rd_capability_effect * cap
+        log_rd += r.rd_adjust_speed * (target - log_rd) + r.rd_loan_effect * has_loan
+        log_rd += r.rd_shock_sd * normal_from_uniform(uniform_at(k_rd, i))
+        rd_intensity_prev[i] = rd_intensity[i]
+        rd = min(np.exp(log_rd) + rd_boost[i], 0.5)
+        rd_intensity[i] = rd
+        rd_boost[i] = 0.0
+        # IP arrivals, from the stored (float32) R&D and revenue:
+        # (R&D in M yuan)^0.8 x exp(capability effect), as one exp of a log
+        rd_m = np.float64(rd_intensity[i]) * np.float64(revenue[i]) * 1e-6
+        rate = np.exp(0.8 * np.log(rd_m) + r.ip_capability_effect * cap) if rd_m > 0 else 0.0
+        ip_rate[i] = rate
+    for i in range(alive.size):
+        rate = ip_rate[i]
+        if not alive[i] or rate <= 0.0:
+            continue
+        lam = r.ip_class1_rate * rate
+        k = poisson_search(lam, uniform_at(k_ip1, i))
+        if k >= 0:
+            ip_class1[i] += k
+        else:
+            unsettled_rows[n_unsettled] = i
+            unsettled_rates[n_unsettled] = lam
+            unsettled_class[n_unsettled] = 1
+            n_unsettled += 1
+        lam = r.ip_class2_rate * rate
+        k = poisson_search(lam, uniform_at(k_ip2, i))
+        if k >= 0:
+            ip_class2[i] += k
+        else:
+            unsettled_rows[n_unsettled] = i
+            unsettled_rates[n_unsettled] = lam
+            unsettled_class[n_unsettled] = 2
+            n_unsettled += 1
+    return n_unsettled
+
+
+def poisson_exact(lam: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Poisson draws by exact inversion of the CDF at the uniforms `u` (any rate).
+
+    Cornish-Fisher start, then unit steps on the exact CDF (`scipy.special.pdtr`) until the
+    smallest k with P(X <= k) >= u is found. Used for the few draws `poisson_search` leaves.
+    """
+    lam = np.asarray(lam, dtype=np.float64)
+    u = np.asarray(u, dtype=np.float64)
+    z = ndtri(u)
+    g = np.maximum(np.floor(lam + np.sqrt(lam) * z + (z * z - 1.0) / 6.0), 0.0)
+    up = np.flatnonzero(pdtr(g, lam) < u)
+    while up.size:
+        g[up] += 1.0
+        up = up[pdtr(g[up], lam[up]) < u[up]]
+    down = np.flatnonzero(g > 0)
+    while down.size:
+        down = down[pdtr(g[down] - 1.0, lam[down]) >= u[down]]
+        g[down] -= 1.0
+        down = down[g[down] > 0]
+    return g.astype(np.int64)
+
+
+@numba.njit(cache=True)
+def _poisson_search_all(lam, u, out):
+    for j in range(lam.size):
+        out[j] = poisson_search(lam[j], u[j])
+
+
+def poisson_from_uniform(lam: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Poisson(lam) draws by inverting the CDF at the uniforms `u`, one per firm.
+
+    Unlike `Generator.poisson`, a firm's draw depends only on its own rate and uniform, so a
+    change in one firm's rate leaves every other firm's draw alone (common random numbers).
+    """
+    lam = np.ascontiguousarray(lam, dtype=np.float64)
+    u = np.ascontiguousarray(u, dtype=np.float64)
+    k = np.empty(lam.size, dtype=np.int64)
+    _poisson_search_all(lam, u, k)
+    left = np.flatnonzero(k < 0)
+    if left.size:
+        k[left] = poisson_exact(lam[left], u[left])
+    return k
+
+
+@numba.njit(cache=True)
+def close_firms(alive, in_pool, tier, hazard, key) -> int:
+    """Each alive firm closes with the hazard of the title it holds; returns how many closed."""
+    closed = 0
+    for i in range(alive.size):
+        if alive[i] and uniform_at(key, i) < hazard[tier[i]]:
+            alive[i] = False
+            in_pool[i] = False
+            closed += 1
+    return closed
+
+
+@numba.njit(cache=True)
+def tally(alive, tier, highest_tier, in_pool, top):
+    """Alive firms holding exactly each level, firms per highest level ever held, pool size."""
+    exactly = np.zeros(top + 1, dtype=np.int64)
+    highest = np.zeros(top + 1, dtype=np.int64)
+    pool = 0
+    for i in range(alive.size):
+        highest[highest_tier[i]] += 1
+        if alive[i]:
+            exactly[tier[i]] += 1
+            if in_pool[i]:
+                pool += 1
+    return exactly, highest, pool
+
+
+@numba.njit(cache=True)
+def highest_claims(firm, amount, lever, n_firms):
+    """Mask of the claims kept when a firm is paid its single largest claim of the year.
+
+    Ties go to the lever listed first (the smaller `lever` id). One pass over the claims, with
+    a scratch slot per firm.
+    """
+    best = np.full(n_firms, -1, dtype=np.int64)
+    for j in range(firm.size):
+        b = best[firm[j]]
+        if b < 0 or amount[j] > amount[b] or (amount[j] == amount[b] and lever[j] < lever[b]):
+            best[firm[j]] = j
+    keep = np.zeros(firm.size, dtype=np.bool_)
+    for j in range(firm.size):
+        keep[j] = best[firm[j]] == j
+    return keep
+
+
+@numba.njit(cache=True, error_model="numpy")
+def applicants(
+    start,
+    alive,
+    highest_tier,
+    awarded_yuan,
+    revenue,
+    steward,
+    in_pool,
+    below,
+    base,
+    award,
+    key,
+    once_per_firm,
+    award_elasticity,
+    steward_multiplier,
+    pool_multiplier,
+    rows,
+    levels,
+):
+    """The firms that apply this year, each with the level it applies for (one pass).
+
+    A firm alive at level s at the start of the year can apply for each level k > s with
+    `below[k] <= s` (`below[k] < 0`: k cannot be granted this year); normally that is k = s + 1
+    only. It applies with its chance (MODEL.md): the base rate of the level, raised by the
+    award it would receive, 1 - (1 - base) exp(-elasticity x award / revenue), then the odds
+    multiplied for a service steward and for the cultivation pool. `award[k]` is the
+    first-recognition award of level k (0 without awards); with `once_per_firm`, a firm already
+    awarded expects nothing. A firm has one apply draw a year, whichever level it tries.
+    Writes the rows and their levels into `rows` and `levels` (room for every (firm, level)
+    pair that may apply) and returns how many applied and how many apply draws were made.
+    """
+    top = below.size - 1
+    n_applying = 0
+    n_drawn = 0
+    for i in range(alive.size):
+        if not alive[i]:
+            continue
+        s = start[i]
+        u = -1.0
+        for k in range(s + 1, top + 1):
+            if below[k] < 0 or below[k] > s:
+                continue
+            prob = base[k]
+            already_awarded = once_per_firm and awarded_yuan[i] > 0
+            if award[k] > 0.0 and highest_tier[i] < k and not already_awarded:
+                rel = award[k] / max(np.float64(revenue[i]), 1.0)
+                prob = 1.0 - (1.0 - prob) * np.exp(-award_elasticity * rel)
+            odds = prob / max(1.0 - prob, 1e-12)
+            # without branches on the firm's state (they would be mispredicted half the time)
+            odds *= 1.0 + (steward_multiplier - 1.0) * steward[i]
+            odds *= 1.0 + (pool_multiplier - 1.0) * in_pool[i]
+            if u < 0.0:
+                u = uniform_at(key, i)
+                n_drawn += 1
+            rows[n_applying] = i  # written always, kept if the firm applies
+            levels[n_applying] = k
+            n_applying += u * (1.0 + odds) < odds  # u < odds / (1 + odds)
+    return n_applying, n_drawn
