@@ -11,10 +11,9 @@ Firm creation (the base-year population, the candidates born each year, the firm
 uses the engine's attribute generators in `sim.firms`, and the rows become agents: this file
 restates the yearly rules, not the initial distributions.
 
-Known difference, kept on purpose: the engine allocates the candidates born in later years at
-the start and lets their R&D, main-business share and debt ratio move while they are not yet
-alive (their growth is reset to 0 each year); here a candidate is created in its birth year
-with freshly drawn attributes.
+The engine allocates the candidates born in later years at the start and leaves their rows
+untouched until they are born; here a candidate is created in its birth year with freshly
+drawn attributes. Both draw a newborn's attributes from the same distribution.
 """
 
 from __future__ import annotations

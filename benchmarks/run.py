@@ -13,7 +13,8 @@ Figures:
 - firm_steps_per_second: engine firm-years per second of `step()` over the whole period
   (the fastest of a few runs, as the floor is the fastest of a few draws).
 - speedup_vs_plain_mesa: plain-Mesa seconds per firm-year over the engine's, both on the same
-  population and the same first year(s) (the plain model is too slow to run every year).
+  population and the same first year(s) (the plain model is too slow to run every year); the
+  two are run in turn and each keeps its fastest run.
 - ratio_to_floor: engine step time over the floor: the time numpy takes to draw the random
   variates a firm-year consumes and to copy every firm column once (read and write), times
   the firm-years. The engine counts what it draws (`GrowthModel.random_numbers`): uniforms
@@ -77,17 +78,19 @@ SETTINGS = {
     "quick": {
         "firms": 200_000,  # population of the throughput, floor and memory figures
         "plain_years": 1,  # years of the plain model (on the same population)
+        "plain_repeats": 2,  # the plain model's timing keeps the faster of these runs
         "engine_repeats": 3,  # engine timings keep the fastest of these runs
         "scaling": [10_000, 100_000, 1_000_000],
-        "parallel_firms": 50_000,
+        "parallel_firms": 100_000,
         "parallel_runs": 8,
     },
     "full": {
         "firms": 1_000_000,
         "plain_years": 2,
+        "plain_repeats": 2,
         "engine_repeats": 2,
         "scaling": [10_000, 31_623, 100_000, 316_228, 1_000_000],
-        "parallel_firms": 100_000,
+        "parallel_firms": 200_000,
         "parallel_runs": 16,
     },
 }
@@ -231,16 +234,22 @@ def peak_bytes(scenario: Scenario, firms: int) -> dict[str, float]:
     return {"peak": peak, "firms_held": held, "base_firms": model.n_base, "seconds": elapsed}
 
 
-def parallel(scenario: Scenario, firms: int, runs: int) -> dict[str, float]:
+def parallel(scenario: Scenario, firms: int, runs: int, repeats: int = 3) -> dict[str, float]:
+    """Replications per second of `run_ensemble` on 1 and 2 workers (worker start included).
+
+    The two are measured in turn, `repeats` times, and each keeps its fastest: on a shared
+    machine a slow spell then hits neither more than the other.
+    """
     values = population(scenario, firms)
-    rate = {}
-    for workers in (1, 2):
-        gc.collect()
-        t0 = time.perf_counter()
-        run_ensemble(
-            scenario, runs=runs, seed=5, counterfactual=False, workers=workers, values=values
-        )
-        rate[workers] = runs / (time.perf_counter() - t0)
+    rate = {1: 0.0, 2: 0.0}
+    for _ in range(repeats):
+        for workers in (1, 2):
+            gc.collect()
+            t0 = time.perf_counter()
+            run_ensemble(
+                scenario, runs=runs, seed=5, counterfactual=False, workers=workers, values=values
+            )
+            rate[workers] = max(rate[workers], runs / (time.perf_counter() - t0))
     return {"rate1": rate[1], "rate2": rate[2], "efficiency": rate[2] / (2 * rate[1])}
 
 
@@ -284,8 +293,14 @@ def main(argv: list[str] | None = None) -> int:
 
     k = cfg["plain_years"]
     log(f"plain Mesa on {n:,} firms, first {k} year(s)")
-    plain = time_plain(scenario, n, k)
-    eng_k = min((time_engine(scenario, n, years=k) for _ in range(reps)), key=lambda r: r["step"])
+    # in turn, each keeping its fastest run: a slow spell of a shared machine hits neither more
+    plain, eng_k = None, None
+    for _ in range(cfg["plain_repeats"]):
+        p_run = time_plain(scenario, n, k)
+        plain = p_run if plain is None or p_run["step"] < plain["step"] else plain
+        for _ in range(reps):
+            e_run = time_engine(scenario, n, years=k)
+            eng_k = e_run if eng_k is None or e_run["step"] < eng_k["step"] else eng_k
     speedup = (plain["step"] / plain["firm_years"]) / (eng_k["step"] / eng_k["firm_years"])
 
     log("floor: random numbers and one pass over the state")
@@ -360,7 +375,8 @@ def write_results(
             ),
             (
                 "speedup_vs_plain_mesa",
-                f"benchmarks/plain_mesa.py on the same {n:,} firms, first {k} year(s):"
+                f"benchmarks/plain_mesa.py on the same {n:,} firms, first {k} year(s), fastest"
+                f" of {cfg['plain_repeats']} runs:"
                 f" {plain['step']:.1f} s for {plain['firm_years']:,} firm-years"
                 f" ({plain['step'] / plain['firm_years'] * 1e6:.2f} µs each; set-up"
                 f" {plain['setup']:.1f} s); the engine on the same years: {eng_k['step']:.3f} s"

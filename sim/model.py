@@ -381,7 +381,7 @@ class GrowthModel(mesa.Model):
         rows = np.empty(2 * n_alive, dtype=np.int64)
         rates = np.empty(2 * n_alive, dtype=np.float64)
         ip_class = np.empty(2 * n_alive, dtype=np.int8)
-        ip_rate = self._scratch("ip_rate", f.n, np.float64)
+        ip_rate = self._scratch("ip_rate", f.n, np.float32)
         left = kernels.grow_and_invest(
             f.alive, f.tier, f.loan, f.capability, f.revenue_yuan, f.revenue_prev_yuan,
             f.growth, f.growth_prev, f.years_in_niche, f.main_share, f.debt_ratio,
@@ -401,7 +401,7 @@ class GrowthModel(mesa.Model):
     @property
     def ip_rate(self) -> np.ndarray:
         """This year's IP arrival rate (before the class rates) of the firms alive this year."""
-        return self._scratch("ip_rate", self.firms.n, np.float64)[self.firms.alive]
+        return self._scratch("ip_rate", self.firms.n, np.float32)[self.firms.alive]
 
     def _scratch(self, name: str, size: int, dtype) -> np.ndarray:
         """A work array of `size` kept from year to year (no fresh memory pages each year)."""
@@ -485,11 +485,13 @@ class GrowthModel(mesa.Model):
         f, p = self.firms, self.p
         lost = np.zeros(self.top + 1, dtype=np.int64)
         reviewed = np.zeros(self.top + 1, dtype=np.int64)
-        validity = np.array([0] + [t.validity_years for t in self.ladder.tiers])
-        holders = np.flatnonzero(f.alive & (f.tier > 0))
+        validity = np.array([0] + [t.validity_years for t in self.ladder.tiers], dtype=np.int64)
+        holders = self._scratch("due_rows", f.n, np.int64)
+        n_due = kernels.due_for_re_review(
+            f.alive, f.tier, f.title_year, validity, self.year, holders
+        )
+        holders = holders[:n_due]
         held = f.tier[holders]
-        holders_due = self.year - f.title_year[holders] >= validity[held]
-        holders, held = holders[holders_due], held[holders_due]
         # levels in ascending order: a firm that fails drops to a level already reviewed
         for k in range(1, self.top + 1):
             due = holders[held == k]

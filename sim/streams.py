@@ -14,15 +14,17 @@ pseudorandom number generators", OOPSLA; the finaliser is Stafford's Mix13, the 
   and results do not depend on the number of worker processes;
 - the compiled yearly loops (sim/kernels.py) draw inside their loop, with no temporaries.
 
-Normals are the inverse normal CDF of a uniform (Acklam's rational approximation, relative
-error below 1.2e-9, far below what float32 state resolves), so one uniform is one normal and a
-firm keeps its shock when its neighbours change.
+Normals are the inverse normal CDF of a uniform, so one uniform is one normal and a firm keeps
+its shock when its neighbours change: in the central 95 % a table of the exact quantile at 8,192
+points, interpolated linearly (error below 1.1e-6); in the tails Acklam's rational
+approximation (relative error below 1.2e-9). Both are far below what the float32 state resolves.
 """
 
 from __future__ import annotations
 
 import numba
 import numpy as np
+from scipy.special import ndtri
 
 GAMMA = np.uint64(0x9E3779B97F4A7C15)  # SplitMix64's increment (the golden ratio in 64 bits)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -40,6 +42,10 @@ _C = (-0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.5497325
       4.374664141464968, 2.938163982698783)  # fmt: skip
 _D = (0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416)
 _P_LOW = 0.02425
+# exact quantiles at evenly spaced points of the central region [_P_LOW, 1 - _P_LOW]
+_TABLE_SIZE = 8192
+_TABLE_STEP = (1.0 - 2.0 * _P_LOW) / _TABLE_SIZE
+_TABLE = ndtri(_P_LOW + _TABLE_STEP * np.arange(_TABLE_SIZE + 1))
 
 
 @numba.njit(cache=True, inline="always")
@@ -54,7 +60,17 @@ def uniform_at(key: np.uint64, row: np.int64) -> float:
 
 @numba.njit(cache=True, inline="always")
 def normal_from_uniform(u: float) -> float:
-    """The standard normal quantile of `u` in (0, 1) (Acklam's approximation)."""
+    """The standard normal quantile of `u` in (0, 1): table in the centre, Acklam in the tails."""
+    if _P_LOW <= u <= 1.0 - _P_LOW:
+        x = (u - _P_LOW) * (1.0 / _TABLE_STEP)
+        j = min(int(x), _TABLE_SIZE - 1)
+        return _TABLE[j] + (x - j) * (_TABLE[j + 1] - _TABLE[j])
+    return _normal_tail(u)
+
+
+@numba.njit(cache=True, inline="always")
+def _normal_tail(u: float) -> float:
+    """Acklam's rational approximation of the normal quantile (used in the tails)."""
     if u < _P_LOW:
         q = np.sqrt(-2.0 * np.log(u))
         return (((((_C[0] * q + _C[1]) * q + _C[2]) * q + _C[3]) * q + _C[4]) * q + _C[5]) / (

@@ -99,6 +99,15 @@ def test_counterfactual_shares_the_yearly_uniforms_firm_by_firm(hebi):
         assert np.array_equal(on.uniform(name)[:n], off.uniform(name))
 
 
+def test_a_firms_draw_is_the_same_whichever_rows_a_phase_draws(hebi):
+    model = GrowthModel(hebi, seed=4)
+    model.step()
+    rows = np.array([model.firms.n - 1, 5, 0, 5])
+    for name in ("apply", "approve", "re_review", "exit", "loan"):
+        assert np.array_equal(model.uniform(name, rows), model.uniform(name)[rows])
+    assert np.array_equal(model.normal("growth", rows), model.normal("growth")[rows])
+
+
 def test_counterfactual_shares_the_yearly_normals_firm_by_firm(hebi):
     on = GrowthModel(hebi, seed=4)
     off = GrowthModel(hebi, seed=4, levers_on=False)
