@@ -88,7 +88,7 @@ SETTINGS = {
         "firms": 1_000_000,
         "plain_years": 2,
         "plain_repeats": 2,
-        "engine_repeats": 2,
+        "engine_repeats": 3,
         "scaling": [10_000, 31_623, 100_000, 316_228, 1_000_000],
         "parallel_firms": 200_000,
         "parallel_runs": 16,

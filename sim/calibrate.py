@@ -247,6 +247,7 @@ def run_one(setup: Setup, theta: Sequence[float], seed: np.random.SeedSequence) 
 
     model = GrowthModel(setup.scenario, seed=seed, values=setup.values(theta, seed))
     model.run_model()
+    model.discard_firms()
     h = model.history
     return np.stack([np.stack([getattr(r, m) for r in h]) for m in METRICS]) * setup.scale
 
@@ -1038,6 +1039,11 @@ def scale_check(
     a, b = (res[s] for s in scales)
     for j, m in enumerate(moms):
         xa, xb = a[:, j][~np.isnan(a[:, j])], b[:, j][~np.isnan(b[:, j])]
+        if min(xa.size, xb.size) < 2:  # undefined in most replications (tiny --quick scales)
+            rows.append({"moment": m.id, f"mean_1_{scales[0]:g}": np.nan,
+                         f"mean_1_{scales[1]:g}": np.nan, "difference_pct": np.nan,
+                         "difference_in_se": np.nan})  # fmt: skip
+            continue
         se = math.sqrt(xa.var(ddof=1) / len(xa) + xb.var(ddof=1) / len(xb))
         rows.append(
             {

@@ -42,6 +42,7 @@ def run_replication(
     out = {m: np.stack([getattr(r, m) for r in h]) for m in METRICS}
     out["pool_size"] = np.array([r.pool_size for r in h])
     out["cost"] = np.array([[r.cost[name] for name in LEVER_NAMES] for r in h])
+    model.discard_firms()
     return out
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .kernels import poisson_from_uniform
 from .ladder import Ladder
 
 NATIVE, BROUGHT_IN = 0, 1
@@ -192,6 +193,18 @@ class _Rows:
         raise KeyError(f"unknown firm attribute {name!r}")
 
 
+def _normals(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Standard normals in float32, the precision the population stores."""
+    return rng.standard_normal(n, dtype=np.float32)
+
+
+def _poisson(rng: np.random.Generator, lam, n: int) -> np.ndarray:
+    """Poisson counts at rates `lam` (scalar or per firm), by inversion at uniforms from `rng`
+    (several times faster than `Generator.poisson` at the small rates drawn here)."""
+    lam = np.broadcast_to(np.asarray(lam, dtype=np.float64), (n,))
+    return poisson_from_uniform(lam, rng.random(n))
+
+
 def draw_firms(
     n: int,
     level: int | np.ndarray,
@@ -205,23 +218,23 @@ def draw_firms(
     keeps the drawn firms that meet their title's criteria.
     """
     p = params
-    cap = rng.standard_normal(n) + p["population.capability_tier_step"] * level
+    cap = _normals(rng, n) + p["population.capability_tier_step"] * level
     log_rev = (
         np.log(p["population.revenue_median_yuan"])
         + p["population.revenue_tier_step_log"] * level
         + 0.3 * cap
-        + p["population.revenue_sd_log"] * rng.standard_normal(n)
+        + p["population.revenue_sd_log"] * _normals(rng, n)
     )
     g_mean = p["economy.growth_mean"] + p["growth.capability_effect"] * cap
-    growth = g_mean + p["growth.shock_sd"] * rng.standard_normal(n)
-    growth_prev = g_mean + p["growth.shock_sd"] * rng.standard_normal(n)
+    growth = g_mean + p["growth.shock_sd"] * _normals(rng, n)
+    growth_prev = g_mean + p["growth.shock_sd"] * _normals(rng, n)
     rd_level = np.log(p["rd.base_intensity"]) + p["rd.capability_effect"] * cap
-    rd = np.exp(rd_level + p["rd.shock_sd"] * rng.standard_normal(n))
-    rd_prev = np.exp(rd_level + p["rd.shock_sd"] * rng.standard_normal(n))
+    rd = np.exp(rd_level + p["rd.shock_sd"] * _normals(rng, n))
+    rd_prev = np.exp(rd_level + p["rd.shock_sd"] * _normals(rng, n))
     revenue = np.exp(log_rev)
     rd_m = np.maximum(rd * revenue / 1e6, 0.0) ** 0.8
     ip_rate = rd_m * np.exp(p["ip.capability_effect"] * cap) * p["population.ip_history_years"]
-    niche_extra = rng.poisson(max(p["population.years_in_niche_mean"] - 1.0, 0.0) + level, n)
+    niche_extra = _poisson(rng, max(p["population.years_in_niche_mean"] - 1.0, 0.0) + level, n)
     level = np.broadcast_to(np.asarray(level, dtype=np.int8), (n,))
     share_level = p["firm.main_share_mean"] + 0.5 * p["firm.main_share_sd"] * cap
     debt_level = p["firm.debt_ratio_mean"] - 0.3 * p["firm.debt_ratio_sd"] * cap
@@ -238,14 +251,14 @@ def draw_firms(
         "growth_prev": growth_prev,
         "rd_intensity": np.minimum(rd, 0.5),
         "rd_intensity_prev": np.minimum(rd_prev, 0.5),
-        "ip_class1": rng.poisson(p["ip.class1_rate"] * ip_rate),
-        "ip_class2": rng.poisson(p["ip.class2_rate"] * ip_rate),
+        "ip_class1": _poisson(rng, p["ip.class1_rate"] * ip_rate, n),
+        "ip_class2": _poisson(rng, p["ip.class2_rate"] * ip_rate, n),
         "years_in_niche": 1 + niche_extra,
         "main_share": np.clip(
-            share_level + 0.87 * p["firm.main_share_sd"] * rng.standard_normal(n), 0.05, 1.0
+            share_level + 0.87 * p["firm.main_share_sd"] * _normals(rng, n), 0.05, 1.0
         ),
         "debt_ratio": np.clip(
-            debt_level + 0.95 * p["firm.debt_ratio_sd"] * rng.standard_normal(n), 0.0, 1.5
+            debt_level + 0.95 * p["firm.debt_ratio_sd"] * _normals(rng, n), 0.0, 1.5
         ),
         "capability": cap,
         "high_tech": rng.random(n) < 1.0 / (1.0 + np.exp(-(high_tech_logit + cap))),

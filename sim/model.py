@@ -113,7 +113,7 @@ class City(mesa.Agent):
         if np.isfinite(self.budget_left) and amt[capped].sum() > self.budget_left:
             pos = np.flatnonzero(capped)
             u = model.uniform("apply", idx[pos])  # the firms' apply draws: a deterministic lottery
-            pos = pos[np.argsort(u)]  # distinct uniforms: any sort gives the same order
+            pos = pos[np.argsort(u)]  # ties only between one firm's claims; same order every run
             ok = np.cumsum(amt[pos]) <= self.budget_left
             drop = pos[~ok]
             amt[drop] = 0.0
@@ -163,6 +163,9 @@ class GrowthModel(mesa.Model):
         seed: an int or `numpy.random.SeedSequence`; all randomness derives from it.
         levers_on: False runs the counterfactual with every lever off (same draws).
         values: override of drawn quantities by dotted path (for sweeps and calibration).
+        firm_history: firm columns (names of `COLUMNS`) to copy at the end of every year into
+            `firm_history[name]`, one array per year, base year first. A run otherwise keeps
+            yearly aggregates only (`history`), so its memory does not grow with the years.
     """
 
     def __init__(
@@ -171,7 +174,13 @@ class GrowthModel(mesa.Model):
         seed: int | np.random.SeedSequence | None = None,
         levers_on: bool = True,
         values: dict[str, float] | None = None,
+        firm_history: tuple[str, ...] = (),
     ) -> None:
+        unknown = [name for name in firm_history if name not in COLUMNS]
+        if unknown:
+            raise ValueError(
+                f"firm_history: unknown firm columns {unknown}; known: {list(COLUMNS)}"
+            )
         root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
         super().__init__(rng=root)
         self.scenario = scenario if isinstance(scenario, Scenario) else load(scenario)
@@ -223,6 +232,7 @@ class GrowthModel(mesa.Model):
             for t in self.ladder.tiers
         ]
         self.history: list[YearRecord] = []
+        self.firm_history: dict[str, list[np.ndarray]] = {name: [] for name in firm_history}
         self.datacollector = mesa.DataCollector(model_reporters=self._reporters())
         self.streams = Streams(streams["dynamics"], PURPOSES)
         # random variates drawn for firms so far, by kind (what benchmarks/run.py's floor draws)
@@ -232,6 +242,10 @@ class GrowthModel(mesa.Model):
         self.brought_in = np.zeros(self.top + 1, dtype=np.int64)
         zeros = np.zeros(self.top + 1, dtype=np.int64)
         self.collect(zeros, zeros, zeros)
+        # mesa keeps each model's agent-id counter in a class-level dict (`Agent._ids`), which
+        # holds the model, and all its firms, for the life of the process; this model adds no
+        # agent after set-up, so its counter is dropped and a finished run can be freed
+        mesa.Agent._ids.pop(self, None)
 
     # --- set-up ------------------------------------------------------------------------------
     def _create_baseline(self, rng: np.random.Generator) -> None:
@@ -374,7 +388,7 @@ class GrowthModel(mesa.Model):
             ip_class1_rate=p["ip.class1_rate"],
             ip_class2_rate=p["ip.class2_rate"],
         )
-        rules = kernels.YearRules(*(float(v) for v in rules))
+        rules = kernels.YearRules(*(float(v) for v in rules))  # one compiled signature: floats
         keys = np.array([self.key(name) for name in kernels.GROW_INVEST_DRAWS], dtype=np.uint64)
         n_alive = int(np.count_nonzero(f.alive))
         # room for every IP draw the search may leave to the exact inverse (two per firm)
@@ -407,7 +421,7 @@ class GrowthModel(mesa.Model):
         """A work array of `size` kept from year to year (no fresh memory pages each year)."""
         buf = self._buffers.get(name)
         if buf is None or buf.size < size:
-            buf = self._buffers[name] = np.empty(max(size, self.firms.capacity), dtype=dtype)
+            buf = self._buffers[name] = np.zeros(max(size, self.firms.capacity), dtype=dtype)
         return buf[:size]
 
     def invest(self) -> None:
@@ -557,6 +571,8 @@ class GrowthModel(mesa.Model):
                 budget_left=float(self.city.budget_left),
             )
         )
+        for name, years in self.firm_history.items():
+            years.append(f.column(name).copy())
         self.datacollector.collect(self)
 
     # --- running and looking -----------------------------------------------------------------
@@ -564,6 +580,20 @@ class GrowthModel(mesa.Model):
         """Step through every year of the scenario's period."""
         while self.year < self.period.end:
             self.step()
+
+    def discard_firms(self) -> None:
+        """Let go of the firm arrays and work buffers, most of a finished run's memory.
+
+        The model and its mesa agents refer to each other, so CPython frees a finished model
+        only when its cycle collector runs, which large numpy arrays do not prompt: a process
+        running many replications would hold several finished populations at once. Runners
+        that only need `history` call this when a run is done; the model cannot step after it.
+        """
+        self.firms = FirmPopulation(0)
+        self._buffers.clear()
+        self.birth_blocks = {}
+        self.levers = []  # a lever may hold firms still to bring in
+        self.running = False
 
     def firm(self, i: int) -> Firm:
         """Firm `i` as one object."""

@@ -8,6 +8,9 @@ Hebi scenario over seeds and a few lever values.
 from __future__ import annotations
 
 import dataclasses
+import gc
+import itertools
+import weakref
 
 import numpy as np
 import pytest
@@ -515,3 +518,39 @@ def test_bigger_award_never_lowers_expected_recognitions(with_awards, first_seed
     low = _total_new_titles(with_awards(award), seeds)
     high = _total_new_titles(with_awards(award + more), seeds)
     assert high >= low
+
+
+def test_firm_history_only_when_asked(hebi):
+    plain = GrowthModel(hebi, seed=3)
+    plain.run_model()
+    assert plain.firm_history == {}
+    model = GrowthModel(hebi, seed=3, firm_history=("tier", "alive"))
+    model.run_model()
+    years = len(model.history)
+    assert [len(v) for v in model.firm_history.values()] == [years, years]
+    # the last copy is the final state, and each copy covers the firms of its year
+    assert np.array_equal(model.firm_history["tier"][-1], model.firms.tier)
+    assert all(a.size <= b.size for a, b in itertools.pairwise(model.firm_history["alive"]))
+    # asking for history leaves the run itself unchanged
+    assert histories_equal(plain, model)
+    with pytest.raises(ValueError, match="unknown firm columns"):
+        GrowthModel(hebi, seed=3, firm_history=("size",))
+
+
+def test_a_finished_model_is_freed(hebi):
+    # mesa's class-level agent-id counters would otherwise keep every model (and its firms)
+    model = GrowthModel(hebi, seed=1)
+    model.step()
+    ref = weakref.ref(model)
+    del model
+    gc.collect()
+    assert ref() is None
+
+
+def test_discard_firms_keeps_the_history_and_frees_the_population(hebi):
+    model = GrowthModel(hebi, seed=2)
+    model.run_model()
+    before = [r.at_least.copy() for r in model.history]
+    model.discard_firms()
+    assert model.firms.n == 0 and model.firms.nbytes == 0
+    assert all(np.array_equal(a, r.at_least) for a, r in zip(before, model.history, strict=True))
