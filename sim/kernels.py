@@ -271,13 +271,12 @@ def tally(alive, tier, highest_tier, in_pool, top):
 
 
 @numba.njit(cache=True)
-def highest_claims(firm, amount, lever, n_firms):
+def highest_claims(firm, amount, lever, best):
     """Mask of the claims kept when a firm is paid its single largest claim of the year.
 
-    Ties go to the lever listed first (the smaller `lever` id). One pass over the claims, with
-    a scratch slot per firm.
+    Ties go to the lever listed first (the smaller `lever` id). `best` is scratch with a slot
+    per firm, all -1 on entry and on return (only the claimants' slots are touched).
     """
-    best = np.full(n_firms, -1, dtype=np.int64)
     for j in range(firm.size):
         b = best[firm[j]]
         if b < 0 or amount[j] > amount[b] or (amount[j] == amount[b] and lever[j] < lever[b]):
@@ -285,6 +284,8 @@ def highest_claims(firm, amount, lever, n_firms):
     keep = np.zeros(firm.size, dtype=np.bool_)
     for j in range(firm.size):
         keep[j] = best[firm[j]] == j
+    for j in range(firm.size):
+        best[firm[j]] = -1
     return keep
 
 
@@ -361,3 +362,22 @@ def due_for_re_review(alive, tier, title_year, validity, year, rows):
         rows[n_due] = i  # written always, kept if due (no branch on the state)
         n_due += (k > 0) & alive[i] & (year - title_year[i] >= validity[k])
     return n_due
+
+
+@numba.njit(cache=True)
+def assign_stewards(alive, tier, served_levels, key, coverage, steward):
+    """A service steward for each alive firm holding a served level, with chance `coverage`.
+
+    Sets `steward` for every firm (one pass); returns how many are served and how many
+    firms drew (the holders of a served level).
+    """
+    n_served = 0
+    n_drawn = 0
+    for i in range(alive.size):
+        has = False
+        if alive[i] and served_levels[tier[i]]:
+            n_drawn += 1
+            has = uniform_at(key, i) < coverage
+            n_served += has
+        steward[i] = has
+    return n_served, n_drawn

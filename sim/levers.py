@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from . import kernels
 from .firms import BROUGHT_IN, create_at_level
 
 if TYPE_CHECKING:
@@ -238,11 +239,11 @@ class Stewards:
 
     def select(self, model: GrowthModel) -> None:
         f = model.firms
-        holders = np.flatnonzero(f.alive & self.levels[f.tier])
-        served = holders[model.uniform("steward", holders) < self.coverage]
-        f.steward[:] = False
-        f.steward[served] = True
-        model.city.spend(self.name, self.cost * served.size)
+        served, drawn = kernels.assign_stewards(
+            f.alive, f.tier, self.levels, model.key("steward"), self.coverage, f.steward
+        )
+        model.random_numbers["uniform"] += drawn
+        model.city.spend(self.name, self.cost * served)
 
 
 _CLASSES = {

@@ -106,7 +106,8 @@ class City(mesa.Agent):
         lever_ids, idx, amt = lever_ids[keep], idx[keep], amt[keep]
         if self.awards is not None and self.awards.highest_only and idx.size > 1:
             # per firm, keep the single largest claim (ties: the earlier lever)
-            sel = kernels.highest_claims(idx, amt, lever_ids, f.n)
+            best = model._scratch("best_claim", f.n, np.int64, fill=-1)
+            sel = kernels.highest_claims(idx, amt, lever_ids, best)
             lever_ids, idx, amt = lever_ids[sel], idx[sel], amt[sel]
         award_lever = LEVER_NAMES.index("awards")
         capped = lever_ids == award_lever
@@ -417,11 +418,15 @@ class GrowthModel(mesa.Model):
         """This year's IP arrival rate (before the class rates) of the firms alive this year."""
         return self._scratch("ip_rate", self.firms.n, np.float32)[self.firms.alive]
 
-    def _scratch(self, name: str, size: int, dtype) -> np.ndarray:
-        """A work array of `size` kept from year to year (no fresh memory pages each year)."""
+    def _scratch(self, name: str, size: int, dtype, fill: int = 0) -> np.ndarray:
+        """A work array of `size` kept from year to year (no fresh memory pages each year).
+
+        A new array starts at `fill`; keeping it so between uses is the user's part.
+        """
         buf = self._buffers.get(name)
         if buf is None or buf.size < size:
-            buf = self._buffers[name] = np.zeros(max(size, self.firms.capacity), dtype=dtype)
+            buf = np.full(max(size, self.firms.capacity), fill, dtype=dtype)
+            self._buffers[name] = buf
         return buf[:size]
 
     def invest(self) -> None:
