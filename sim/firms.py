@@ -165,10 +165,6 @@ class FirmPopulation:
         state.update({name: float(f(self)[i]) for name, f in DERIVED.items()})
         return Firm(i, state)
 
-    def counts_by_tier(self, top: int) -> np.ndarray:
-        """Alive firms holding exactly each level 0..top."""
-        return np.bincount(self.tier[self.alive], minlength=top + 1)
-
 
 class _Rows:
     """Some firms' stored columns, each gathered once on first use, and what derives from them."""
@@ -200,7 +196,7 @@ def _normals(rng: np.random.Generator, n: int) -> np.ndarray:
 
 def _poisson(rng: np.random.Generator, lam, n: int) -> np.ndarray:
     """Poisson counts at rates `lam` (scalar or per firm), by inversion at uniforms from `rng`
-    (several times faster than `Generator.poisson` at the small rates drawn here)."""
+    (the engine's method; faster than `Generator.poisson` at the small rates drawn here)."""
     lam = np.broadcast_to(np.asarray(lam, dtype=np.float64), (n,))
     return poisson_from_uniform(lam, rng.random(n))
 

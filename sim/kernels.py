@@ -180,24 +180,18 @@ def grow_and_invest(
         rate = ip_rate[i]
         if not alive[i] or rate <= 0.0:
             continue
-        lam = r.ip_class1_rate * rate
-        k = poisson_search(lam, uniform_at(k_ip1, i))
-        if k >= 0:
-            ip_class1[i] += k
-        else:
-            unsettled_rows[n_unsettled] = i
-            unsettled_rates[n_unsettled] = lam
-            unsettled_class[n_unsettled] = 1
-            n_unsettled += 1
-        lam = r.ip_class2_rate * rate
-        k = poisson_search(lam, uniform_at(k_ip2, i))
-        if k >= 0:
-            ip_class2[i] += k
-        else:
-            unsettled_rows[n_unsettled] = i
-            unsettled_rates[n_unsettled] = lam
-            unsettled_class[n_unsettled] = 2
-            n_unsettled += 1
+        for c in (1, 2):
+            lam = (r.ip_class1_rate if c == 1 else r.ip_class2_rate) * rate
+            k = poisson_search(lam, uniform_at(k_ip1 if c == 1 else k_ip2, i))
+            if k < 0:  # left to the exact inverse
+                unsettled_rows[n_unsettled] = i
+                unsettled_rates[n_unsettled] = lam
+                unsettled_class[n_unsettled] = c
+                n_unsettled += 1
+            elif c == 1:
+                ip_class1[i] += k
+            else:
+                ip_class2[i] += k
     return n_unsettled
 
 

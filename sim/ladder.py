@@ -260,28 +260,6 @@ class Ladder:
             return np.ones(values("tier").shape, dtype=bool)
         return ok
 
-    def meets_among(self, level: int, values: Values, idx: np.ndarray) -> np.ndarray:
-        """Boolean over `idx`: which of these firms meet every criterion of `level`.
-
-        The same answer as `meets(level, values)[idx]`, cheaper: each criterion is checked only
-        on the firms that passed the ones before it (the data lists cheap thresholds first),
-        on whole columns when those firms are most of the population, else on gathered ones.
-        """
-        keep = np.arange(idx.size)
-        n = values("tier").size
-        for c in self.tier(level).criteria:
-            if not keep.size:
-                break
-            sub = idx[keep]
-            if 2 * sub.size > n:
-                ok = c.evaluate(values)[sub]
-            else:
-                ok = c.evaluate(lambda name, s=sub: values(name)[s])
-            keep = keep[ok]
-        out = np.zeros(idx.size, dtype=bool)
-        out[keep] = True
-        return out
-
     def explain(self, tier_id: str, values: Values, i: int) -> list[Explanation]:
         """For firm `i`, each criterion of `tier_id`: required, actual, passed."""
         out = []
