@@ -1,10 +1,12 @@
 """The per-firm arithmetic of the yearly cycle, compiled: one pass over the firms per phase.
 
-`GrowthModel` keeps firms column-wise; the phases that touch every alive firm every year
-(growth, R&D, IP arrivals, exits, the yearly tally) are loops compiled by numba that read and
-write each firm's columns once, draw its random numbers in place (sim/streams.py) and skip rows
-that are not alive (candidates not yet born, firms closed). Phases that touch a subset
-(recognition, re-review, levers) stay vectorised numpy on that subset, in sim/model.py.
+`GrowthModel` keeps firms column-wise; the work that touches every firm every year (growth,
+R&D, IP arrivals, who applies, which titles are due for re-review, stewards, exits, the yearly
+tally) and the settling of claims are loops compiled by numba that read and write each firm's
+columns once, draw its random numbers in place (sim/streams.py) and skip rows that are not
+alive (candidates not yet born, firms closed). What touches a few firms (the criteria read for
+applicants and titles due, approvals, the other lever rules) stays numpy on those firms, in
+sim/model.py and sim/levers.py.
 
 Every formula here is the model's (MODEL.md; parameters in sim/data/parameters.yaml); the plain
 one-object-per-firm version in benchmarks/plain_mesa.py states the same rules firm by firm.

@@ -13,8 +13,9 @@ for the rows it needs only. Firms born in the place are allocated at the start (
 year fixed), and firms brought in are appended after them, so a firm has the same row in a
 run and in its counterfactual: common random numbers hold firm by firm.
 
-Speed: the phases that touch every alive firm (growth, R&D and IP, exits, the tally) are
-compiled loops (sim/kernels.py); the others are numpy on the firms concerned.
+Speed: what touches every firm (growth, R&D and IP, who applies, re-review due dates,
+stewards, exits, the tally) is a compiled loop (sim/kernels.py); the rest is numpy on the
+firms concerned.
 """
 
 from __future__ import annotations
