@@ -368,29 +368,32 @@ class GrowthModel(mesa.Model):
         as a Poisson count that rises with R&D spending (formulas in `kernels.grow_and_invest`).
         """
         f, p = self.firms, self.p
+
+        def v(name: str) -> float:  # plain floats: one compiled signature of the loop
+            return float(p[name])
+
         rules = kernels.YearRules(
-            drift=p["economy.growth_mean"] + self._year_shock_draw(),
-            capability_effect=p["growth.capability_effect"],
-            loan_effect=p["growth.loan_effect"],
-            title_effect=p["growth.title_effect"],
-            shock_sd=p["growth.shock_sd"],
-            adjust_speed=p["firm.adjust_speed"],
-            ratio_shock_sd=p["firm.ratio_shock_sd"],
-            main_share_mean=p["firm.main_share_mean"],
-            main_share_sd=p["firm.main_share_sd"],
-            debt_ratio_mean=p["firm.debt_ratio_mean"],
-            debt_ratio_sd=p["firm.debt_ratio_sd"],
-            loan_debt_increase=p["firm.loan_debt_increase"],
-            rd_log_base=float(np.log(p["rd.base_intensity"])),
-            rd_capability_effect=p["rd.capability_effect"],
-            rd_adjust_speed=p["rd.adjust_speed"],
-            rd_loan_effect=p["rd.loan_effect"],
-            rd_shock_sd=p["rd.shock_sd"],
-            ip_capability_effect=p["ip.capability_effect"],
-            ip_class1_rate=p["ip.class1_rate"],
-            ip_class2_rate=p["ip.class2_rate"],
+            drift=v("economy.growth_mean") + self._year_shock_draw(),
+            capability_effect=v("growth.capability_effect"),
+            loan_effect=v("growth.loan_effect"),
+            title_effect=v("growth.title_effect"),
+            shock_sd=v("growth.shock_sd"),
+            adjust_speed=v("firm.adjust_speed"),
+            ratio_shock_sd=v("firm.ratio_shock_sd"),
+            main_share_mean=v("firm.main_share_mean"),
+            main_share_sd=v("firm.main_share_sd"),
+            debt_ratio_mean=v("firm.debt_ratio_mean"),
+            debt_ratio_sd=v("firm.debt_ratio_sd"),
+            loan_debt_increase=v("firm.loan_debt_increase"),
+            rd_log_base=float(np.log(v("rd.base_intensity"))),
+            rd_capability_effect=v("rd.capability_effect"),
+            rd_adjust_speed=v("rd.adjust_speed"),
+            rd_loan_effect=v("rd.loan_effect"),
+            rd_shock_sd=v("rd.shock_sd"),
+            ip_capability_effect=v("ip.capability_effect"),
+            ip_class1_rate=v("ip.class1_rate"),
+            ip_class2_rate=v("ip.class2_rate"),
         )
-        rules = kernels.YearRules(*(float(v) for v in rules))  # one compiled signature: floats
         keys = np.array([self.key(name) for name in kernels.GROW_INVEST_DRAWS], dtype=np.uint64)
         n_alive = int(np.count_nonzero(f.alive))
         # room for every IP draw the search may leave to the exact inverse (two per firm)
