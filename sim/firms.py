@@ -103,11 +103,7 @@ class FirmPopulation:
 
     def column(self, name: str) -> np.ndarray:
         """The array of a stored column or a derived quantity, for all firms."""
-        if name in self._cols:
-            return self._cols[name][: self.n]
-        if name in DERIVED:
-            return DERIVED[name](self)
-        raise KeyError(f"unknown firm attribute {name!r}")
+        return _attribute(self, name)
 
     def values(self, rows: np.ndarray | None = None):
         """A memoising accessor for one phase (derived quantities computed once).
@@ -182,11 +178,17 @@ class _Rows:
         return self._gathered[name]
 
     def column(self, name: str) -> np.ndarray:
-        if name in COLUMNS:
-            return getattr(self, name)
-        if name in DERIVED:
-            return DERIVED[name](self)
-        raise KeyError(f"unknown firm attribute {name!r}")
+        """The array of a stored column or a derived quantity, for these firms."""
+        return _attribute(self, name)
+
+
+def _attribute(firms: FirmPopulation | _Rows, name: str) -> np.ndarray:
+    """A stored column (an attribute of `firms`) or a quantity derived from them."""
+    if name in COLUMNS:
+        return getattr(firms, name)
+    if name in DERIVED:
+        return DERIVED[name](firms)
+    raise KeyError(f"unknown firm attribute {name!r}")
 
 
 def _normals(rng: np.random.Generator, n: int) -> np.ndarray:

@@ -147,10 +147,10 @@ class RDSupport:
         f = model.firms
         idx = np.flatnonzero(f.alive & (f.tier >= self.level) & (f.rd_intensity >= self.min_rd))
         v = f.values(idx)
-        idx = idx[v("rd_growth") >= self.min_growth]
+        ok = v("rd_growth") >= self.min_growth
         # a share of the R&D of the year just measured (the year before the reward is paid)
-        reward = np.minimum(self.share * f.values(idx)("rd_spend_yuan"), self.cap)
-        model.city.claim(self.name, idx, reward)
+        reward = np.minimum(self.share * v("rd_spend_yuan")[ok], self.cap)
+        model.city.claim(self.name, idx[ok], reward)
 
 
 class BringIn:
