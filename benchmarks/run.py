@@ -353,9 +353,6 @@ def write_results(
     n = cfg["firms"]
     load = ", ".join(f"{x:.2f}" for x in machine["load"][0])
     load_after = ", ".join(f"{x:.2f}" for x in machine["load"][1])
-    size, t_rep = scaling[-1]
-    # 100 replications and their counterfactuals on 2 workers, from the measured replication
-    national = 100 * 2 * t_rep / (2 * par["efficiency"])
     k = cfg["plain_years"]
     years = f"{scenario.period.start}-{scenario.period.end}"
     rows = "\n".join(
@@ -441,12 +438,9 @@ Replication time by population (set-up included; best of 3 up to 100,000 firms),
 |---|---|
 {scale_rows}
 
-## What a national forecast would take
+## The national forecast
 
-One replication of {size:,} firms at the base year took {t_rep:.1f} s. A forecast of 100
-replications and their counterfactuals on 2 workers at the measured parallel efficiency would
-take about {national:.0f} s (an estimate from these figures, not a measured forecast; the
-target is under 60 s).
+Measured, not estimated, by `python benchmarks/national.py`: see `benchmarks/national.md`.
 """
     RESULTS.write_text(text, encoding="utf-8")
     log(f"wrote {RESULTS}")
