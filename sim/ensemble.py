@@ -25,7 +25,7 @@ from .scenario import Scenario
 
 log = logging.getLogger(__name__)
 
-METRICS = ("at_least", "exactly", "new", "ever", "lost", "reviewed", "brought_in")
+METRICS = ("at_least", "exactly", "new", "ever", "lost", "reviewed", "applied", "brought_in")
 QUANTILES = (0.05, 0.5, 0.95)
 
 

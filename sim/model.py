@@ -26,7 +26,7 @@ from pathlib import Path
 import mesa
 import numpy as np
 
-from . import kernels
+from . import competition, kernels, rationing
 from .firms import COLUMNS, NATIVE, Firm, FirmPopulation, create_titled, draw_firms
 from .ladder import Explanation
 from .levers import LEVER_NAMES, build_levers
@@ -46,7 +46,7 @@ PURPOSES = (
     *kernels.GROW_INVEST_DRAWS,  # growth, rd, main_share, debt_ratio (normals), ip_class1/2
 )
 # Child streams of the model's seed sequence.
-STREAMS = ("parameters", "baseline", "births", "dynamics", "bring_in")
+STREAMS = ("parameters", "baseline", "births", "dynamics", "bring_in", "competition")
 
 
 @dataclass
@@ -60,6 +60,7 @@ class YearRecord:
     ever: np.ndarray  # firms that reached at least the level after the base year (cumulative)
     lost: np.ndarray
     reviewed: np.ndarray
+    applied: np.ndarray  # eligible applicants judged for each title (approval = new / applied)
     brought_in: np.ndarray
     pool_size: int
     cost: dict[str, float]
@@ -148,13 +149,43 @@ class Evaluator(mesa.Agent):
     def approve(self, level: int, applicants: np.ndarray) -> np.ndarray:
         """Indices of the applicants approved at `level` this year.
 
-        A dated rate `approval.<tier>.<year>` (a batch that happened) takes precedence over the
-        undated one, which stands for the years without a dated value (future batches).
+        A rationed title (`GrowthModel.competition`): the applicants compete for the year's
+        places on their evaluation score with noise (`sim/rationing.py`), with the rest of the
+        evaluator's pool as an aggregate where the place is part of a larger one. The score is
+        the applicant's log R&D spending, standardised among the year's applicants (R&D scale
+        and intensity are what every title's criteria weigh most), times
+        `competition.score_weight`. A title granted on its criteria: each applicant passes the
+        evaluator's checks at the rate `approval.<tier>` (a dated `approval.<tier>.<year>`
+        takes precedence).
         """
         m = self.model
-        rate = m.p.get(f"approval.{m.ladder.tier(level).id}.{m.year}", self.approval[level])
         u = m.uniform("approve", applicants)
-        return applicants[u < rate]
+        if not m.competition.rationed.get(level, False):
+            rate = m.p.get(f"approval.{m.ladder.tier(level).id}.{m.year}", self.approval[level])
+            return applicants[u < rate]
+        if applicants.size == 0:
+            return applicants
+        spend = np.log(np.maximum(m.firms.values(applicants)("rd_spend_yuan"), 1.0))
+        sd = float(spend.std())
+        z = (spend - spend.mean()) / sd if sd > 0 else np.zeros_like(spend)
+        log_weight = m.p["competition.score_weight"] * z
+        tier_id = m.ladder.tier(level).id
+        rest = 0.0
+        if not m.competition.whole_pool:
+            below = m.ladder.level(competition.APPLIES_FROM[tier_id])
+            rest = m.competition.rest_applicants(
+                tier_id,
+                m.year,
+                float(m.history[-1].at_least[below]),
+                m.p[f"competition.applicants_per_holder.{tier_id}"],
+            )
+        rest_log_weight = float(np.log(np.mean(np.exp(log_weight)))) - m.p[
+            "competition.place_strength"
+        ]
+        won = rationing.approve(
+            log_weight, u, m.competition.quota_of(level, m.year), rest, rest_log_weight
+        )
+        return applicants[won]
 
 
 class GrowthModel(mesa.Model):
@@ -165,6 +196,9 @@ class GrowthModel(mesa.Model):
         seed: an int or `numpy.random.SeedSequence`; all randomness derives from it.
         levers_on: False runs the counterfactual with every lever off (same draws).
         values: override of drawn quantities by dotted path (for sweeps and calibration).
+        origin: the first year whose batches are not known: batches published for earlier
+            years are used as published, later ones drawn (`sim/batches.py`). None: every
+            batch published so far is known (a forecast); a backtest sets its origin.
         firm_history: firm columns (names of `COLUMNS`) to copy at the end of every year into
             `firm_history[name]`, one array per year, base year first. A run otherwise keeps
             yearly aggregates only (`history`), so its memory does not grow with the years.
@@ -177,6 +211,7 @@ class GrowthModel(mesa.Model):
         levers_on: bool = True,
         values: dict[str, float] | None = None,
         firm_history: tuple[str, ...] = (),
+        origin: int | None = None,
     ) -> None:
         unknown = [name for name in firm_history if name not in COLUMNS]
         if unknown:
@@ -208,6 +243,16 @@ class GrowthModel(mesa.Model):
                 del self.p[name]
         self.period = self.scenario.period
         self.year = self.period.base_year
+        self.origin = origin
+        self.competition = competition.build(
+            self.scenario.place.level,
+            self.scenario.province,
+            self.ladder.ids,
+            list(range(self.period.base_year + 1, self.period.end + 1)),
+            origin if origin is not None else competition.ALL_PUBLISHED,
+            np.random.default_rng(streams["competition"]),
+            scale=self.p["competition.quota_scale"],
+        )
         self.firms = FirmPopulation()
         self._create_baseline(np.random.default_rng(streams["baseline"]))
         self._allocate_births(np.random.default_rng(streams["births"]))
@@ -243,7 +288,7 @@ class GrowthModel(mesa.Model):
         # the base year as the first record: the state every forecast starts from
         self.brought_in = np.zeros(self.top + 1, dtype=np.int64)
         zeros = np.zeros(self.top + 1, dtype=np.int64)
-        self.collect(zeros, zeros, zeros)
+        self.collect(zeros, zeros, zeros, zeros)
         # mesa keeps each model's agent-id counter in a class-level dict (`Agent._ids`), which
         # holds the model, and all its firms, for the life of the process; this model adds no
         # agent after set-up, so its counter is dropped and a finished run can be freed
@@ -330,11 +375,11 @@ class GrowthModel(mesa.Model):
         self.finance()
         self.grow_and_invest()
         self.invest()
-        newly = self.recognise()
+        newly, applied = self.recognise()
         lost, reviewed = self.re_review()
         self.pay_awards()
         self.exit()
-        self.collect(newly, lost, reviewed)
+        self.collect(newly, lost, reviewed, applied)
         self.running = self.year < self.period.end  # mesa.batch_run stops at the period's end
 
     def entry(self) -> None:
@@ -449,7 +494,7 @@ class GrowthModel(mesa.Model):
         it that could already be granted before `year` (the pool if none)."""
         return max(j for j in range(level) if j == 0 or self.granted(j, year - 1))
 
-    def recognise(self) -> np.ndarray:
+    def recognise(self) -> tuple[np.ndarray, np.ndarray]:
         """Eligible firms one level below a title apply and are approved: one step a year.
 
         Before a title exists (`available_from`), firms below it apply for the title above it
@@ -463,6 +508,7 @@ class GrowthModel(mesa.Model):
         f, p = self.firms, self.p
         start = f.tier.copy()
         newly = np.zeros(self.top + 1, dtype=np.int64)
+        applied = np.zeros(self.top + 1, dtype=np.int64)
         awards = self.awards
         below = np.full(self.top + 1, -1, dtype=np.int64)
         base = np.zeros(self.top + 1)
@@ -492,6 +538,7 @@ class GrowthModel(mesa.Model):
             if applying.size == 0:
                 continue
             applicants = applying[self.ladder.meets(k, f.values(applying))]
+            applied[k] = applicants.size
             approved = self._evaluator_of[k].approve(k, applicants)
             first = f.highest_tier[approved] < k
             f.tier[approved] = k
@@ -501,7 +548,7 @@ class GrowthModel(mesa.Model):
             for lever in self.levers:
                 if hasattr(lever, "recognised"):
                     lever.recognised(self, k, approved, first)
-        return newly
+        return newly, applied
 
     def re_review(self) -> tuple[np.ndarray, np.ndarray]:
         """Titles past their validity are re-reviewed; failing firms drop one level."""
@@ -550,7 +597,9 @@ class GrowthModel(mesa.Model):
         self.random_numbers["uniform"] += int(np.count_nonzero(f.alive))
         kernels.close_firms(f.alive, f.in_pool, f.tier, hazard, self.key("exit"))
 
-    def collect(self, newly: np.ndarray, lost: np.ndarray, reviewed: np.ndarray) -> None:
+    def collect(
+        self, newly: np.ndarray, lost: np.ndarray, reviewed: np.ndarray, applied: np.ndarray
+    ) -> None:
         """Record the year: firms per level, new titles, losses, reviews, pool, costs."""
         f = self.firms
         exactly, highest, pool_size = kernels.tally(
@@ -574,6 +623,7 @@ class GrowthModel(mesa.Model):
                 ever=ever,
                 lost=lost,
                 reviewed=reviewed,
+                applied=applied,
                 brought_in=self.brought_in.copy(),
                 pool_size=int(pool_size),
                 cost=dict(self.city.cost),

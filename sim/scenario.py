@@ -102,6 +102,32 @@ class Place(_Strict):
     name_zh: str | None = None
     level: Literal["country", "province", "city", "county", "district"]
     parent: str | None = None
+    province: str | None = Field(
+        default=None,
+        description=(
+            "the province whose lists and share of MIIT's batches the place competes for "
+            "(a context file in sim/data/context/); required below the province level, and "
+            "for a province its own name"
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _province(self) -> Place:
+        if self.level != "country" and not self.province:
+            raise ValueError(
+                f"a place at level {self.level!r} names its province in 'province' "
+                "(e.g. province: Henan), whose context file holds its lists and shares"
+            )
+        if self.province:
+            from .context import known_regions
+
+            known = known_regions()
+            if self.province.lower() not in [r.lower() for r in known]:
+                raise ValueError(
+                    f"'province' is a region with a context file ({', '.join(known)}); "
+                    f"got {self.province!r}"
+                )
+        return self
 
 
 class Document(_Strict):
@@ -366,6 +392,11 @@ class Scenario(_Strict):
     _specs: dict[str, Spec] | None = PrivateAttr(default=None)
 
     # --- derived views -------------------------------------------------------------------
+    @property
+    def province(self) -> str | None:
+        """The province the place competes in (None for the country)."""
+        return self.place.province
+
     @property
     def tier_ids(self) -> list[str]:
         """The ladder's tier ids from the lowest title up (standard and local tiers)."""

@@ -1,0 +1,171 @@
+"""How many titles an evaluator grants a year: past batches as published, future ones drawn.
+
+A batch is a policy decision, not a rate times a pool (MODEL.md section 5), so its size is an
+input. For a year whose batch was published before the forecast's origin, the model uses the
+published size (a range where sources disagree: drawn uniformly inside it). For a later year,
+each replication draws it from this documented distribution:
+
+* **Median path.** The batches follow their local linear trend (the last year-to-year change
+  per year, continued) while the evaluator's stated cumulative goal is unmet; once the goal is
+  reached, or when the last change was a cut, they stay at their last level. A per-year goal
+  (Henan: at least 1,000 provincial SRDI firms a year) sets the level where it is known. With
+  one published batch there is no trend: the level is that batch. Only goals published before
+  the origin are used (`Goal.published`). The path never falls below a quarter of the last
+  batch.
+* **Spread.** Around the median path the log batch size moves as a random walk: year h after
+  the last published batch has log standard deviation `sigma * sqrt(h)`. `sigma` is the
+  root mean square of the rule's own one-year-ahead log errors over the published batches
+  where it had a trend to follow, pooled with a prior `SIGMA_PRIOR` (an assumption) that
+  counts as `PRIOR_WEIGHT` errors; at least `SIGMA_FLOOR`.
+
+The median path is therefore the naive "last change" forecast corrected by the stated goal:
+the model claims no better foresight of MIIT's decisions than that; what it adds is the spread,
+and what follows from a batch for each place and stock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+SIGMA_PRIOR = 0.5  # assumption (range 0.3-1.0): log-sd of a one-year-ahead batch, little data
+SIGMA_FLOOR = 0.15  # assumption: no batch is known to within 15 % a year ahead
+PRIOR_WEIGHT = 2.0  # the prior counts as this many observed errors (assumption, range 1-4)
+FLOOR_SHARE = 0.25  # a batch is never forecast below a quarter of the last one
+
+
+@dataclass(frozen=True)
+class PublishedBatch:
+    """One year's published list size (low == high unless sources disagree)."""
+
+    year: int
+    low: float
+    high: float
+    lower_bound: bool = False  # only part of the year's lists is known: the year is forecast,
+    # and no draw falls below `low`
+
+    @property
+    def central(self) -> float:
+        return 0.5 * (self.low + self.high)
+
+
+@dataclass(frozen=True)
+class StatedGoal:
+    """A goal the evaluator paces its batches to, and the year it became known."""
+
+    kind: str  # "cumulative" (titles granted since the first batch), "per_year"
+    value: float
+    by: int
+    published_year: int
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """The distribution of one evaluator's batches of one title over a run's years."""
+
+    published: dict[int, PublishedBatch]
+    median: dict[int, float]  # years after the last published batch
+    log_sd: dict[int, float]
+    sigma: float
+    bounds: dict[int, float] = field(default_factory=dict)  # lower bounds of forecast years
+    notes: tuple[str, ...] = field(default=())
+
+    def draw(self, years: Sequence[int], rng: np.random.Generator) -> dict[int, float]:
+        """One replication's batch per year: published sizes, then the random walk.
+
+        Consumes one uniform per year with a published range and one normal per forecast
+        year, in year order, so that two runs on the same stream draw the same batches.
+        """
+        out: dict[int, float] = {}
+        walk, previous = 0.0, max(self.published, default=None)
+        for year in sorted(years):
+            if year in self.published:
+                b = self.published[year]
+                out[year] = b.low + rng.random() * (b.high - b.low)
+            elif year in self.median:
+                gap = year - previous if previous is not None else 1
+                walk += self.sigma * np.sqrt(gap) * rng.standard_normal()
+                previous = year
+                out[year] = self.median[year] * float(np.exp(walk))
+                if year in self.bounds:
+                    out[year] = max(out[year], self.bounds[year])
+        return out
+
+    def quantiles(self, year: int, q: Sequence[float]) -> np.ndarray:
+        """Quantiles of the batch of a forecast year (lognormal)."""
+        from scipy.stats import norm
+
+        return self.median[year] * np.exp(self.log_sd[year] * norm.ppf(np.asarray(q)))
+
+
+def _trend_path(
+    levels: list[tuple[int, float]],
+    years: Sequence[int],
+    goal_left: float | None,
+    per_year: float | None,
+) -> dict[int, float]:
+    """Median batches for `years` after the published `levels` (year, size), oldest first."""
+    last_year, last = levels[-1]
+    slope = 0.0
+    if len(levels) >= 2:
+        (y0, b0), (y1, b1) = levels[-2], levels[-1]
+        slope = max((b1 - b0) / (y1 - y0), 0.0)  # after a cut the level holds
+    level = last
+    if per_year is not None:
+        level, slope = per_year, 0.0
+    path: dict[int, float] = {}
+    for year in range(last_year + 1, max(years, default=last_year) + 1):
+        if goal_left is not None and goal_left <= 0:
+            slope = 0.0
+        level = max(level + slope, FLOOR_SHARE * last)
+        if goal_left is not None:
+            goal_left -= level
+        if year in years:
+            path[year] = level
+    return path
+
+
+def plan_batches(
+    published: Sequence[PublishedBatch],
+    goals: Sequence[StatedGoal],
+    origin: int,
+    years: Sequence[int],
+) -> BatchPlan:
+    """The batch distribution for `years`, knowing the batches and goals published before
+    `origin` (the first year forecast)."""
+    bounds = {b.year: b.low for b in published if b.lower_bound and b.year < origin}
+    known = sorted(
+        (b for b in published if b.year < origin and not b.lower_bound), key=lambda b: b.year
+    )
+    if not known:
+        raise ValueError(f"no batch published before {origin}: the batch size has no basis")
+    levels = [(b.year, b.central) for b in known]
+    goals_known = [g for g in goals if g.published_year < origin]
+    cumulative = [g for g in goals_known if g.kind == "cumulative"]
+    goal_left = None
+    if cumulative:
+        g = min(cumulative, key=lambda g: g.by)
+        goal_left = g.value - sum(b for _, b in levels)
+    per_year = [g for g in goals_known if g.kind == "per_year" and g.by > levels[-1][0]]
+    per_year_level = max(g.value for g in per_year) if per_year else None
+    forecast_years = [y for y in years if y > levels[-1][0]]
+    median = _trend_path(levels, forecast_years, goal_left, per_year_level)
+    # the rule's own one-year-ahead log errors where it had a trend to follow (two published
+    # batches or more), pooled with the prior as if it were PRIOR_WEIGHT such errors
+    errors = []
+    for i in range(2, len(levels)):
+        step = _trend_path(levels[:i], [levels[i][0]], None, None)
+        errors.append(np.log(levels[i][1] / step[levels[i][0]]))
+    sigma = float(
+        np.sqrt(
+            (PRIOR_WEIGHT * SIGMA_PRIOR**2 + np.sum(np.square(errors)))
+            / (PRIOR_WEIGHT + len(errors))
+        )
+    )
+    sigma = max(sigma, SIGMA_FLOOR)
+    last_year = levels[-1][0]
+    log_sd = {y: sigma * np.sqrt(y - last_year) for y in median}
+    pub = {b.year: b for b in known}
+    return BatchPlan(published=pub, median=median, log_sd=log_sd, sigma=sigma, bounds=bounds)
