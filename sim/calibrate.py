@@ -944,9 +944,12 @@ def naive_baselines(
 
     repeat_last: the last value, with a random-walk band (sd of the past yearly changes);
     trend: the least-squares straight line through the past values, with its 90 % prediction
-    interval (needs 3 points for a band; with 2 points the line has no band).
+    interval (needs 3 points for a band; with 2 points the line has no band). The points are
+    the backtest's (`sim.backtest.naive_points`).
     """
     from scipy import stats
+
+    from .backtest import naive_points
 
     past = sorted((y, v) for y, v in obs_values.items() if y < year)
     out: dict[str, tuple[float, float, float]] = {}
@@ -954,7 +957,8 @@ def naive_baselines(
         return out
     ys = np.array([p[0] for p in past], float)
     vs = np.array([p[1] for p in past], float)
-    last = vs[-1]
+    points = naive_points(obs_values, year, [year])
+    last = points["repeat_last"][year][0]
     if len(vs) >= 3:
         sd = float(np.std(np.diff(vs), ddof=1)) * math.sqrt(year - ys[-1])
         out["repeat_last"] = (last, last - 1.645 * sd, last + 1.645 * sd)
@@ -962,7 +966,7 @@ def naive_baselines(
         out["repeat_last"] = (last, math.nan, math.nan)
     if len(vs) >= 2:
         b, a = np.polyfit(ys, vs, 1)
-        point = a + b * year
+        point = points["trend"][year][0]
         if len(vs) >= 3:
             resid = vs - (a + b * ys)
             s = math.sqrt(float(resid @ resid) / (len(vs) - 2))

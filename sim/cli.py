@@ -515,6 +515,92 @@ def calibrate(reproduce, holdout_from, seed, quick, out, workers) -> None:
     click.echo(f"\nOutputs in {folder}/")
 
 
+def _origins(value: str | None) -> list[int] | None:
+    if value is None:
+        return None
+    try:
+        out = [int(x) for x in value.split(",") if x.strip()]
+    except ValueError:
+        out = []
+    if not out:
+        raise click.BadParameter(
+            f"must be years separated by commas (2020,2021,2022), got '{value}'",
+            param_hint="--origins",
+        )
+    return out
+
+
+def _writable_folder(folder: Path) -> str | None:
+    """Why `folder` cannot take output files, or None when a file can be created in it."""
+    if folder.exists() and not folder.is_dir():
+        return f"{folder} exists and is not a folder"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".srdi-probe.")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        return f"cannot write into {folder}: {e.strerror or e}"
+    return None
+
+
+@main.command()
+@click.option(
+    "--origins", metavar="YEARS", help="Origins, e.g. 2020,2021,2022 (default: backtest.yaml's)."
+)
+@click.option(
+    "--out", "-o", type=click.Path(), help="Write the scores, summary, table and figure here."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@click.option("--quick", is_flag=True, help="A smoke run of the same code (few, small runs).")
+@click.option("--runs", "-n", type=int, default=None, help="Replications per origin.")
+@click.option(
+    "--workers", "-w", type=int, default=None, help="Worker processes (default: all cores)."
+)
+def backtest(origins, out, as_json, quick, runs, workers) -> None:
+    """Judge the model's forecasts on years it was not fitted to, against naive baselines.
+
+    For each origin the model is fitted on data before it and forecasts the origin year and the
+    next (calibration/backtest.yaml); repeat-last, last-change and trend forecasts are scored on
+    the same observations.
+
+    Example: srdi backtest --origins 2020,2021,2022 --out results/backtest
+    """
+    from . import backtest as bt
+
+    years = _origins(origins)
+    if runs is not None and runs < 1:
+        raise click.BadParameter(f"must be at least 1, got {runs}", param_hint="--runs")
+    out_dir = Path(out) if out else None
+    if out_dir is not None and (why := _writable_folder(out_dir)):
+        click.echo(f"error: --out: {why}; nothing was run or written.", err=True)
+        sys.exit(EXIT_INVALID)
+    try:
+        bt.load_series()
+    except ScenarioErrors as e:
+        _fail(e)
+    except bt.BacktestError as e:
+        _fail(ScenarioErrors([e]))
+    from sim.origin_forecast import forecaster as make_forecaster
+
+    forecaster = make_forecaster(
+        quick=quick, runs=runs, workers=workers, progress=sys.stderr.isatty()
+    )
+    try:
+        result = bt.run_backtest(forecaster, origins=years)
+    except bt.ForecastOutputError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(1)
+    if out_dir is not None:
+        result.write(out_dir)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
+    else:
+        click.echo(result.markdown(), nl=False)
+        if out_dir is not None:
+            click.echo(f"\nScores, summary, table and figure written to {out_dir}/")
+
+
 def pd_read(path: Path):
     import pandas as pd
 
