@@ -413,17 +413,19 @@ def load_context_file(path: str | Path) -> Context:
     return parse_context(text, str(p))
 
 
-_ALIASES = {"china": "national", "national": "national", "country": "national"}
+_ALIASES = {"china": "national", "country": "national"}
+_REGION_LINE = re.compile(r"^region:\s*[\"']?([^\"'#\n]+?)[\"']?\s*(?:#.*)?$", re.MULTILINE)
 
 
 def _shipped() -> dict[str, str]:
-    """File id -> region name of every shipped context file (region names as in the files)."""
+    """File id -> region name (its `region:` line) of every shipped context file."""
     folder = resources.files("sim").joinpath("data/context")
     out = {}
     for entry in folder.iterdir():
         if entry.name.endswith(".yaml"):
             file_id = entry.name[: -len(".yaml")]
-            out[file_id] = "China" if file_id == "national" else file_id.capitalize()
+            m = _REGION_LINE.search(entry.read_text(encoding="utf-8"))
+            out[file_id] = m.group(1) if m else file_id.capitalize()
     return dict(sorted(out.items()))
 
 
@@ -435,8 +437,9 @@ def known_regions() -> list[str]:
 def load_context(region: str) -> Context:
     """The shipped context of a region: "Henan", "henan", "China" or "national"."""
     key = region.strip().lower()
-    file_id = _ALIASES.get(key, key)
     shipped = _shipped()
+    by_name = {name.lower(): file_id for file_id, name in shipped.items()}
+    file_id = by_name.get(key) or _ALIASES.get(key, key)
     if file_id not in shipped:
         near = difflib.get_close_matches(key, [r.lower() for r in shipped.values()], n=1)
         raise ScenarioError(
@@ -444,7 +447,7 @@ def load_context(region: str) -> Context:
             "",
             expected="a region with a context file (" + ", ".join(known_regions()) + ")",
             found=repr(region),
-            fix=(f"Did you mean '{near[0].capitalize()}'? " if near else "")
+            fix=(f"Did you mean '{shipped[by_name[near[0]]]}'? " if near else "")
             + "A new province needs a file sim/data/context/<province>.yaml.",
             kind="unknown_region",
         )
