@@ -7,6 +7,8 @@ problem each (`many_problems.yaml` has two); each file's first line says what is
 
 from __future__ import annotations
 
+import csv
+import re
 import shutil
 from pathlib import Path
 
@@ -386,3 +388,67 @@ def test_copied_file_keeps_its_own_name(tmp_path: Path) -> None:
     with pytest.raises(ScenarioErrors) as e:
         load_context_file(copy)
     assert e.value.errors[0].file == str(copy)
+
+
+# --- the numbers are those of calibration/data/observed_counts.csv --------------------------------
+
+OBSERVED = ROOT / "calibration" / "data" / "observed_counts.csv"
+
+
+def _observed_rows() -> list[dict[str, str]]:
+    """The observed rows, a 'same ...' source replaced by the row above's."""
+    with OBSERVED.open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    previous = ""
+    for row in rows:
+        if row["source"].startswith("same"):
+            row["source"] = previous + " " + row["source"]
+        previous = row["source"]
+    return rows
+
+
+def _cited_numbers(ctx: Context):
+    """(tier, number, source, kinds of row it may come from) of every cited number."""
+    for tier, tb in ctx.batches.items():
+        for o in tb.observed:
+            if o.basis == "cited" and o.count is not None:
+                yield tier, o.count, o.source, ("flow",)
+        for g in tb.goals:
+            yield tier, g.value, g.source, ("target",)
+    for tier, goals in ctx.national_goals.items():
+        for g in goals:
+            yield tier, g.value, g.source, ("target",)
+    for tier, stocks in ctx.stocks.items():
+        for s in stocks:
+            yield tier, s.count, s.source, ("stock",)
+    for tier, shares in ctx.national_shares.items():
+        for s in shares:
+            yield tier, s.count, s.source, ("stock", "flow")
+    for reviews in ctx.re_review.values():
+        for r in reviews:
+            yield "little_giant_review_pass", r.passed, r.source, ("flow",)
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_cited_numbers_are_observed_rows_with_their_source(region: str) -> None:
+    """Each cited number is a row's count (or in its note) and cites that row's source."""
+    rows = _observed_rows()
+    for tier, number, source, kinds in _cited_numbers(load_context(region)):
+        hits = [
+            r
+            for r in rows
+            if r["region"] == region
+            and r["tier"] == tier
+            and r["kind"] in kinds
+            and (
+                float(r["count"]) == number or re.search(rf"(?<!\d){int(number)}(?!\d)", r["note"])
+            )
+        ]
+        assert hits, f"{region} {tier} {number:g} is not in {OBSERVED.name}"
+        words = [
+            w.strip("(),'\"")
+            for r in hits
+            for w in re.split(r"[\s;]+", r["source"])
+            if len(w.strip("(),'\"")) >= 10
+        ]
+        assert any(w in source for w in words), f"{region} {tier} {number:g}: {source}"
