@@ -314,8 +314,11 @@ def _document_errors(
         )
     if level == "country" and parent is not None:
         err(("parent",), "absent (level: country)", repr(parent), "invalid")
-        if data.get("national_shares"):
-            err(("national_shares",), "absent in a country file", "a mapping", "invalid")
+    if level == "country":
+        for section in ("national_shares", "national_goals"):
+            if data.get(section):
+                found = "a section (a country has no share of itself)"
+                err((section,), "absent in a country file", found, "invalid")
     for section, allowed in (
         ("batches", STANDARD_TIERS),
         ("stocks", STANDARD_TIERS),

@@ -365,6 +365,13 @@ def test_cross_field_checks(old: str, new: str, path: str, words: list[str]) -> 
         assert word in hits[0].message, hits[0].message
 
 
+def test_a_country_file_has_no_parent_and_no_shares() -> None:
+    text = _variant("level: province\nparent: China", "level: country\nparent: Asia")
+    with pytest.raises(ScenarioErrors) as e:
+        parse_context(text, "country.yaml")
+    assert {err.path for err in e.value.errors} == {"parent", "national_shares"}
+
+
 def test_dates_may_be_written_unquoted() -> None:
     text = _variant(
         "not_known:",
