@@ -620,13 +620,17 @@ def _found(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _translate(exc: ValidationError, file: str, lines: Mapping[Loc, int]) -> list[ScenarioError]:
+def _translate(
+    exc: ValidationError, file: str, lines: Mapping[Loc, int], root: type[BaseModel] | None = None
+) -> list[ScenarioError]:
+    """Pydantic's errors as ScenarioErrors; `root` is the document's schema (Scenario)."""
+    root = root or Scenario
     out = []
     for err in exc.errors(include_url=False):
         loc = tuple(err["loc"])
         t = err["type"]
         if t == "extra_forbidden":
-            parent = _schema_at(Scenario, loc[:-1])
+            parent = _schema_at(root, loc[:-1])
             allowed = (
                 _field_names(parent)
                 if isinstance(parent, type) and issubclass(parent, BaseModel)
@@ -948,8 +952,11 @@ def _reference_errors(sc: Scenario, file: str, lines: Mapping[Loc, int]) -> list
     return errs
 
 
-def parse(text: str, file: str = "<scenario>") -> Scenario:
-    """Parse and validate a scenario document. Raises ScenarioErrors listing every problem."""
+def read_document(text: str, file: str) -> tuple[Any, dict[Loc, int], list[ScenarioError]]:
+    """A YAML document as data, the line of every key and item by path, and duplicate keys.
+
+    Raises ScenarioErrors when the text is not YAML (or has a recursive alias).
+    """
     try:
         loader = YamlLoader(text)
         try:
@@ -1000,6 +1007,12 @@ def parse(text: str, file: str = "<scenario>") -> Scenario:
         )
         for path, first, again in dups
     ]
+    return data, lines, errs
+
+
+def parse(text: str, file: str = "<scenario>") -> Scenario:
+    """Parse and validate a scenario document. Raises ScenarioErrors listing every problem."""
+    data, lines, errs = read_document(text, file)
     if not isinstance(data, dict):
         raise ScenarioErrors(
             [
