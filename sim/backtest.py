@@ -242,6 +242,34 @@ def naive_forecasts(observed: pd.DataFrame, origin: int, years: list[int]) -> pd
     return pd.DataFrame(rows, columns=["method", "series", "year", "p50", "fallback"])
 
 
+def forecast_targets(
+    origin: int,
+    config_path: str | Path = CONFIG,
+    observed_path: str | Path = OBSERVED,
+    horizons: Sequence[int] | None = None,
+) -> pd.DataFrame:
+    """What a forecaster is asked at `origin`: one row per series and forecast year.
+
+    Columns: series, region, tier, measure, year, horizon, scored (an observation of that year
+    exists and some value precedes the origin, so the model must give a p50 for it).
+    """
+    doc = load_config(config_path)
+    observed = load_series(config_path, observed_path)
+    horizons = list(horizons) if horizons is not None else list(doc["horizons"])
+    known = set(observed.loc[observed["year"] < origin, "series"])
+    seen = set(zip(observed["series"], observed["year"], strict=True))
+    rows = [
+        {
+            "series": s["id"], "region": s["region"], "tier": s["tier"], "measure": s["measure"],
+            "year": origin + h - 1, "horizon": h,
+            "scored": s["id"] in known and (s["id"], origin + h - 1) in seen,
+        }
+        for s in doc["series"]
+        for h in horizons
+    ]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
 # --- scores ----------------------------------------------------------------------------------
 
 
@@ -420,7 +448,8 @@ class BacktestResult:
         lines = [
             "## Rolling-origin backtest",
             "",
-            f"Origins {', '.join(map(str, self.origins))}; horizon h forecasts the year "
+            f"Origins {', '.join(map(str, self.origins))}; horizons "
+            f"{', '.join(map(str, self.horizons))}: horizon h forecasts the year "
             "origin + h - 1 from observations of earlier years. APE is the mean absolute "
             "percentage error (a lower bound counts only a forecast below it); coverage is the "
             "share of 90 % intervals holding the observation; width is the interval's width "
@@ -442,6 +471,14 @@ class BacktestResult:
                     f"{_pct(m['coverage'] if m is not None else None)} | "
                     f"{_pct(m['mean_width'] if m is not None else None)} |"
                 )
+        scored = set(self.scores["series"])
+        never = [x for x in self.observed["series"].unique() if x not in scored]
+        if never:
+            lines += [
+                "",
+                "Not scored at these origins (no value before the origin, or no observation in "
+                f"the forecast years): {', '.join(never)}.",
+            ]
         return "\n".join(lines) + "\n"
 
     def to_dict(self) -> dict[str, Any]:
