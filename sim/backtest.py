@@ -106,8 +106,13 @@ def load_config(config_path: str | Path = CONFIG) -> dict[str, Any]:
     root = yaml.compose(text, Loader=yaml.SafeLoader)
 
     def bad(keys: list[str | int], expected: str, found: Any, fix: str | None = None) -> None:
+        named = list(keys)  # series.<id>... rather than series.<index>... where the id is known
+        if len(keys) > 1 and keys[0] == "series" and isinstance(keys[1], int):
+            item = doc["series"][keys[1]]
+            if isinstance(item, dict) and isinstance(item.get("id"), str):
+                named[1] = item["id"]
         raise BacktestError(
-            str(path), ".".join(map(str, keys)), expected, repr(found), _node_line(root, keys),
+            str(path), ".".join(map(str, named)), expected, repr(found), _node_line(root, keys),
             fix, "invalid",
         )  # fmt: skip
 
@@ -122,6 +127,9 @@ def load_config(config_path: str | Path = CONFIG) -> dict[str, Any]:
         bad(["series"], "a non-empty list of series", series)
     seen: set[str] = set()
     for i, s in enumerate(series):
+        if not isinstance(s, dict):
+            bad(["series", i], "a mapping with id, label, label_zh, region, tier, measure, "
+                "observations", s)  # fmt: skip
         for key in ("id", "label", "label_zh", "region", "tier", "measure", "observations"):
             if key not in s:
                 bad(["series", i], f"a series with '{key}'", sorted(s))
@@ -137,6 +145,8 @@ def load_config(config_path: str | Path = CONFIG) -> dict[str, Any]:
                 bad(where, f"{{row, model_year, form}} (series {s['id']})", o)
             if o["form"] not in FORMS:
                 bad([*where, "form"], f"one of {', '.join(FORMS)} (series {s['id']})", o["form"])
+            if not isinstance(o["model_year"], int) or isinstance(o["model_year"], bool):
+                bad([*where, "model_year"], f"a year (series {s['id']})", o["model_year"])
             if o["model_year"] in years:
                 bad([*where, "model_year"], f"one observation per year (series {s['id']})",
                     o["model_year"])  # fmt: skip
@@ -187,7 +197,8 @@ def load_series(
                     "year": int(o["model_year"]), "value": float(count), "form": o["form"],
                 }
             )  # fmt: skip
-    return pd.DataFrame(rows, columns=SERIES_COLUMNS).sort_values(["series", "year"], kind="stable")
+    out = pd.DataFrame(rows, columns=SERIES_COLUMNS)
+    return out.sort_values(["series", "year"], kind="stable").reset_index(drop=True)
 
 
 # --- naive forecasts -------------------------------------------------------------------------

@@ -116,8 +116,10 @@ def test_two_observations_of_one_year_are_refused(tmp_path):
     )
     path = tmp_path / "backtest.yaml"
     path.write_text(text, encoding="utf-8")
-    with pytest.raises(bt.BacktestError, match="one observation per year"):
+    with pytest.raises(bt.BacktestError, match="one observation per year") as info:
         bt.load_series(path)
+    assert info.value.path == "series.china_lg_batch.observations.3.model_year"
+    assert "model_year: 2021" in path.read_text().splitlines()[info.value.line - 1]
 
 
 # --- naive forecasts -------------------------------------------------------------------------
