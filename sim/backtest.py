@@ -548,6 +548,10 @@ def _check_forecast(df: Any, origin: int) -> pd.DataFrame:
             f"forecaster({origin}) returned no column {', '.join(missing)}; expected "
             f"{', '.join(FORECAST_COLUMNS)}"
         )
+    twice = df[df.duplicated(["series", "year"], keep=False)]
+    if len(twice):
+        pairs = ", ".join(sorted({f"{r.series} {r.year}" for r in twice.itertuples()}))
+        raise ForecastOutputError(f"forecaster({origin}) gave more than one row for: {pairs}")
     return df[FORECAST_COLUMNS].copy()
 
 

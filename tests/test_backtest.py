@@ -310,6 +310,15 @@ def test_a_forecaster_missing_a_scored_series_is_refused(observed):
         bt.run_backtest(partial)
 
 
+def test_a_forecaster_giving_a_year_twice_is_refused(observed):
+    def twice(origin: int) -> pd.DataFrame:
+        d = _fake(observed)(origin)
+        return pd.concat([d, d.head(1)])
+
+    with pytest.raises(bt.ForecastOutputError, match="more than one row"):
+        bt.run_backtest(twice)
+
+
 def test_origins_limit_the_forecasts(observed):
     calls = []
 
