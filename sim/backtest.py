@@ -106,8 +106,13 @@ def load_config(config_path: str | Path = CONFIG) -> dict[str, Any]:
     root = yaml.compose(text, Loader=yaml.SafeLoader)
 
     def bad(keys: list[str | int], expected: str, found: Any, fix: str | None = None) -> None:
+        named = list(keys)  # series.<id>... rather than series.<index>... where the id is known
+        if len(keys) > 1 and keys[0] == "series" and isinstance(keys[1], int):
+            item = doc["series"][keys[1]]
+            if isinstance(item, dict) and isinstance(item.get("id"), str):
+                named[1] = item["id"]
         raise BacktestError(
-            str(path), ".".join(map(str, keys)), expected, repr(found), _node_line(root, keys),
+            str(path), ".".join(map(str, named)), expected, repr(found), _node_line(root, keys),
             fix, "invalid",
         )  # fmt: skip
 
@@ -122,6 +127,9 @@ def load_config(config_path: str | Path = CONFIG) -> dict[str, Any]:
         bad(["series"], "a non-empty list of series", series)
     seen: set[str] = set()
     for i, s in enumerate(series):
+        if not isinstance(s, dict):
+            bad(["series", i], "a mapping with id, label, label_zh, region, tier, measure, "
+                "observations", s)  # fmt: skip
         for key in ("id", "label", "label_zh", "region", "tier", "measure", "observations"):
             if key not in s:
                 bad(["series", i], f"a series with '{key}'", sorted(s))
@@ -137,6 +145,8 @@ def load_config(config_path: str | Path = CONFIG) -> dict[str, Any]:
                 bad(where, f"{{row, model_year, form}} (series {s['id']})", o)
             if o["form"] not in FORMS:
                 bad([*where, "form"], f"one of {', '.join(FORMS)} (series {s['id']})", o["form"])
+            if not isinstance(o["model_year"], int) or isinstance(o["model_year"], bool):
+                bad([*where, "model_year"], f"a year (series {s['id']})", o["model_year"])
             if o["model_year"] in years:
                 bad([*where, "model_year"], f"one observation per year (series {s['id']})",
                     o["model_year"])  # fmt: skip
@@ -187,7 +197,8 @@ def load_series(
                     "year": int(o["model_year"]), "value": float(count), "form": o["form"],
                 }
             )  # fmt: skip
-    return pd.DataFrame(rows, columns=SERIES_COLUMNS).sort_values(["series", "year"], kind="stable")
+    out = pd.DataFrame(rows, columns=SERIES_COLUMNS)
+    return out.sort_values(["series", "year"], kind="stable").reset_index(drop=True)
 
 
 # --- naive forecasts -------------------------------------------------------------------------
@@ -240,6 +251,34 @@ def naive_forecasts(observed: pd.DataFrame, origin: int, years: list[int]) -> pd
                 rows.append({"method": method, "series": sid, "year": int(year), "p50": p50,
                              "fallback": fallback})  # fmt: skip
     return pd.DataFrame(rows, columns=["method", "series", "year", "p50", "fallback"])
+
+
+def forecast_targets(
+    origin: int,
+    config_path: str | Path = CONFIG,
+    observed_path: str | Path = OBSERVED,
+    horizons: Sequence[int] | None = None,
+) -> pd.DataFrame:
+    """What a forecaster is asked at `origin`: one row per series and forecast year.
+
+    Columns: series, region, tier, measure, year, horizon, scored (an observation of that year
+    exists and some value precedes the origin, so the model must give a p50 for it).
+    """
+    doc = load_config(config_path)
+    observed = load_series(config_path, observed_path)
+    horizons = list(horizons) if horizons is not None else list(doc["horizons"])
+    known = set(observed.loc[observed["year"] < origin, "series"])
+    seen = set(zip(observed["series"], observed["year"], strict=True))
+    rows = [
+        {
+            "series": s["id"], "region": s["region"], "tier": s["tier"], "measure": s["measure"],
+            "year": origin + h - 1, "horizon": h,
+            "scored": s["id"] in known and (s["id"], origin + h - 1) in seen,
+        }
+        for s in doc["series"]
+        for h in horizons
+    ]  # fmt: skip
+    return pd.DataFrame(rows)
 
 
 # --- scores ----------------------------------------------------------------------------------
@@ -420,7 +459,8 @@ class BacktestResult:
         lines = [
             "## Rolling-origin backtest",
             "",
-            f"Origins {', '.join(map(str, self.origins))}; horizon h forecasts the year "
+            f"Origins {', '.join(map(str, self.origins))}; horizons "
+            f"{', '.join(map(str, self.horizons))}: horizon h forecasts the year "
             "origin + h - 1 from observations of earlier years. APE is the mean absolute "
             "percentage error (a lower bound counts only a forecast below it); coverage is the "
             "share of 90 % intervals holding the observation; width is the interval's width "
@@ -442,6 +482,14 @@ class BacktestResult:
                     f"{_pct(m['coverage'] if m is not None else None)} | "
                     f"{_pct(m['mean_width'] if m is not None else None)} |"
                 )
+        scored = set(self.scores["series"])
+        never = [x for x in self.observed["series"].unique() if x not in scored]
+        if never:
+            lines += [
+                "",
+                "Not scored at these origins (no value before the origin, or no observation in "
+                f"the forecast years): {', '.join(never)}.",
+            ]
         return "\n".join(lines) + "\n"
 
     def to_dict(self) -> dict[str, Any]:
@@ -500,6 +548,10 @@ def _check_forecast(df: Any, origin: int) -> pd.DataFrame:
             f"forecaster({origin}) returned no column {', '.join(missing)}; expected "
             f"{', '.join(FORECAST_COLUMNS)}"
         )
+    twice = df[df.duplicated(["series", "year"], keep=False)]
+    if len(twice):
+        pairs = ", ".join(sorted({f"{r.series} {r.year}" for r in twice.itertuples()}))
+        raise ForecastOutputError(f"forecaster({origin}) gave more than one row for: {pairs}")
     return df[FORECAST_COLUMNS].copy()
 
 

@@ -577,12 +577,15 @@ def backtest(origins, out, as_json, quick, runs, workers) -> None:
         sys.exit(EXIT_INVALID)
     try:
         bt.load_series()
-    except ScenarioErrors as e:
-        _fail(e)
     except bt.BacktestError as e:
         _fail(ScenarioErrors([e]))
-    from sim.origin_forecast import forecaster as make_forecaster
-
+    try:
+        from sim.origin_forecast import forecaster as make_forecaster
+    except ModuleNotFoundError as e:
+        if e.name != "sim.origin_forecast":
+            raise
+        click.echo("error: the model forecaster (sim.origin_forecast) is not available.", err=True)
+        sys.exit(1)
     forecaster = make_forecaster(
         quick=quick, runs=runs, workers=workers, progress=sys.stderr.isatty()
     )

@@ -116,8 +116,10 @@ def test_two_observations_of_one_year_are_refused(tmp_path):
     )
     path = tmp_path / "backtest.yaml"
     path.write_text(text, encoding="utf-8")
-    with pytest.raises(bt.BacktestError, match="one observation per year"):
+    with pytest.raises(bt.BacktestError, match="one observation per year") as info:
         bt.load_series(path)
+    assert info.value.path == "series.china_lg_batch.observations.3.model_year"
+    assert "model_year: 2021" in path.read_text().splitlines()[info.value.line - 1]
 
 
 # --- naive forecasts -------------------------------------------------------------------------
@@ -308,6 +310,15 @@ def test_a_forecaster_missing_a_scored_series_is_refused(observed):
         bt.run_backtest(partial)
 
 
+def test_a_forecaster_giving_a_year_twice_is_refused(observed):
+    def twice(origin: int) -> pd.DataFrame:
+        d = _fake(observed)(origin)
+        return pd.concat([d, d.head(1)])
+
+    with pytest.raises(bt.ForecastOutputError, match="more than one row"):
+        bt.run_backtest(twice)
+
+
 def test_origins_limit_the_forecasts(observed):
     calls = []
 
@@ -331,11 +342,33 @@ def test_markdown_has_one_line_per_series_and_horizon(observed):
     assert "| china_lg_batch | 1 | 3 | 0.0 % | last_change |" in md
 
 
-def test_figure_has_a_panel_per_group(observed):
+def test_markdown_names_the_series_never_scored(observed):
+    md = bt.run_backtest(_fake(observed)).markdown()
+    note = next(line for line in md.splitlines() if line.startswith("Not scored"))
+    assert "zhejiang_lg_batch" in note and "china_lg_stock" in note
+    assert "china_lg_batch" not in note
+
+
+def test_forecast_targets_say_what_the_model_must_give(observed):
+    t = bt.forecast_targets(2022)
+    assert set(t.year) == {2022, 2023}
+    assert set(t.series) == set(observed.series)
+    scored = t[t.scored]
+    result = bt.run_backtest(_fake(observed), origins=[2022])
+    model = result.scores[result.scores.method == "model"]
+    assert set(zip(scored.series, scored.year, strict=True)) == set(
+        zip(model.series, model.year, strict=True)
+    )
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_figure_has_a_panel_per_group(observed, lang):
     result = bt.run_backtest(_fake(observed))
-    fig = bt.plot_backtest(result)
+    fig = bt.plot_backtest(result, lang=lang)
     assert len(fig.axes) == len(bt.GROUPS)
     assert fig.axes[0].get_yscale() == "log"
+    lines = [ln for ln in fig.axes[0].get_lines() if ln.get_linestyle() == "--"]
+    assert lines  # the best naive forecast, dashed
 
 
 # --- files and CLI ---------------------------------------------------------------------------
@@ -410,6 +443,13 @@ def test_cli_unwritable_out_exits_2_before_forecasting(fake_module, tmp_path):
         assert r.exit_code == 2, r.output
         assert "--out" in r.output and "nothing was run" in r.output
     assert fake_module == []
+
+
+def test_cli_without_the_forecaster_module_says_so(monkeypatch):
+    monkeypatch.setitem(sys.modules, "sim.origin_forecast", None)
+    r = CliRunner().invoke(main, ["backtest"])
+    assert r.exit_code == 1
+    assert "sim.origin_forecast" in r.output
 
 
 def test_cli_bad_origins_exit_2(fake_module):
