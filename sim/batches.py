@@ -45,10 +45,12 @@ class PublishedBatch:
     high: float
     lower_bound: bool = False  # only part of the year's lists is known: the year is forecast,
     # and no draw falls below `low`
+    point: float | None = None  # the size the sources favour inside a range, if they say
 
     @property
     def central(self) -> float:
-        return 0.5 * (self.low + self.high)
+        """The size the trend is drawn through: the favoured point, else the range's middle."""
+        return self.point if self.point is not None else 0.5 * (self.low + self.high)
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,8 @@ def published_batches(ctx: Context, tier: str) -> list[PublishedBatch]:
         high = b.high if b.high is not None else b.count
         if b.form == "lower":
             low = high = b.count if b.count is not None else low
-        out.append(PublishedBatch(b.year, float(low), float(high), b.form == "lower"))
+        point = float(b.count) if b.count is not None else None
+        out.append(PublishedBatch(b.year, float(low), float(high), b.form == "lower", point))
     return out
 
 
@@ -93,17 +94,25 @@ def latest_share(ctx: Context, tier: str, origin: int) -> float:
     return max(shares)[2]
 
 
-def province_stock(ctx: Context, tier: str, base_year: int) -> tuple[int, float]:
-    """The province's last published count of `tier` holders at or before `base_year`."""
+def province_stock(ctx: Context, tier: str, base_year: int) -> tuple[int, float, str | None]:
+    """The province's last published count of `tier` holders at or before `base_year`.
+
+    Where the province published none that early, its first later count stands for it (it
+    overstates the rivals of that year), and the third item says so.
+    """
     month = ctx.batches[tier].announced_month if tier in ctx.batches else None
-    rows = [
-        (as_of_year(s.as_of, month), s.count)
-        for s in ctx.stocks.get(tier, [])
-        if as_of_year(s.as_of, month) <= base_year
-    ]
+    rows = sorted((as_of_year(s.as_of, month), s.count) for s in ctx.stocks.get(tier, []))
     if not rows:
-        raise ValueError(f"{ctx.region}: no count of {tier} holders at or before {base_year}")
-    return max(rows)
+        raise ValueError(f"{ctx.region}: no published count of {tier} holders")
+    before = [r for r in rows if r[0] <= base_year]
+    if before:
+        return (*before[-1], None)
+    year, count = rows[0]
+    note = (
+        f"{tier}: {ctx.region}'s first published count of holders is of {year}; it stands "
+        f"for {base_year} (assumption: overstates the rest of the province's applicants)"
+    )
+    return year, count, note
 
 
 @dataclass
@@ -188,7 +197,9 @@ def build(
     province_quota: dict[str, dict[int, float]] = {}
     for tier in PROVINCIAL_TIERS:
         if tier in level_of and has_batches(ctx, tier):
-            plan = plan_batches(published_batches(ctx, tier), stated_goals(ctx, tier), origin, all_years)
+            plan = plan_batches(
+                published_batches(ctx, tier), stated_goals(ctx, tier), origin, all_years
+            )
             province_quota[tier] = plan.draw(all_years, rng)
             for year, q in province_quota[tier].items():
                 comp.quota[(level_of[tier], year)] = q
@@ -207,7 +218,9 @@ def build(
             if not comp.rationed[k]:
                 continue
             below = APPLIES_FROM[tier]
-            base_year, held = province_stock(ctx, below, min(origin, all_years[0]) - 1)
+            base_year, held, note = province_stock(ctx, below, min(origin, all_years[0]) - 1)
+            if note:
+                comp.notes.append(note)
             added = province_quota.get(below, {})
             for year in all_years:
                 if year - 1 > base_year:

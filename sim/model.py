@@ -179,9 +179,9 @@ class Evaluator(mesa.Agent):
                 float(m.history[-1].at_least[below]),
                 m.p[f"competition.applicants_per_holder.{tier_id}"],
             )
-        rest_log_weight = float(np.log(np.mean(np.exp(log_weight)))) - m.p[
-            "competition.place_strength"
-        ]
+        rest_log_weight = (
+            float(np.log(np.mean(np.exp(log_weight)))) - m.p["competition.place_strength"]
+        )
         won = rationing.approve(
             log_weight, u, m.competition.quota_of(level, m.year), rest, rest_log_weight
         )

@@ -51,9 +51,7 @@ def cutoff_rate(weights: np.ndarray, quota: float, rest_count: float, rest_weigh
         return np.inf
 
     def filled(lam: float) -> float:
-        return float(
-            np.sum(-np.expm1(-lam * weights)) + rest_count * -np.expm1(-lam * rest_weight)
-        )
+        return float(np.sum(-np.expm1(-lam * weights)) + rest_count * -np.expm1(-lam * rest_weight))
 
     w_max = max(float(weights.max()) if weights.size else 0.0, rest_weight)
     w_min = min(float(weights.min()) if weights.size else np.inf, rest_weight)

@@ -109,13 +109,13 @@ def test_same_seed_same_moments_and_the_seed_reaches_the_model(small):
 
 def test_theta_reaches_the_model_under_common_random_numbers(small):
     theta = small.start()
-    j = small.names.index("approval.national_little_giant.2021")
+    j = small.names.index("re_review.fail_if_ineligible")
     lo, hi = theta.copy(), theta.copy()
-    lo[j], hi[j] = 0.05, 0.9
-    k = [m.id for m in small.moments].index("little_giant_batch_2021")
+    lo[j], hi[j] = 0.05, 0.95
+    k = [m.id for m in small.moments].index("re_review_pass_batch_1")
     a = small.simulate(lo, 3, seed=1)[:, k]
     b = small.simulate(hi, 3, seed=1)[:, k]
-    assert np.all(b >= a) and b.sum() > a.sum()
+    assert np.all(a >= b) and a.sum() > b.sum()  # harsher re-review, fewer firms pass
 
 
 def test_one_and_two_workers_give_the_same_moments(config, obs, small):
@@ -197,13 +197,17 @@ def test_a_title_the_baseline_counts_is_in_place_from_the_start():
     assert m.step_below(2, sc.period.start) == 1  # provincial still needs the innovative title
 
 
-def test_a_dated_approval_rate_overrides_the_undated_one(national_small):
+def test_a_published_batch_is_granted_as_published_where_applicants_suffice(national_small):
     sc = load(ROOT / "scenarios" / "national.yaml")
-    values = dict(national_small, **{"approval.national_little_giant.2020": 0.0})
+    scale = 1 / 200
+    values = dict(national_small, **{"competition.quota_scale": scale})
     m = GrowthModel(sc, seed=2, values=values)
     m.run_model()
-    new = {r.year: r.new[3] for r in m.history}
-    assert new[2020] == 0 and new[2021] > 0
+    for r in m.history:
+        if r.year in (2021, 2022):  # batches 3 and 4: 2,930 and 4,328-4,359 firms
+            places = m.competition.quota_of(3, r.year)
+            assert r.new[3] == min(r.applied[3], int(np.floor(places + 1e-9)))
+    assert 2930 * scale <= m.competition.quota_of(3, 2021) <= 2930 * scale + 1e-9
 
 
 # --- calibrated defaults -----------------------------------------------------------------

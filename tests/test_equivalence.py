@@ -107,6 +107,13 @@ def disagreements(a: dict, b: dict, years: list[int], tiers: list[str]) -> list[
 
 
 @pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "benchmarks/plain_mesa.py still approves applicants one by one at a rate; the engine "
+        "rations titles (sim/rationing.py). The reference must ration too before they agree."
+    ),
+)
 def test_engine_and_plain_mesa_agree(case: str) -> None:
     make, runs = CASES[case]
     scenario = make()

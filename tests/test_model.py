@@ -336,6 +336,7 @@ def test_brought_in_firms_arrive_at_their_tier(hebi):
     certain = {
         "levers.bring_in.success_rate": 1.0,
         f"approval.{STANDARD_TIERS[level]}": 0.0,  # no promotion above the arrival tier
+        "competition.quota_scale": 0.0,  # ... nor any place in a rationed list
         f"exit.hazard.{STANDARD_TIERS[level - 1]}": 0.0,
     }
     model = ArrivalProbe(hebi, seed=5, values=certain)
