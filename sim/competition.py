@@ -26,11 +26,13 @@ Batch sizes come from `sim/batches.py`, knowing what was published before the sc
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
 from .batches import PublishedBatch, StatedGoal, plan_batches
-from .context import Context, as_of_year, load_context
+from .context import Context, as_of_year
+from .context import load_context as _load_context
 
 NATIONAL_TIERS = ("national_little_giant", "single_champion")
 # the title whose holders apply for each rationed title, whatever local tiers a ladder adds
@@ -42,6 +44,12 @@ APPLIES_FROM = {
 ALL_PUBLISHED = 10_000  # an origin after every published batch: a forecast knows them all
 PROVINCIAL_TIERS = ("innovative_sme", "provincial_srdi")
 SHARE_LOG_SD = 0.2  # assumption (range 0.1-0.4): year-to-year log spread of a province's share
+
+
+@lru_cache(maxsize=None)
+def load_context(region: str) -> Context:
+    """A shipped context, parsed once per process (every replication reads it)."""
+    return _load_context(region)
 
 
 def _year(text: str) -> int:
