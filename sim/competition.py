@@ -26,7 +26,7 @@ Batch sizes come from `sim/batches.py`, knowing what was published before the sc
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -46,7 +46,7 @@ PROVINCIAL_TIERS = ("innovative_sme", "provincial_srdi")
 SHARE_LOG_SD = 0.2  # assumption (range 0.1-0.4): year-to-year log spread of a province's share
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_context(region: str) -> Context:
     """A shipped context, parsed once per process (every replication reads it)."""
     return _load_context(region)
