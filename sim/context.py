@@ -21,7 +21,15 @@ from pydantic import BeforeValidator, Field, ValidationError, model_validator
 
 from .errors import ScenarioError, ScenarioErrors
 from .ladder import STANDARD_TIERS
-from .scenario import Loc, NonEmpty, _line_for, _Strict, _translate, read_document
+from .scenario import (
+    Loc,
+    NonEmpty,
+    _line_for,
+    _Strict,
+    _translate,
+    read_document,
+    read_text_file,
+)
 
 NATIONAL_TIERS = ("national_little_giant", "single_champion")
 PROVINCIAL_TIERS = ("innovative_sme", "provincial_srdi")
@@ -390,30 +398,7 @@ def parse_context(text: str, file: str = "<context>") -> Context:
 
 def load_context_file(path: str | Path) -> Context:
     """Read and validate any context file."""
-    p = Path(path)
-    if not p.is_file():
-        raise ScenarioErrors(
-            [
-                ScenarioError(
-                    str(p),
-                    "",
-                    expected="an existing context file (YAML)",
-                    found="no such file" if not p.exists() else "a directory",
-                    kind="no_file",
-                )
-            ]
-        )
-    try:
-        text = p.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise ScenarioErrors(
-            [
-                ScenarioError(
-                    str(p), "", "UTF-8 text", f"undecodable bytes ({e.reason})", kind="encoding"
-                )
-            ]
-        ) from None
-    return parse_context(text, str(p))
+    return parse_context(read_text_file(path, "context file"), str(Path(path)))
 
 
 _ALIASES = {"china": "national", "country": "national"}

@@ -1040,8 +1040,11 @@ def parse(text: str, file: str = "<scenario>") -> Scenario:
     return sc
 
 
-def load(path: str | Path) -> Scenario:
-    """Read and validate a scenario file."""
+def read_text_file(path: str | Path, what: str, fix: str | None = None) -> str:
+    """The UTF-8 text of a file the user named; ScenarioErrors if it is missing or not text.
+
+    `what` names the kind of file in the message ("scenario file", "context file").
+    """
     p = Path(path)
     if not p.is_file():
         raise ScenarioErrors(
@@ -1049,15 +1052,15 @@ def load(path: str | Path) -> Scenario:
                 ScenarioError(
                     str(p),
                     "",
-                    expected="an existing scenario file (YAML)",
+                    expected=f"an existing {what} (YAML)",
                     found="no such file" if not p.exists() else "a directory",
                     kind="no_file",
-                    fix="List shipped scenarios with `srdi list`.",
+                    fix=fix,
                 )
             ]
         )
     try:
-        text = p.read_text(encoding="utf-8")
+        return p.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
         raise ScenarioErrors(
             [
@@ -1070,7 +1073,12 @@ def load(path: str | Path) -> Scenario:
                 )
             ]
         ) from None
-    return parse(text, str(p))
+
+
+def load(path: str | Path) -> Scenario:
+    """Read and validate a scenario file."""
+    text = read_text_file(path, "scenario file", "List shipped scenarios with `srdi list`.")
+    return parse(text, str(Path(path)))
 
 
 def validate_files(paths: Iterable[str | Path]) -> list[ScenarioError]:
