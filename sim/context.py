@@ -83,6 +83,23 @@ def as_of_year(as_of: str, announced_month: int | None) -> int:
     return year if month >= (announced_month or 12) else year - 1
 
 
+def _check_number(
+    basis: str, how: str | None, point: float | None, point_name: str, low, high
+) -> bool:
+    """The checks a sourced number shares: 'how' unless cited; a point or a full range with
+    low <= high. Returns whether a range is given."""
+    if basis != "cited" and not how:
+        raise ValueError(f"'how' the number was made (basis: {basis})")
+    has_range = low is not None or high is not None
+    if has_range and (low is None or high is None):
+        raise ValueError("both 'low' and 'high'")
+    if point is None and not has_range:
+        raise ValueError(f"'{point_name}', or both 'low' and 'high'")
+    if has_range and low > high:
+        raise ValueError(f"'low' <= 'high' (low {low:g} > high {high:g})")
+    return has_range
+
+
 class BatchObservation(_Strict):
     """One year's list of an evaluator: the firms newly titled that year."""
 
@@ -101,15 +118,7 @@ class BatchObservation(_Strict):
 
     @model_validator(mode="after")
     def _complete(self) -> BatchObservation:
-        if self.basis != "cited" and not self.how:
-            raise ValueError(f"'how' the number was made (basis: {self.basis})")
-        has_range = self.low is not None or self.high is not None
-        if has_range and (self.low is None or self.high is None):
-            raise ValueError("both 'low' and 'high'")
-        if self.count is None and not has_range:
-            raise ValueError("'count', or both 'low' and 'high'")
-        if has_range and self.low > self.high:
-            raise ValueError(f"'low' <= 'high' (low {self.low:g} > high {self.high:g})")
+        has_range = _check_number(self.basis, self.how, self.count, "count", self.low, self.high)
         if self.form == "interval" and not has_range:
             raise ValueError("'low' and 'high' (form: interval)")
         if self.announced is not None:
@@ -235,18 +244,9 @@ class Rate(_Strict):
 
     @model_validator(mode="after")
     def _complete(self) -> Rate:
-        if self.basis != "cited" and not self.how:
-            raise ValueError(f"'how' the number was made (basis: {self.basis})")
-        has_range = self.low is not None or self.high is not None
-        if has_range and (self.low is None or self.high is None):
-            raise ValueError("both 'low' and 'high'")
-        if self.value is None and not has_range:
-            raise ValueError("'value', or both 'low' and 'high'")
-        if has_range:
-            if self.low > self.high:
-                raise ValueError(f"'low' <= 'high' (low {self.low:g} > high {self.high:g})")
-            if self.value is not None and not self.low <= self.value <= self.high:
-                raise ValueError(f"'value' within 'low'..'high' (got {self.value:g})")
+        has_range = _check_number(self.basis, self.how, self.value, "value", self.low, self.high)
+        if has_range and self.value is not None and not self.low <= self.value <= self.high:
+            raise ValueError(f"'value' within 'low'..'high' (got {self.value:g})")
         if self.basis == "assumption" and not has_range:
             raise ValueError("a range 'low'..'high' (basis: assumption)")
         return self
