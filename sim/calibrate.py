@@ -223,7 +223,8 @@ class Setup:
     fixed: dict[str, float] = field(default_factory=dict)  # values set by a calibration choice
 
     def values(self, theta: Sequence[float], seed: np.random.SeedSequence) -> dict[str, float]:
-        """Every value a replication overrides: scaled baseline, future rates, then theta."""
+        """Every value a replication overrides: scaled baseline and batches, future rates, then
+        theta."""
         rng = np.random.default_rng(
             np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, OWN_STREAM))
         )
@@ -231,6 +232,7 @@ class Setup:
         out: dict[str, float] = {}
         for path in sorted(p for p in specs if p.startswith("baseline.")):
             out[path] = max(0.0, float(np.round(specs[path].at(rng.random()) / self.scale)))
+        out["competition.quota_scale"] = 1.0 / self.scale  # batches shrink with the firms
         for name in sorted(self.future):
             lo, hi = self.future[name]
             out[name] = lo + rng.random() * (hi - lo)

@@ -123,6 +123,20 @@ def province_stock(ctx: Context, tier: str, base_year: int) -> tuple[int, float,
     return year, count, note
 
 
+def _whole_places(
+    quota: dict[tuple[int, int], float], scale: float, rng: np.random.Generator
+) -> dict[tuple[int, int], float]:
+    """Quotas of a wholly simulated pool as whole places: `q * scale` rounded down or up at
+    random, up with the probability of its fraction, so that a run at 1/400 of the country
+    still grants batch 1's 248 titles in expectation (0.62 of a place, not none). Drawn last,
+    in (level, year) order, so the batch draws before are unchanged."""
+    out = {}
+    for key in sorted(quota):
+        q = quota[key] * scale
+        out[key] = float(np.floor(q + rng.random()))
+    return out
+
+
 @dataclass
 class Competition:
     """One replication's places and rivals per title and year (drawn once per replication)."""
@@ -182,7 +196,7 @@ def build(
                     comp.quota[(level_of[tier], year)] = q
         for tier, k in level_of.items():
             comp.rationed[k] = tier in national_quota
-        comp.quota = {key: q * scale for key, q in comp.quota.items()}
+        comp.quota = _whole_places(comp.quota, scale, rng)
         return comp
     if province is None:
         raise ValueError(f"a place at level {place_level!r} needs its province")
@@ -218,7 +232,10 @@ def build(
             )
     for k in level_of.values():
         comp.rationed[k] = any(key[0] == k for key in comp.quota)
-    comp.quota = {key: q * scale for key, q in comp.quota.items()}
+    if comp.whole_pool:
+        comp.quota = _whole_places(comp.quota, scale, rng)
+    else:  # against an aggregate rest a quota is an expected count: fractions are exact
+        comp.quota = {key: q * scale for key, q in comp.quota.items()}
     if not comp.whole_pool:
         # the province's holders of the title each rationed title's applicants come from, at
         # the start of each year: its last published count, plus its lists since

@@ -35,12 +35,11 @@ SEED = 20261202
 
 def _national_runs(origin: int, runs: int, scale: float, progress: bool) -> dict[str, np.ndarray]:
     """Yearly national counts per replication: new, at_least, ever and lost per level."""
-    from .calibrate import national_scenario, uncalibrated
+    from .calibrate import Setup, national_scenario, uncalibrated
     from .model import GrowthModel
 
     with uncalibrated():
-        sc = national_scenario(NATIONAL)
-        specs = sc.specs()
+        setup = Setup(national_scenario(NATIONAL), scale=scale, names=[])
         seeds = np.random.SeedSequence(SEED).spawn(runs)
         out: dict[str, list[np.ndarray]] = {m: [] for m in ("new", "at_least", "ever", "lost")}
         iterator = seeds
@@ -49,13 +48,8 @@ def _national_runs(origin: int, runs: int, scale: float, progress: bool) -> dict
 
             iterator = tqdm(seeds, desc=f"origin {origin}", unit="run", leave=False)
         for seed in iterator:
-            rng = np.random.default_rng(seed.spawn(1)[0])
-            values = {
-                path: max(0.0, float(np.round(specs[path].at(rng.random()) / scale)))
-                for path in sorted(p for p in specs if p.startswith("baseline."))
-            }
-            values["competition.quota_scale"] = 1.0 / scale
-            model = GrowthModel(sc, seed=seed, values=values, origin=origin)
+            values = setup.values([], seed)  # the calibration's scaled baseline and batches
+            model = GrowthModel(setup.scenario, seed=seed, values=values, origin=origin)
             model.run_model()
             for m in out:
                 out[m].append(np.stack([getattr(r, m) for r in model.history]) * scale)
