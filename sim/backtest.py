@@ -99,7 +99,7 @@ def _node_line(root: yaml.Node | None, keys: Sequence[str | int]) -> int | None:
 
 
 def load_config(config_path: str | Path = CONFIG) -> dict[str, Any]:
-    """The backtest file as read: `origins`, `horizons` and `series` (checked for shape)."""
+    """The backtest file as read: `origins`, `horizons`, `runs` and `series` (checked)."""
     path = Path(config_path)
     text = path.read_text(encoding="utf-8")
     doc = yaml.safe_load(text) or {}
@@ -122,6 +122,9 @@ def load_config(config_path: str | Path = CONFIG) -> dict[str, Any]:
             bad([key], "a non-empty list of whole numbers", v)
     if min(doc["horizons"]) < 1:
         bad(["horizons"], "horizons of 1 or more (1 is the origin year itself)", doc["horizons"])
+    runs = doc.get("runs")
+    if not isinstance(runs, int) or isinstance(runs, bool) or runs < 1:
+        bad(["runs"], "a whole number of replications per origin, 1 or more", runs)
     series = doc.get("series")
     if not isinstance(series, list) or not series:
         bad(["series"], "a non-empty list of series", series)

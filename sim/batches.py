@@ -6,17 +6,23 @@ published size (a range where sources disagree: drawn uniformly inside it). For 
 each replication draws it from this documented distribution:
 
 * **Median path.** The batches follow their local linear trend (the last year-to-year change
-  per year, continued) while the evaluator's stated cumulative goal is unmet; once the goal is
-  reached, or when the last change was a cut, they stay at their last level. A per-year goal
-  (Henan: at least 1,000 provincial SRDI firms a year) sets the level where it is known. With
-  one published batch there is no trend: the level is that batch. Only goals published before
-  the origin are used (`Goal.published`). The path never falls below a quarter of the last
-  batch.
+  per year, continued) while the evaluator's stated cumulative goal stays out of reach. A
+  batch that would reach the goal if it grew does not grow (an evaluator has no reason to
+  enlarge the batch that completes its goal), and after it the level holds; so does it after
+  a cut. A per-year goal (Henan: at least 1,000 provincial SRDI firms a year) sets the level
+  where it is known. With one published batch there is no trend: the level is that batch.
+  Only goals published before the origin are used (`Goal.published`). The path never falls
+  below a quarter of the last batch.
 * **Spread.** Around the median path the log batch size moves as a random walk: year h after
   the last published batch has log standard deviation `sigma * sqrt(h)`. `sigma` is the
   root mean square of the rule's own one-year-ahead log errors over the published batches
   where it had a trend to follow, pooled with a prior `SIGMA_PRIOR` (an assumption) that
-  counts as `PRIOR_WEIGHT` errors; at least `SIGMA_FLOOR`.
+  counts as `PRIOR_WEIGHT` errors; at least `SIGMA_FLOOR`. With a single published batch
+  there is no trend and no scale: a first batch is often a pilot (MIIT's 248 in 2019 was
+  followed by 1,584; Henan's 100 in 2020 by 928), so the spread is `SIGMA_ONE_BATCH`.
+
+Both the goal rule and `SIGMA_ONE_BATCH` were written knowing the batches of 2020-2023 that
+`srdi backtest` scores: the backtest is in-sample for them (calibration/README.md says so).
 
 The median path is therefore the naive "last change" forecast corrected by the stated goal:
 the model claims no better foresight of MIIT's decisions than that; what it adds is the spread,
@@ -33,6 +39,8 @@ import numpy as np
 SIGMA_PRIOR = 0.5  # assumption (range 0.3-1.0): log-sd of a one-year-ahead batch, little data
 SIGMA_FLOOR = 0.15  # assumption: no batch is known to within 15 % a year ahead
 PRIOR_WEIGHT = 2.0  # the prior counts as this many observed errors (assumption, range 1-4)
+SIGMA_ONE_BATCH = 1.5  # assumption (range 1.0-2.0): log-sd after a single (pilot) batch; the
+# 90 % interval spans a factor of about 12 either way
 FLOOR_SHARE = 0.25  # a batch is never forecast below a quarter of the last one
 
 
@@ -119,8 +127,8 @@ def _trend_path(
         level, slope = per_year, 0.0
     path: dict[int, float] = {}
     for year in range(last_year + 1, max(years, default=last_year) + 1):
-        if goal_left is not None and goal_left <= 0:
-            slope = 0.0
+        if goal_left is not None and goal_left <= level + slope:
+            slope = 0.0  # this batch reaches the goal (or it is met): no further growth
         level = max(level + slope, FLOOR_SHARE * last)
         if goal_left is not None:
             goal_left -= level
@@ -166,7 +174,7 @@ def plan_batches(
             / (PRIOR_WEIGHT + len(errors))
         )
     )
-    sigma = max(sigma, SIGMA_FLOOR)
+    sigma = max(sigma, SIGMA_FLOOR) if len(levels) >= 2 else SIGMA_ONE_BATCH
     last_year = levels[-1][0]
     log_sd = {y: sigma * np.sqrt(y - last_year) for y in median}
     pub = {b.year: b for b in known}

@@ -1358,9 +1358,11 @@ def run_calibration(
 def reproduce(
     out: Path, seed: int | None = None, workers: int = 1, quick: bool = False,
     say: Callable[[str], None] = log.info, figures: Path | None = None,
+    backtest: Path | None = None,
 ) -> list[Path]:  # fmt: skip
     """`srdi calibrate --reproduce`: every figure and table of `out`/figures from the saved
-    fit(s), identical for the same seed (default: the seed the fit was made with)."""
+    fit(s), identical for the same seed (default: the seed the fit was made with), and the
+    rolling-origin backtest in `out`/backtest (its own fixed seed; sim/origin_forecast.py)."""
     config = load_config()
     s = _settings(config, quick)
     obs = load_observed()
@@ -1382,7 +1384,25 @@ def reproduce(
         if (hold / "fit.yaml").is_file():
             year = int(hold.name.split("-", 1)[1])
             written += holdout_outputs(hold, year, config, obs, seed, workers, quick, figures)[1]
-    say(f"{len(written)} files written to {figures} in {time.perf_counter() - t0:.0f} s")
+    backtest = backtest or out / "backtest"
+    written += backtest_outputs(backtest, quick, say)
+    say(f"{len(written)} files written to {figures} and {backtest} in "
+        f"{time.perf_counter() - t0:.0f} s")  # fmt: skip
+    return written
+
+
+def backtest_outputs(
+    folder: Path, quick: bool, say: Callable[[str], None] = log.info
+) -> list[Path]:
+    """The rolling-origin backtest (`srdi backtest` with calibration/backtest.yaml's runs):
+    scores, summary, table and figure in `folder`."""
+    from .backtest import run_backtest
+    from .origin_forecast import forecaster
+
+    t0 = time.perf_counter()
+    result = run_backtest(forecaster(quick=quick))
+    written = result.write(folder)
+    say(f"backtest: {len(written)} files written to {folder} in {time.perf_counter() - t0:.0f} s")
     return written
 
 

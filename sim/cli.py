@@ -455,7 +455,9 @@ def plot_sweep(folder, x, y, out) -> None:
 
 
 @main.command()
-@click.option("--reproduce", is_flag=True, help="Regenerate the figures from the saved fit.")
+@click.option(
+    "--reproduce", is_flag=True, help="Regenerate the figures from the saved fit, and the backtest."
+)
 @click.option(
     "--holdout-from",
     type=int,
@@ -477,7 +479,8 @@ def plot_sweep(folder, x, y, out) -> None:
 def calibrate(reproduce, holdout_from, seed, quick, out, workers) -> None:
     """Fit the national scenario to the observed series, or regenerate the figures.
 
-    Example: srdi calibrate --reproduce   (figures and tables in calibration/figures/)
+    Example: srdi calibrate --reproduce   (figures and tables in calibration/figures/, the
+    rolling-origin backtest in calibration/backtest/)
 
     Example: srdi calibrate --holdout-from 2023
     """

@@ -135,14 +135,14 @@ def forecaster(
 ) -> Callable[[int], pd.DataFrame]:
     """The model's forecaster for `sim.backtest.run_backtest`: origin -> forecasts.
 
-    `quick` runs 6 replications at 1/400 scale (a smoke run, not a result); otherwise 40 at
-    1/50. Runs are serial (`workers` is accepted for the CLI's signature); results depend only
-    on the origin and the fixed seed.
+    `quick` runs 6 replications at 1/400 scale (a smoke run, not a result); otherwise
+    calibration/backtest.yaml's `runs` at 1/50. Runs are serial (`workers` is accepted for the
+    CLI's signature); results depend only on the origin, the number of runs and the fixed seed.
     """
-    from .backtest import load_series
+    from .backtest import load_config, load_series
 
     observed = load_series()
-    n = runs or (6 if quick else 40)
+    n = runs or (6 if quick else int(load_config()["runs"]))
     scale = 400.0 if quick else 50.0
 
     def forecast(origin: int) -> pd.DataFrame:

@@ -318,9 +318,10 @@ def test_reproduce_gives_identical_figures_for_the_same_seed(tmp_path):
     out.mkdir()
     for name in ("fit.yaml", "posterior.csv"):
         (out / name).write_bytes((cal.CALIBRATION_DIR / name).read_bytes())
-    first = cal.reproduce(out, seed=4, quick=True, figures=tmp_path / "a")
-    second = cal.reproduce(out, seed=4, quick=True, figures=tmp_path / "b")
+    first = cal.reproduce(out, seed=4, quick=True, figures=tmp_path / "a", backtest=tmp_path / "c")
+    second = cal.reproduce(out, seed=4, quick=True, figures=tmp_path / "b", backtest=tmp_path / "d")
     assert [p.name for p in first] == [p.name for p in second]
+    assert "backtest.md" in [p.name for p in first]  # the backtest is regenerated too
     for a, b in zip(first, second, strict=True):
         assert a.read_bytes() == b.read_bytes(), a.name
 

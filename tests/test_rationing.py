@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.batches import PublishedBatch, StatedGoal, plan_batches
+from sim.batches import SIGMA_ONE_BATCH, PublishedBatch, StatedGoal, plan_batches
 from sim.rationing import approve, expected_approved
 
 BATCHES = [248, 1584, 2930, 4328, 3671]  # national little giants 2019-2023
@@ -102,12 +102,23 @@ def test_published_batches_are_used_as_published():
     assert [drawn[y] for y in range(2019, 2024)] == BATCHES
 
 
-def test_the_median_follows_the_last_change_until_the_goal_is_met():
+def test_the_median_follows_the_last_change_until_the_goal_is_in_reach():
     goal = [StatedGoal("cumulative", 10_000, 2025, published_year=2021)]
     plan = plan_batches(published(), goal, 2022, list(range(2022, 2026)))
-    assert plan.median[2022] == pytest.approx(2930 + 1346)
-    assert plan.median[2023] == pytest.approx(2930 + 2 * 1346)  # 962 titles still to go
-    assert plan.median[2024] == plan.median[2023]  # the goal is met: the level holds
+    assert plan.median[2022] == pytest.approx(2930 + 1346)  # 5,238 to go: the batch grows
+    assert plan.median[2023] == plan.median[2022]  # 962 to go: the batch that meets it holds
+    assert plan.median[2025] == plan.median[2023]  # the goal is met: the level holds
+    no_goal = plan_batches(published(), [], 2022, [2022, 2023])
+    assert no_goal.median[2023] == pytest.approx(2930 + 2 * 1346)
+
+
+def test_a_single_pilot_batch_gives_a_wide_spread_around_its_level():
+    plan = plan_batches(published(), [], 2020, [2020, 2021])
+    assert plan.median == {2020: 248, 2021: 248}
+    assert plan.sigma == SIGMA_ONE_BATCH
+    assert plan.quantiles(2020, [0.95])[0] > 6 * 248  # batch 2 (1,584) inside the interval
+    two = plan_batches(published(), [], 2021, [2021])
+    assert two.sigma < SIGMA_ONE_BATCH
 
 
 def test_a_goal_not_yet_published_is_not_known():
