@@ -130,15 +130,22 @@ def _write_outputs(result, out_dir: Path) -> None:
 def _report(result) -> str:
     """The readable forecast: targets, expected stocks, cost, firms due to the levers."""
     sc = result.scenario
+    doc = sc.document
+    plan = (doc.number or doc.title) if doc is not None else "no plan document"
     lines = [
-        f"{sc.place.name} ({sc.place.name_zh or sc.place.id}) - {sc.document.number or ''} "
+        f"{sc.place.name} ({sc.place.name_zh or sc.place.id}) - {plan} "
         f"{sc.period.start}-{sc.period.end}",
         f"{result.n_runs} replications, seed {result.seed}, {result.elapsed_seconds:.1f} s",
         "",
         "Targets",
-        f"  {'target':<30} {'goal':>8} {'P(reach)':>9} {'± mc se':>8} {'expected':>9} "
-        f"{'90% band':>13} {'no levers':>9}",
     ]
+    if not sc.targets:
+        lines.append("  none: the scenario states no targets (a status-quo forecast)")
+    else:
+        lines.append(
+            f"  {'target':<30} {'goal':>8} {'P(reach)':>9} {'± mc se':>8} {'expected':>9} "
+            f"{'90% band':>13} {'no levers':>9}"
+        )
     for _, r in result.targets().iterrows():
         goal = f"{r['value']:g}" + (
             f"-{r['stretch']:g}"
@@ -160,7 +167,7 @@ def _report(result) -> str:
     for tier in result.tiers:
         row = stock[stock.tier == tier].sort_values("year")
         cells = "".join(
-            f"{f'{m:.0f} [{a:.0f}-{b:.0f}]':>18}"
+            f" {f'{m:.0f} [{a:.0f}-{b:.0f}]':>19}"
             for m, a, b in zip(row["mean"], row["p05"], row["p95"], strict=True)
         )
         lines.append(f"  {tier:<24}{cells}")
@@ -178,7 +185,9 @@ def _report(result) -> str:
             f"{_q(tot, 0.05) / 1e6:.2f}-{_q(tot, 0.95) / 1e6:.2f}"
         )
     att = result.attributable()
-    if not att.empty:
+    if not sc.has_levers:
+        lines += ["", "Levers: none (the counterfactual is the forecast itself)"]
+    elif not att.empty:
         lines += [
             "",
             f"Firms attributable to the levers at the end of {result.years[-1]} "
@@ -190,6 +199,9 @@ def _report(result) -> str:
             lines.append(
                 f"  {r['tier']:<24}{r['mean']:8.1f} [{r['p05']:.0f}-{r['p95']:.0f}]   {cps}"
             )
+    notes = result.notes()
+    if notes:
+        lines += ["", "Notes"] + [f"  - {n}" for n in notes]
     return "\n".join(lines)
 
 
@@ -247,6 +259,8 @@ def list_scenarios(folder) -> None:
             f"{p}  {sc.place.name} ({sc.place.name_zh or ''}, {sc.place.level}) "
             f"{sc.period.start}-{sc.period.end}, base {sc.period.base_year}"
         )
+        if not sc.targets:
+            click.echo("    no targets (a status-quo forecast)")
         for t in sc.targets:
             goal = f"{t.value:g}" + (f"-{t.stretch:g}" if t.stretch is not None else "")
             click.echo(f"    {t.year} {t.kind:<10} {t.tier:<26} {goal:>9}   [{t.source[:40]}]")

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import competition
 from .levers import LEVER_NAMES
 from .model import GrowthModel
 from .scenario import Scenario
@@ -27,6 +28,10 @@ log = logging.getLogger(__name__)
 
 METRICS = ("at_least", "exactly", "new", "ever", "lost", "reviewed", "applied", "brought_in")
 QUANTILES = (0.05, 0.5, 0.95)
+TARGET_COLUMNS = (
+    "id", "tier", "kind", "year", "value", "probability", "mc_se", "expected", "p05", "p95",
+    "stretch", "stretch_probability", "source",
+)  # fmt: skip
 
 
 def run_replication(
@@ -83,8 +88,24 @@ class EnsembleResult:
         metric = {"stock": "at_least", "cumulative": "ever", "new": "new"}[target.kind]
         return runs[metric][:, y, self._level(target.tier)]
 
+    def notes(self) -> list[str]:
+        """What the output should say about its inputs: no targets or levers, baseline counts
+        converted or made by default (`Scenario.notes_for_forecast`), and how titles are
+        granted where the place's context lacks data (`competition.notes`)."""
+        sc = self.scenario
+        comp = competition.build(
+            sc.place.level,
+            sc.province,
+            self.tiers,
+            self.years[1:],
+            competition.ALL_PUBLISHED,
+            np.random.default_rng(0),  # the notes do not depend on the draws
+        )
+        return sc.notes_for_forecast() + list(dict.fromkeys(comp.notes))
+
     def targets(self) -> pd.DataFrame:
-        """Probability of reaching each target, with its Monte Carlo standard error."""
+        """Probability of reaching each target, with its Monte Carlo standard error (a table
+        with no rows, and the same columns, for a scenario without targets)."""
         rows = []
         n = self.n_runs
         for t in self.scenario.targets:
@@ -112,7 +133,10 @@ class EnsembleResult:
                     np.mean(self.outcome(t, self.counterfactual) >= t.value)
                 )
             rows.append(row)
-        return pd.DataFrame(rows)
+        columns = list(TARGET_COLUMNS)
+        if self.counterfactual is not None:
+            columns.append("probability_without_levers")
+        return pd.DataFrame(rows, columns=columns)
 
     def counts(self) -> pd.DataFrame:
         """Per tier, metric and year: mean and 5/50/95 % quantiles over replications."""
@@ -191,10 +215,11 @@ class EnsembleResult:
         """Everything a planner needs, as plain JSON-ready values."""
         t = self.targets()
         tot = self.total_cost()
+        doc = self.scenario.document
         return {
             "scenario": self.scenario.place.id,
             "place": self.scenario.place.name,
-            "document": self.scenario.document.number or self.scenario.document.title,
+            "document": (doc.number or doc.title) if doc is not None else None,
             "runs": self.n_runs,
             "seed": self.seed,
             "years": self.years,
@@ -209,6 +234,9 @@ class EnsembleResult:
                 "by_lever": _records(self.cost()),
             },
             "attributable": _records(self.attributable()),
+            "has_targets": bool(self.scenario.targets),
+            "has_levers": self.scenario.has_levers,
+            "notes": self.notes(),
             "elapsed_seconds": round(self.elapsed_seconds, 3),
             **self.meta,
         }
@@ -259,7 +287,8 @@ def run_ensemble(
         scenario: the validated scenario.
         runs: number of replications.
         seed: root seed; replication r uses child r of `SeedSequence(seed).spawn(runs)`.
-        counterfactual: also run every replication with the levers off.
+        counterfactual: also run every replication with the levers off (for a scenario without
+            levers, the forecast itself: not run twice).
         workers: worker processes (1 = in this process). Results do not depend on it.
         values: fixed values for drawn quantities, by dotted path.
         progress: called with the number of replications just finished.
@@ -270,7 +299,8 @@ def run_ensemble(
         raise ValueError(f"runs must be at least 1, got {runs}")
     start = time.perf_counter()
     seeds = np.random.SeedSequence(seed).spawn(runs)
-    passes = [True, False] if counterfactual else [True]
+    # without levers the counterfactual is the forecast itself (same seeds, nothing to turn off)
+    passes = [True, False] if counterfactual and scenario.has_levers else [True]
     results: dict[bool, list] = {}
     workers = max(1, min(workers, os.cpu_count() or 1))
     if workers == 1:
@@ -291,12 +321,16 @@ def run_ensemble(
                     if progress:
                         progress(len(part) / len(passes))
     period = scenario.period
+    with_levers = _stack(results[True])
+    without = None
+    if counterfactual:
+        without = _stack(results[False]) if False in results else with_levers
     return EnsembleResult(
         scenario=scenario,
         seed=seed,
         years=[period.base_year, *period.years],
         tiers=scenario.tier_ids,
-        runs=_stack(results[True]),
-        counterfactual=_stack(results[False]) if counterfactual else None,
+        runs=with_levers,
+        counterfactual=without,
         elapsed_seconds=time.perf_counter() - start,
     )

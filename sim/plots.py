@@ -15,7 +15,9 @@ from .ensemble import EnsembleResult  # noqa: E402
 def fan_chart(result: EnsembleResult, metric: str = "at_least") -> plt.Figure:
     """One panel per tier: median, 50 % and 90 % bands over replications, and the targets.
 
-    With a counterfactual, its median is drawn dashed (the same seeds with every lever off).
+    With a counterfactual, its median is drawn dashed (the same seeds with every lever off);
+    a scenario without levers has none to draw (it is the forecast itself), one without targets
+    no markers, and the title says so.
     """
     tiers = result.tiers
     years = np.array(result.years)
@@ -26,7 +28,7 @@ def fan_chart(result: EnsembleResult, metric: str = "at_least") -> plt.Figure:
         ax.fill_between(years, q05, q95, color="tab:blue", alpha=0.18, label="90 % band")
         ax.fill_between(years, q25, q75, color="tab:blue", alpha=0.35, label="50 % band")
         ax.plot(years, q50, color="tab:blue", lw=2, label="median")
-        if result.counterfactual is not None:
+        if result.counterfactual is not None and result.scenario.has_levers:
             cf = np.quantile(result.counterfactual[metric][:, :, k], 0.5, axis=0)
             ax.plot(years, cf, color="grey", ls="--", lw=1.5, label="levers off (median)")
         for t in result.scenario.targets:
@@ -44,9 +46,10 @@ def fan_chart(result: EnsembleResult, metric: str = "at_least") -> plt.Figure:
     labels.append("target")
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
     place = result.scenario.place
+    status = "" if result.scenario.targets else " (no targets: status quo)"
     fig.suptitle(
         # Latin name only: the default fonts have no CJK glyphs
-        f"{place.name}: {result.n_runs} replications, seed {result.seed}",
+        f"{place.name}: {result.n_runs} replications, seed {result.seed}{status}",
         fontsize=11,
     )
     fig.tight_layout(rect=(0, 0.08, 1, 0.95))

@@ -10,6 +10,7 @@ the dotted path, the line, what was expected and what was found.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import difflib
 import re
 import types
@@ -20,7 +21,15 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
 
 from .errors import ScenarioError, ScenarioErrors
 from .firms import COLUMNS, DERIVED
@@ -96,6 +105,37 @@ class Quantity(_Strict):
         return self.value if self.value is not None else (self.low + self.high) / 2
 
 
+_AS_OF = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+
+
+def _as_of_text(value: Any) -> Any:
+    """A date YAML read as a date (2023-03-22 unquoted) back to its text; checks the form."""
+    if isinstance(value, dt.date):
+        value = value.isoformat()
+    if isinstance(value, str):
+        m = _AS_OF.match(value)
+        if not m or (m.group(2) and not 1 <= int(m.group(2)) <= 12):
+            raise ValueError(f"a date 'YYYY-MM' (or 'YYYY-MM-DD', 'YYYY'); got {value!r}")
+    return value
+
+
+class Count(Quantity):
+    """A base-year count as published: `as_of` its date, `measure` valid or cumulative titles.
+
+    Converted to the model's end-of-base-year count of valid titles by `sim.baseline.resolve`
+    (the rules are in that module's docstring).
+    """
+
+    as_of: Annotated[str, BeforeValidator(_as_of_text)] | None = Field(
+        default=None,
+        description="the date of the count (YYYY-MM): after the base year's list, before the next",
+    )
+    measure: Literal["valid", "cumulative"] = Field(
+        default="valid",
+        description="valid: titles still held; cumulative: every title ever granted",
+    )
+
+
 class Place(_Strict):
     id: NonEmpty
     name: NonEmpty
@@ -159,11 +199,16 @@ class Period(_Strict):
 class Baseline(_Strict):
     """The state at the end of the base year."""
 
-    counts: dict[str, Quantity] = Field(
+    counts: dict[str, Count] = Field(
         description="firms holding at least each title at the end of the base year"
     )
-    candidates: Quantity = Field(description="untitled candidate firms (level 0) at the base year")
-    candidate_inflow_per_year: Quantity = Field(description="new candidate firms born each year")
+    candidates: Quantity | None = Field(
+        default=None,
+        description="untitled candidate firms (level 0) at the base year; default: derived",
+    )
+    candidate_inflow_per_year: Quantity | None = Field(
+        default=None, description="new candidate firms born each year; default: derived"
+    )
     created_in_start_year: list[str] = Field(
         default_factory=list,
         description=(
@@ -379,17 +424,18 @@ class Scenario(_Strict):
     model_config = ConfigDict(populate_by_name=True)
 
     place: Place
-    document: Document
+    document: Document | None = None
     period: Period
     ladder_changes: LadderChanges | None = Field(default=None, alias="ladder")
     baseline: Baseline
-    targets: list[Target]
+    targets: list[Target] = Field(default_factory=list)
     levers: Levers = Field(default_factory=Levers)
     parameters: dict[str, Quantity] = Field(default_factory=dict)
     not_modelled: list[NotModelled] = Field(default_factory=list)
     notes: str | None = None
     _ladder: Ladder | None = PrivateAttr(default=None)
     _specs: dict[str, Spec] | None = PrivateAttr(default=None)
+    _resolved: Any = PrivateAttr(default=None)
 
     # --- derived views -------------------------------------------------------------------
     @property
@@ -409,6 +455,40 @@ class Scenario(_Strict):
             self._ladder = Ladder.from_dict(apply_changes(standard_document(), changes))
         return self._ladder
 
+    @property
+    def has_levers(self) -> bool:
+        """Whether any lever is set (without, the counterfactual is the forecast itself)."""
+        return any(
+            getattr(self.levers, name) is not None for name in type(self.levers).model_fields
+        )
+
+    def resolved_baseline(self):
+        """The baseline as the model reads it (`sim.baseline.resolve`): counts at the end of the
+        base year in valid titles, candidates stated or by default, and notes saying how."""
+        if self._resolved is None:
+            from .baseline import resolve
+
+            self._resolved = resolve(self)
+        return self._resolved
+
+    def notes_for_forecast(self) -> list[str]:
+        """What the forecast output says about this scenario's inputs: no targets, no levers,
+        baseline counts converted, candidates by default."""
+        out = []
+        if not self.targets:
+            out.append(
+                "No targets: the scenario states none, so this is a status-quo forecast of each "
+                "tier's counts (no probabilities of reaching anything)."
+            )
+        if not self.has_levers:
+            out.append(
+                "No levers: the counterfactual (every lever off) is the forecast itself; no "
+                "firms are attributable to policy and nothing is spent."
+            )
+        if self.document is None:
+            out.append("No document: the scenario cites no plan.")
+        return out + list(self.resolved_baseline().notes)
+
     def specs(self) -> dict[str, Spec]:
         """Every quantity the model reads, by dotted path: defaults, then scenario entries."""
         if self._specs is not None:
@@ -416,8 +496,13 @@ class Scenario(_Strict):
         out = defaults()
         for name, q in self.parameters.items():
             out[name] = q.spec()
-        for path, q in _quantities(self.baseline, "baseline"):
-            out[path] = q.spec(integer=True)
+        base = self.resolved_baseline()
+        for tier, q in base.counts.items():
+            out[f"baseline.counts.{tier}"] = q.spec(integer=True)
+        out["baseline.candidates"] = base.candidates.spec(integer=True)
+        out["baseline.candidate_inflow_per_year"] = base.candidate_inflow_per_year.spec(
+            integer=True
+        )
         for path, q in _quantities(self.levers, "levers"):
             out[path] = q.spec(integer=path.endswith("firms_per_year") or path.endswith(".size"))
         self._specs = out
@@ -949,6 +1034,12 @@ def _reference_errors(sc: Scenario, file: str, lines: Mapping[Loc, int]) -> list
                         kind="out_of_range",
                     )
                 )
+    # counts as of a date, cumulative counts, default candidates (once the rest is sound)
+    if not errs:
+        for p in sc.resolved_baseline().problems:
+            loc = tuple(p.path.split("."))
+            line = _line_for(lines, loc)
+            errs.append(ScenarioError(file, p.path, p.expected, p.found, line, p.fix, p.kind))
     return errs
 
 

@@ -768,6 +768,15 @@ def plan(
         the_patch = _merge(the_patch or {}, copy.deepcopy(dict(patch)))
     base_doc = _dump(base)
     sc = _apply_patch(base, the_patch, file if file_cfg else "patch", lines) if the_patch else base
+    if not sc.targets:
+        raise _err(
+            file if file_cfg else (scenario_file or "scenario"),
+            "targets",
+            "a scenario with at least one target (a sweep reports the chance of reaching them)",
+            "no targets",
+            "bad_count",
+            "Forecast a scenario without targets with `srdi forecast` (a status-quo forecast).",
+        )
 
     # the varied paths: the file's, then the caller's (same path: the caller's wins)
     raw: dict[str, tuple[Any, str, int | None]] = {}

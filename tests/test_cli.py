@@ -139,3 +139,38 @@ def test_list_shows_shipped_scenarios():
     assert r.returncode == 0, r.stderr
     assert "Hebi" in r.stdout and "2023-2025" in r.stdout
     assert "national_little_giant" in r.stdout
+
+
+# --- a place with no plan ---------------------------------------------------------------------
+
+HENAN_STATUS_QUO = ROOT / "scenarios" / "henan_status_quo.yaml"
+
+
+def test_a_status_quo_scenario_validates_and_forecasts_saying_it_has_no_targets(tmp_path):
+    r = srdi("validate", HENAN_STATUS_QUO)
+    assert r.returncode == 0, r.stderr
+    args = ("forecast", HENAN_STATUS_QUO, "--runs", "8", "--seed", "1", "--workers", "1")
+    r = srdi(*args, "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["targets"] == [] and out["has_targets"] is False and out["has_levers"] is False
+    assert out["document"] is None
+    assert any(n.startswith("No targets") for n in out["notes"])
+    assert any("baseline.candidates: default" in n for n in out["notes"])
+    tiers = {c["tier"] for c in out["counts"] if c["metric"] == "at_least"}
+    assert tiers == {
+        "innovative_sme",
+        "provincial_srdi",
+        "national_little_giant",
+        "single_champion",
+    }
+    r = srdi(*args, "--out", tmp_path / "henan")
+    assert r.returncode == 0, r.stderr
+    assert "none: the scenario states no targets" in r.stdout
+    assert "Levers: none (the counterfactual is the forecast itself)" in r.stdout
+    for name in ("targets.csv", "counts.csv", "cost.csv", "attributable.csv", "fan_chart.png"):
+        assert (tmp_path / "henan" / name).is_file()
+    header = (tmp_path / "henan" / "targets.csv").read_text(encoding="utf-8").splitlines()
+    assert header[0].startswith("id,tier,kind,year,value,probability") and len(header) == 1
+    saved = json.loads((tmp_path / "henan" / "forecast.json").read_text(encoding="utf-8"))
+    assert saved["has_targets"] is False
