@@ -564,7 +564,9 @@ def fit(
                 ties[m] = pc[n]["otherwise"]
         names = [n for n in names if n not in held]
     fitted_years = sorted(int(n.rsplit(".", 1)[1]) for n in names if n.startswith(f"{key}."))
-    placeholder = {key: tuple(config["future"]["prior"])}
+    # dated approval rates (a rate per batch) need a rate for the future batches; rationed
+    # batches (the shipped config) have none: the batch is the quota (sim/batches.py)
+    placeholder = {key: tuple(config["future"]["prior"])} if fitted_years else {}
     cal = Calibration(
         config,
         moms,
@@ -648,9 +650,14 @@ def fit(
             say(f"  effective sample size {ess[-1]:.1f} of {m_is}")
     theta_hat = cal.from_unit(u_hat)
     sample = np.array([cal.from_unit(s) for s in sample_u])
-    last = int(config["future"]["last_batches"])
-    lo, hi = future_range(names, theta_hat, fitted_years, last)
-    future = {key: (lo, hi)}
+    future, future_how = {}, "none: every national batch is a rationed quota (sim/batches.py)"
+    if fitted_years:
+        last = int(config["future"]["last_batches"])
+        future = {key: future_range(names, theta_hat, fitted_years, last)}
+        future_how = (
+            f"future national batches: approval rate uniform between the lowest and highest "
+            f"fitted rate of the last {last} fitted batch years ({fitted_years[-last:]})"
+        )
     elapsed = time.perf_counter() - t0
     meta = {
         "method": (
@@ -668,10 +675,7 @@ def fit(
         "sum_of_squares": _r(float(r_hat @ r_hat)),
         "importance_check_effective_sample_size": _r(ess[0]) if ess else None,
         "posterior_sd": {n: _r(sample[:, j].std(ddof=1)) for j, n in enumerate(names)},
-        "future_how": (
-            f"future national batches: approval rate uniform between the lowest and highest "
-            f"fitted rate of the last {last} fitted batch years ({fitted_years[-last:]})"
-        ),
+        "future_how": future_how,
     }
     residuals = {m.id: _r(v) for m, v in zip(cal.fitted, r_hat, strict=True)}
     out = Fit(names, theta_hat, sample, residuals, future, ties, meta)
