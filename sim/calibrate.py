@@ -59,7 +59,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CALIBRATION_DIR = ROOT / "calibration"
 CONFIG = CALIBRATION_DIR / "config.yaml"
 OBSERVED = CALIBRATION_DIR / "data" / "observed_counts.csv"
-METRICS = ("new", "at_least", "reviewed", "lost")
+METRICS = ("new", "at_least", "reviewed", "lost", "ever")
 # the stream of a replication's seed used for the calibration's own draws (scaled baseline,
 # future approval rates): far from the model's own streams (0..4)
 OWN_STREAM = 1000
@@ -221,6 +221,7 @@ class Setup:
     future: dict[str, tuple[float, float]] = field(default_factory=dict)
     ties: dict[str, str] = field(default_factory=dict)  # model name -> the name it copies
     fixed: dict[str, float] = field(default_factory=dict)  # values set by a calibration choice
+    origin: int | None = None  # batches published before it are known (None: all published)
 
     def values(self, theta: Sequence[float], seed: np.random.SeedSequence) -> dict[str, float]:
         """Every value a replication overrides: scaled baseline and batches, future rates, then
@@ -247,7 +248,9 @@ def run_one(setup: Setup, theta: Sequence[float], seed: np.random.SeedSequence) 
     """One replication: yearly counts per metric and level, at national size (scaled back)."""
     from .model import GrowthModel
 
-    model = GrowthModel(setup.scenario, seed=seed, values=setup.values(theta, seed))
+    model = GrowthModel(
+        setup.scenario, seed=seed, values=setup.values(theta, seed), origin=setup.origin
+    )
     model.run_model()
     model.discard_firms()
     h = model.history
@@ -309,6 +312,8 @@ class Calibration:
         runs: replications per objective evaluation.
         seed: root seed of the common random numbers.
         workers: worker processes.
+        origin: the first year whose batches are not known (a fit on data before it draws the
+            batches of that year on, sim/batches.py); None: every published batch is known.
     """
 
     def __init__(
@@ -323,6 +328,7 @@ class Calibration:
         future: dict[str, tuple[float, float]] | None = None,
         ties: dict[str, str] | None = None,
         scenario: Scenario | None = None,
+        origin: int | None = None,
     ) -> None:
         self.config = config
         self.moments = moments
@@ -337,7 +343,9 @@ class Calibration:
         self.ladder = sc.ladder()
         self.years = [sc.period.base_year, *sc.period.years]
         fixed = {k: float(v) for k, v in (config.get("fixed") or {}).items() if k not in self.names}
-        self.setup = Setup(sc, self.scale, self.names, dict(future or {}), dict(ties or {}), fixed)
+        self.setup = Setup(
+            sc, self.scale, self.names, dict(future or {}), dict(ties or {}), fixed, origin
+        )
         self.workers = workers
         self.evaluations = 0
 
@@ -577,6 +585,7 @@ def fit(
         workers=workers,
         future=placeholder,
         ties=ties,
+        origin=before,
     )
     seeds = cal.seeds(cal.runs)
     say(
@@ -819,6 +828,7 @@ def predict(
         workers=workers,
         future=fit_.future,
         ties=fit_.ties,
+        origin=fit_.meta.get("fitted_before"),
     )
     seeds = cal.seeds(runs)
     rows = [fit_.sample[r % len(fit_.sample)] for r in range(runs)]

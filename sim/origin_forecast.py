@@ -2,12 +2,15 @@
 
 From origin O (the first year forecast), knowing only what was published before O:
 
-* **National series** come from the national scenario run with `origin=O`: MIIT's and the
-  provinces' batches published before O are used as published, later ones drawn from the
-  batch distribution of `sim/batches.py` built on the batches and goals published before O.
-  The country is simulated at 1/`scale` of its firms (quotas scaled alike) and counts are
-  scaled back. Parameters are the shipped priors (`SRDI_CALIBRATION=off`): the saved fit
-  used data after the origins.
+* **The fit.** The national scenario is calibrated on the observations before O alone
+  (`sim.calibrate.fit(before=O)`, the same fit as `srdi calibrate --holdout-from O`): moments
+  of O and later are not seen, parameters identified only by them copy their earlier regime,
+  and the simulations behind the fit know only the batches published before O.
+* **National series** come from that fit's posterior (`sim.calibrate.predict`: replication r
+  at posterior row r) with `origin=O`: MIIT's and the provinces' batches published before O
+  are used as published, later ones drawn from the batch distribution of `sim/batches.py` built
+  on the batches and goals published before O. The country is simulated at 1/`scale` of its
+  firms (quotas scaled alike) and counts are scaled back.
 * **A province's series** follow from the national run: its share of the national count at
   its last published count before O (the same information "repeat the last value" has), with
   a log spread of `competition.SHARE_LOG_SD` per replication, times the national batches,
@@ -19,8 +22,9 @@ Each replication is one national run; the quantiles are over replications.
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -29,34 +33,23 @@ from .batches import plan_batches
 from .competition import SHARE_LOG_SD, published_batches, stated_goals
 from .context import load_context
 
-NATIONAL = Path(__file__).resolve().parent.parent / "scenarios" / "national.yaml"
 SEED = 20261202
 
 
-def _national_runs(origin: int, runs: int, scale: float, progress: bool) -> dict[str, np.ndarray]:
-    """Yearly national counts per replication: new, at_least, ever and lost per level."""
-    from .calibrate import Setup, national_scenario, uncalibrated
-    from .model import GrowthModel
+def _national_runs(
+    origin: int, runs: int, scale: float, workers: int, quick: bool, say: Callable[[str], None]
+) -> dict[str, np.ndarray]:
+    """Yearly national counts per replication (new, at_least, ever and lost per level), from
+    the fit on data before `origin`."""
+    from .calibrate import METRICS, fit, load_config, load_observed, predict
 
-    with uncalibrated():
-        setup = Setup(national_scenario(NATIONAL), scale=scale, names=[])
-        seeds = np.random.SeedSequence(SEED).spawn(runs)
-        out: dict[str, list[np.ndarray]] = {m: [] for m in ("new", "at_least", "ever", "lost")}
-        iterator = seeds
-        if progress:
-            from tqdm import tqdm
-
-            iterator = tqdm(seeds, desc=f"origin {origin}", unit="run", leave=False)
-        for seed in iterator:
-            values = setup.values([], seed)  # the calibration's scaled baseline and batches
-            model = GrowthModel(setup.scenario, seed=seed, values=values, origin=origin)
-            model.run_model()
-            for m in out:
-                out[m].append(np.stack([getattr(r, m) for r in model.history]) * scale)
-            model.discard_firms()
-        years = np.array([r.year for r in model.history])
-    arrays = {m: np.stack(v) for m, v in out.items()}  # (runs, years, levels)
-    arrays["years"] = years
+    config, obs = load_config(), load_observed()
+    say(f"origin {origin}: fitting on the observations before {origin}")
+    fit_, _ = fit(config, obs, before=origin, workers=workers, quick=quick, progress=say)
+    say(f"origin {origin}: {runs} replications at 1/{scale:g}")
+    pred = predict(fit_, config, obs, runs=runs, seed=SEED, scale=scale, workers=workers)
+    arrays = {m: pred.series[:, METRICS.index(m)] for m in ("new", "at_least", "ever", "lost")}
+    arrays["years"] = np.array(pred.years)
     return arrays
 
 
@@ -66,10 +59,21 @@ def _quantiles(values: np.ndarray) -> tuple[float, float, float]:
 
 
 def forecast_from(
-    origin: int, observed: pd.DataFrame, runs: int, scale: float, progress: bool = False
+    origin: int,
+    observed: pd.DataFrame,
+    runs: int,
+    scale: float,
+    workers: int = 1,
+    quick: bool = False,
+    progress: bool = False,
 ) -> pd.DataFrame:
     """Forecasts of every backtest series for the years from `origin` on (see module doc)."""
-    nat = _national_runs(origin, runs, scale, progress)
+
+    def say(msg: str) -> None:
+        if progress:
+            print(msg, file=sys.stderr)
+
+    nat = _national_runs(origin, runs, scale, workers, quick, say)
     years = nat["years"]
     idx = {int(y): i for i, y in enumerate(years)}
     lg, prov = 3, 2  # levels of the standard ladder (innovative 1, provincial 2)
@@ -135,9 +139,9 @@ def forecaster(
 ) -> Callable[[int], pd.DataFrame]:
     """The model's forecaster for `sim.backtest.run_backtest`: origin -> forecasts.
 
-    `quick` runs 6 replications at 1/400 scale (a smoke run, not a result); otherwise
-    calibration/backtest.yaml's `runs` at 1/50. Runs are serial (`workers` is accepted for the
-    CLI's signature); results depend only on the origin, the number of runs and the fixed seed.
+    `quick` fits with the calibration's quick settings and runs 6 replications at 1/400 scale
+    (a smoke run, not a result); otherwise calibration/backtest.yaml's `runs` at 1/50. Results
+    depend on the origin, the number of runs and the fixed seeds, not on `workers`.
     """
     from .backtest import load_config, load_series
 
@@ -146,6 +150,7 @@ def forecaster(
     scale = 400.0 if quick else 50.0
 
     def forecast(origin: int) -> pd.DataFrame:
-        return forecast_from(origin, observed, n, scale, progress)
+        w = workers or os.cpu_count() or 1
+        return forecast_from(origin, observed, n, scale, w, quick, progress)
 
     return forecast

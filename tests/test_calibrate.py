@@ -119,6 +119,46 @@ def test_theta_reaches_the_model_under_common_random_numbers(small):
     assert np.all(a >= b) and a.sum() > b.sum()  # harsher re-review, fewer firms pass
 
 
+def test_a_fit_before_a_year_does_not_know_that_years_batches(config, obs):
+    """A hold-out (and each backtest origin) runs with origin = the first held-out year: the
+    batch of that year is drawn (sim/batches.py), not the published 3,671."""
+    moms = cal.moments(config, obs)
+    known = cal.Calibration(config, moms, scale=50.0, runs=6)
+    held = cal.Calibration(config, moms, scale=50.0, runs=6, origin=2023)
+    assert known.setup.origin is None and held.setup.origin == 2023
+    k = [m.id for m in moms].index("little_giant_batch_2023")
+    theta = known.start()
+    published = known.simulate(theta, 6, seed=3)[:, k]
+    drawn = held.simulate(theta, 6, seed=3)[:, k]
+    assert np.all(np.abs(published - 3671) <= 50)  # one place is 50 firms at 1/50
+    assert np.ptp(drawn) > 500  # drawn around 4,328 with a spread of tens of per cent
+
+
+def test_a_fit_before_a_year_simulates_with_that_origin(config, obs, monkeypatch):
+    seen = []
+    monkeypatch.setattr(cal, "Runner", _recording_runner(seen))
+    cal.fit(config, obs, before=2022, quick=True, progress=lambda msg: None)
+    assert seen and set(seen) == {2022}
+
+
+def test_a_holdout_fit_predicts_with_its_origin(config, obs, monkeypatch):
+    seen = []
+    monkeypatch.setattr(cal, "Runner", _recording_runner(seen))
+    fit_ = cal.Fit.load(cal.CALIBRATION_DIR / "holdout-2023")
+    assert fit_.meta["fitted_before"] == 2023
+    cal.predict(fit_, config, obs, runs=1, seed=1, scale=400.0)
+    assert seen == [2023]
+
+
+def _recording_runner(seen: list):
+    class Recording(cal.Runner):
+        def __init__(self, setup, workers=1):
+            seen.append(setup.origin)
+            super().__init__(setup, workers)
+
+    return Recording
+
+
 def test_one_and_two_workers_give_the_same_moments(config, obs, small):
     two = cal.Calibration(
         config, small.moments, scale=SMALL, runs=3, workers=2, future=small.setup.future
