@@ -319,10 +319,11 @@ class Evaluator(mesa.Agent):
       is its score plus a Gumbel variate, -log(-log u); the applicants are sorted by key and
       the first floor(quota) win.
     * The place is part of a province: the rest of the province applies as an aggregate of
-      `rest` applicants, each of weight exp(mean score) / exp(place_strength). An applicant of
-      weight w = exp(score) wins with probability 1 - exp(-lam w), lam set so that the places
-      are filled in expectation. It wins when u > exp(-lam w): the direction matters only to a
-      firm trying two titles in a year, which has one approve draw for both, as in the engine.
+      `rest` applicants, each of the place's applicants' mean weight over exp(place_strength).
+      An applicant of weight w = exp(score) wins with probability 1 - exp(-lam w), lam set so
+      that the places are filled in expectation. It wins when u > exp(-lam w): the direction
+      matters only to a firm trying two titles in a year, which has one approve draw for both,
+      as in the engine.
     """
 
     def approve(self, k: int, applicants: list[Firm]) -> list[Firm]:
