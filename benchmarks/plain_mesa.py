@@ -1,11 +1,17 @@
 """The yearly cycle of `sim.model.GrowthModel`, written the plain Mesa way.
 
-One `mesa.Agent` per firm with its own `step()`, scalar Python arithmetic, per-firm random
+One `mesa.Agent` per firm with its own yearly methods, scalar Python arithmetic, per-firm random
 draws and a per-firm reading of the eligibility criteria. It is the reference the fast engine
 is measured against (benchmarks/run.py) and checked against (tests/test_equivalence.py): the
 same scenario, the same parameters (`sim.parameters.draw` on the scenario's specs, then
 `values`), the same phases in the same order, the same levers. Only the random streams differ,
 so the two agree in distribution, not run by run.
+
+Titles are rationed as in the engine (sim/rationing.py, README "Rationed titles"): the
+places of each rationed title and year, and the size of the rest of the province a city
+competes with, come from `sim.competition.build` (a per-replication draw, made here with this
+model's own generator); which of this model's applicants win them is decided firm by firm in
+`Evaluator.approve`, in scalar Python, with each firm's own approve draw.
 
 Firm creation (the base-year population, the candidates born each year, the firms brought in)
 uses the engine's attribute generators in `sim.firms`, and the rows become agents: this file
@@ -24,6 +30,7 @@ from pathlib import Path
 import mesa
 import numpy as np
 
+from sim import competition
 from sim.firms import BROUGHT_IN, create_at_level, create_titled, draw_firms
 from sim.levers import LEVER_NAMES
 from sim.parameters import draw
@@ -111,8 +118,8 @@ class Firm(mesa.Agent):
     def rd_growth(self) -> float:
         return self.rd_spend_yuan / max(self.rd_spend_prev_yuan, 1.0) - 1.0
 
-    def step(self) -> None:
-        """This firm's year: steward, finance, growth, R&D and IP, recognition, re-review, exit."""
+    def grow_and_invest(self) -> None:
+        """This firm's year up to recognition: steward, finance, growth, R&D and IP."""
         m, p, rnd = self.model, self.model.p, self.random
         city = m.city
         # select: a service steward for the titles the lever covers
@@ -177,26 +184,39 @@ class Firm(mesa.Agent):
         self.ip_class1 += int(m.rng.poisson(p["ip.class1_rate"] * rate))
         self.ip_class2 += int(m.rng.poisson(p["ip.class2_rate"] * rate))
 
-        # recognition: at most one title a year, the highest it gets of those it may apply for
-        # (the next title; in the year a title first appears, also the one above it)
-        u_apply = u_approve = None
-        for k in reversed(m.next_titles[self.tier]):
-            if not meets(self, m.tiers[k]):
-                continue
-            if u_apply is None:  # the firm's own draws, the same whichever title it tries
-                u_apply, u_approve = rnd.random(), rnd.random()
-            if u_apply < self.apply_probability(k) and u_approve < m.approval[k]:
-                first = self.highest_tier < k
-                self.tier, self.title_year = k, m.year
-                self.highest_tier = max(self.highest_tier, k)
-                m.new[k] += 1
-                if m.awards:
-                    owed = m.award[k] if first else 0.0
-                    if m.awards.once_per_firm and self.awarded_yuan > 0:
-                        owed = 0.0
-                    city.claim("awards", self, owed)
-                break
+        # recognition is the evaluators' (PlainModel.recognise): this year's draws are not made yet
+        self.start_tier = self.tier
+        self.u_apply = self.u_approve = None
 
+    def applies_for(self, k: int) -> bool:
+        """Does this firm, at its start-of-year level, meet the criteria of level `k` and apply?
+
+        A firm has one apply draw and one approve draw a year, the same whichever title it
+        tries (the next title; in the year a title first appears, also the one above it).
+        """
+        if not meets(self, self.model.tiers[k]):
+            return False
+        if self.u_apply is None:
+            self.u_apply, self.u_approve = self.random.random(), self.random.random()
+        return self.u_apply < self.apply_probability(k)
+
+    def recognised(self, k: int) -> None:
+        """This firm is granted the title at level `k`; the city owes its award."""
+        m = self.model
+        first = self.highest_tier < k
+        self.tier, self.title_year = k, m.year
+        self.highest_tier = max(self.highest_tier, k)
+        m.new[k] += 1
+        if m.awards:
+            owed = m.award[k] if first else 0.0
+            if m.awards.once_per_firm and self.awarded_yuan > 0:
+                owed = 0.0
+            m.city.claim("awards", self, owed)
+
+    def review_and_exit(self) -> None:
+        """The rest of this firm's year, after recognition: re-review, then exit."""
+        m, p, rnd = self.model, self.model.p, self.random
+        city = m.city
         # re-review of a title past its validity
         k = self.tier
         if k > 0 and m.year - self.title_year >= m.tiers[k].validity_years:
@@ -286,6 +306,99 @@ class City(mesa.Agent):
             firm.rd_boost += share * amount / max(firm.revenue_yuan, 1.0)
 
 
+class Evaluator(mesa.Agent):
+    """The evaluators (the province, MIIT): grant each level's titles among its applicants.
+
+    A title granted on its criteria: each applicant passes at the year's approval rate. A
+    rationed title (the model's `competition`, drawn per replication by `sim.competition.build`):
+    the applicants compete for the year's places on a noisy score, written here firm by firm.
+    A firm's score is its log R&D spending, standardised among the level's applicants, times
+    `competition.score_weight`; its noise comes from its own approve draw `u`.
+
+    * The evaluator's whole pool is simulated (a country or a province): each applicant's key
+      is its score plus a Gumbel variate, -log(-log u); the applicants are sorted by key and
+      the first floor(quota) win.
+    * The place is part of a province: the rest of the province applies as an aggregate of
+      `rest` applicants, each of the place's applicants' mean weight over exp(place_strength).
+      An applicant of weight w = exp(score) wins with probability 1 - exp(-lam w), lam set so
+      that the places are filled in expectation. It wins when u > exp(-lam w): the direction
+      matters only to a firm trying two titles in a year, which has one approve draw for both,
+      as in the engine.
+    """
+
+    def approve(self, k: int, applicants: list[Firm]) -> list[Firm]:
+        """The applicants for level `k` that are granted the title this year."""
+        m, p = self.model, self.model.p
+        if not m.competition.rationed.get(k, False):
+            return [firm for firm in applicants if firm.u_approve < m.approval[k]]
+        quota = m.competition.quota_of(k, m.year)
+        n = len(applicants)
+        if n == 0 or quota <= 0:
+            return []
+        log_spend = [math.log(max(firm.rd_spend_yuan, 1.0)) for firm in applicants]
+        mean = sum(log_spend) / n
+        sd = math.sqrt(sum((x - mean) ** 2 for x in log_spend) / n)
+        weight = p["competition.score_weight"]
+        score = [weight * (x - mean) / sd if sd > 0 else 0.0 for x in log_spend]
+        rest = 0.0
+        if not m.competition.whole_pool:
+            # the rest of the province's applicants: so many per holder of the title below,
+            # its holders in the province less this place's own at the start of the year
+            tier_id = m.ladder.ids[k - 1]
+            below_id = competition.APPLIES_FROM[tier_id]
+            held = m.competition.province_holders[(below_id, m.year)]
+            own = m.history[-1]["at_least"][m.ladder.level(below_id)]
+            rest = max(held - own, 0.0) * p[f"competition.applicants_per_holder.{tier_id}"]
+        if rest <= 0:
+            places = math.floor(quota + 1e-9)
+            if places >= n:
+                return list(applicants)
+            keys = []
+            for firm, s in zip(applicants, score, strict=True):
+                u = min(max(firm.u_approve, 1e-300), 1.0 - 1e-16)
+                keys.append((s - math.log(-math.log(u)), firm))
+            keys.sort(key=lambda pair: -pair[0])
+            return [firm for _, firm in keys[:places]]
+        if quota >= n + rest:
+            return list(applicants)
+        top = max(score)
+        rest_score = math.log(sum(math.exp(s - top) for s in score) / n) + top
+        rest_score -= p["competition.place_strength"]
+        shift = max(top, rest_score)  # weights of at most 1
+        w = [math.exp(s - shift) for s in score]
+        lam = filling_rate(w, quota, rest, math.exp(rest_score - shift))
+        return [
+            firm
+            for firm, wi in zip(applicants, w, strict=True)
+            if firm.u_approve > math.exp(-lam * wi)
+        ]
+
+
+def filling_rate(w: list[float], quota: float, rest: float, rest_w: float) -> float:
+    """The lam at which the expected places taken, sum of 1 - exp(-lam w) over the applicants
+    and the `rest` applicants of weight `rest_w`, equal `quota` (0 < quota < all applicants).
+
+    Bisection on log lam: the expected places rise with lam from 0 to every applicant.
+    """
+
+    def taken(log_lam: float) -> float:
+        lam = math.exp(log_lam)
+        return sum(-math.expm1(-lam * wi) for wi in w) + rest * -math.expm1(-lam * rest_w)
+
+    lo, hi = 0.0, 0.0
+    while taken(lo) > quota:
+        lo -= 1.0
+    while taken(hi) < quota:
+        hi += 1.0
+    while hi - lo > 1e-10:
+        mid = 0.5 * (lo + hi)
+        if taken(mid) < quota:
+            lo = mid
+        else:
+            hi = mid
+    return math.exp(hi)
+
+
 # --- the model ------------------------------------------------------------------------------
 class PlainModel(mesa.Model):
     """Same arguments as `GrowthModel`: a scenario, a seed, levers on or off, fixed values."""
@@ -319,8 +432,20 @@ class PlainModel(mesa.Model):
             None if t.id in sc.baseline.counts else t.available_from for t in self.ladder.tiers
         ]
         self.hazard = [p["exit.hazard.pool"]] + [p[f"exit.hazard.{t}"] for t in self.ladder.ids]
+        # the places and rivals of each rationed title, drawn once for the replication as the
+        # engine draws them (its own generator here); who wins them is decided below, per firm
+        self.competition = competition.build(
+            sc.place.level,
+            sc.province,
+            self.ladder.ids,
+            list(range(self.year + 1, self.end + 1)),
+            competition.ALL_PUBLISHED,
+            self.rng,
+            scale=p["competition.quota_scale"],
+        )
         self._levers(sc.levers if levers_on else None)
         self.city = City(self)
+        self.evaluator = Evaluator(self)
         self.closed_highest = [0] * (self.top + 1)
         self.firm_years = 0  # firms stepped, summed over the years (for throughput)
         self.history: list[dict] = []
@@ -336,6 +461,7 @@ class PlainModel(mesa.Model):
         self.new = [0] * (self.top + 1)
         self.lost = [0] * (self.top + 1)
         self.reviewed = [0] * (self.top + 1)
+        self.applied = [0] * (self.top + 1)
         self.pool_size = 0
         self.datacollector = mesa.DataCollector(
             model_reporters={
@@ -412,13 +538,15 @@ class PlainModel(mesa.Model):
         return self.agents_by_type[Firm]
 
     def step(self) -> None:
-        """One year: entry, the pool, every firm's own year, awards paid, collection."""
+        """One year: entry, the pool, every firm's growth, the evaluators' titles, every
+        firm's re-review and exit, awards paid, collection."""
         self.year += 1
         p = self.p
         self.city.reset_year()
         self.new = [0] * (self.top + 1)
         self.lost = [0] * (self.top + 1)
         self.reviewed = [0] * (self.top + 1)
+        self.applied = [0] * (self.top + 1)
         # entry: candidates born this year, titled firms brought in
         born = int(self.rng.poisson(p["baseline.candidate_inflow_per_year"]))
         self._add_firms(draw_firms(born, 0, p, self.rng, self.year), years_in_niche=1)
@@ -450,9 +578,27 @@ class PlainModel(mesa.Model):
                 "cultivation_pool", self.pool_size * p["levers.cultivation_pool.cost_per_firm_yuan"]
             )
         self.firm_years += len(self.firms)
-        self.firms.do("step")
+        self.firms.do("grow_and_invest")
+        self.recognise()
+        self.firms.do("review_and_exit")
         self.city.pay()
         self.collect()
+
+    def recognise(self) -> None:
+        """Titles from the top down: each level's applicants are judged together by the
+        evaluator; a firm granted a title this year applies for no other."""
+        firms = list(self.firms)
+        for k in range(self.top, 0, -1):
+            applicants = [
+                firm
+                for firm in firms
+                if firm.tier == firm.start_tier
+                and k in self.next_titles[firm.start_tier]
+                and firm.applies_for(k)
+            ]
+            self.applied[k] = len(applicants)
+            for firm in self.evaluator.approve(k, applicants):
+                firm.recognised(k)
 
     def granted(self, k: int, year: int) -> bool:
         first = self.available_from[k]
@@ -505,6 +651,7 @@ class PlainModel(mesa.Model):
                 "ever": [e - b for e, b in zip(ever, self.ever_base, strict=True)],
                 "lost": list(self.lost),
                 "reviewed": list(self.reviewed),
+                "applied": list(self.applied),
                 "pool_size": pool,
                 "cost": dict(self.city.cost),
             }

@@ -106,8 +106,10 @@ def log(msg: str) -> None:
 def population(scenario: Scenario, firms: int) -> dict[str, float]:
     """Central values with the population rescaled to `firms` at the base year.
 
-    The counts, the inflow of candidates, the pool size, the firms brought in and the award
-    budget all scale with the population, so that every size has the same shape.
+    The counts, the inflow of candidates, the pool size, the firms brought in, the award
+    budget and the batches of the rationed titles (`competition.quota_scale`; at most 1, the
+    country's own batches) all scale with the population, so that every size has the same
+    shape.
     """
     v = central(scenario.specs())
     base = v["baseline.candidates"] + max(
@@ -121,6 +123,7 @@ def population(scenario: Scenario, firms: int) -> dict[str, float]:
             "levers.awards.budget_yuan_per_year",
         ):
             v[key] = float(round(v[key] * f))
+    v["competition.quota_scale"] = min(f, 1.0)
     return v
 
 
