@@ -59,7 +59,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CALIBRATION_DIR = ROOT / "calibration"
 CONFIG = CALIBRATION_DIR / "config.yaml"
 OBSERVED = CALIBRATION_DIR / "data" / "observed_counts.csv"
-METRICS = ("new", "at_least", "reviewed", "lost", "ever")
+METRICS = ("new", "at_least", "reviewed", "lost", "ever", "applied")
 # the stream of a replication's seed used for the calibration's own draws (scaled baseline,
 # future approval rates): far from the model's own streams (0..4)
 OWN_STREAM = 1000
@@ -1308,6 +1308,37 @@ def plot_holdout(table: pd.DataFrame, pred: Prediction, before: int):
     return fig
 
 
+def approval_table(pred: Prediction) -> pd.DataFrame:
+    """Approval rates as outcomes: per rationed tier and year, titles granted over applicants
+    (mean and 5/50/95 % over replications), beside the observed rate where the national context
+    file holds one (`applicants.<tier>.approval_rate`: its value and range)."""
+    from .context import load_context
+
+    observed = load_context("China").applicants
+    rows = []
+    for k, tier in enumerate(pred.tiers, start=1):  # level 0 is the candidate pool
+        if tier not in ("provincial_srdi", "national_little_giant", "single_champion"):
+            continue
+        new = pred.series[:, METRICS.index("new"), :, k]
+        applied = pred.series[:, METRICS.index("applied"), :, k]
+        rate = observed[tier].approval_rate if tier in observed else None
+        for i, year in enumerate(pred.years):
+            ok = applied[:, i] > 0
+            if not ok.any():
+                continue
+            r = new[ok, i] / applied[ok, i]
+            p05, p50, p95 = np.quantile(r, [0.05, 0.5, 0.95])
+            rows.append({
+                "tier": tier, "year": year, "approval_mean": float(r.mean()),
+                "p05": float(p05), "p50": float(p50), "p95": float(p95),
+                "applied_mean": float(applied[:, i].mean()),
+                "observed": rate.value if rate else None,
+                "observed_low": rate.low if rate else None,
+                "observed_high": rate.high if rate else None,
+            })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
 def write_fit_outputs(
     fit_: Fit,
     pred: Prediction,
@@ -1336,6 +1367,7 @@ def write_fit_outputs(
         "fit.csv": fit_table(pred, point),
         "parameters.csv": parameter_table(fit_, config),
         "forecast.csv": forecast_table(pred),
+        "approval_rates.csv": approval_table(pred),
     }
     if scale_df is not None:
         tables["scale_check.csv"] = scale_df

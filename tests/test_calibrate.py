@@ -174,6 +174,18 @@ def test_counts_are_scaled_back_to_national_size(small):
     assert provincial_2018 % SMALL == 0
 
 
+def test_approval_rates_are_reported_beside_the_observed_one(config, obs):
+    fit_ = cal.Fit.load(cal.CALIBRATION_DIR)
+    pred = cal.predict(fit_, config, obs, runs=3, seed=2, scale=SMALL)
+    table = cal.approval_table(pred)
+    assert set(table["tier"]) == {"provincial_srdi", "national_little_giant", "single_champion"}
+    assert table[["p05", "p50", "p95"]].stack().between(0, 1).all()
+    provincial = table[table["tier"] == "provincial_srdi"]
+    assert 2019 in set(provincial["year"])  # the provincial lists, not the 2022 innovative title
+    assert (provincial["observed"] == 0.62).all()  # Pingdingshan's 8 of 13 (national.yaml)
+    assert table.loc[table["tier"] != "provincial_srdi", "observed"].isna().all()
+
+
 def test_tied_parameters_copy_their_source(small):
     setup = cal.Setup(
         small.scenario,
