@@ -30,7 +30,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import yaml
@@ -41,7 +40,6 @@ from .parameters import defaults
 if TYPE_CHECKING:
     from .scenario import Quantity, Scenario
 
-ROOT = Path(__file__).resolve().parent.parent
 _MONTHS = "January February March April May June July August September October November December"
 MONTH_NAMES = _MONTHS.split()
 
@@ -276,12 +274,6 @@ def _default_rule() -> dict:
     return yaml.safe_load(text)
 
 
-def _basis_scenario() -> Scenario:
-    from .scenario import load
-
-    return load(ROOT / _default_rule()["basis_scenario"])
-
-
 def national_count(tier: str, year: int) -> tuple[float, float, str] | None:
     """China's count of `tier` holders at the end of `year` from the national context's stocks
     (dated counts mapped to years by `as_of_year`): low, high and the rows, or None."""
@@ -324,13 +316,10 @@ def default_candidates(sc: Scenario) -> tuple[Quantity, Quantity] | Problem:
         w = rule["ratio_widening"]
         over_time = rule["pool_over_time"]["source"]
         r_low, r_high = p_low / n_high * w["low"], p_high / n_low * w["high"]
-        national = _basis_scenario().baseline
         out = []
-        for name, nq in (
-            ("candidates", national.candidates),
-            ("candidate_inflow_per_year", national.candidate_inflow_per_year),
-        ):
-            lo, hi = (nq.low, nq.high) if nq.is_range else (nq.value, nq.value)
+        for name in ("candidates", "candidate_inflow_per_year"):
+            nq = rule["national"][name]
+            lo, hi = float(nq["low"]), float(nq["high"])
             share = f"{_num(p_low, p_high)} (baseline.counts.{tier}) / {_num(n_low, n_high)}"
             how = (
                 f"default (not stated): national {name} {lo:g}-{hi:g} (scenarios/national.yaml, "
@@ -338,7 +327,7 @@ def default_candidates(sc: Scenario) -> tuple[Quantity, Quantity] | Problem:
                 f"{base}, {share} ({n_text}), widened by {w['low']:g}-{w['high']:g} (assumption)"
                 f" = {r_low:.4f}-{r_high:.4f}: {lo * r_low:.0f}-{hi * r_high:.0f}"
             )
-            source = f"{nq.source} [national basis]; {w['source']} {over_time}"
+            source = f"{nq['source']} [national basis]; {w['source']} {over_time}"
             low, high = round(lo * r_low), round(hi * r_high)
             high = max(high, low)
             out.append(Quantity(low=low, high=high, basis="estimate", source=source, how=how))

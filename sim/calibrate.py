@@ -56,7 +56,8 @@ from .scenario import Scenario, load
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
-CALIBRATION_DIR = ROOT / "calibration"
+CALIBRATION_DIR = ROOT / "calibration"  # config, data, figures, hold-outs, backtest
+FIT_DIR = params_mod.FIT_DIR  # the fit forecasts use: package data (sim/data/calibration)
 CONFIG = CALIBRATION_DIR / "config.yaml"
 OBSERVED = CALIBRATION_DIR / "data" / "observed_counts.csv"
 METRICS = ("new", "at_least", "reviewed", "lost", "ever", "applied")
@@ -1389,30 +1390,33 @@ def _settings(config: dict[str, Any], quick: bool) -> dict[str, Any]:
 
 def run_calibration(
     out: Path, seed: int | None = None, workers: int = 1, quick: bool = False,
-    say: Callable[[str], None] = log.info,
+    say: Callable[[str], None] = log.info, fit_dir: Path | None = None,
 ) -> Fit:  # fmt: skip
-    """`srdi calibrate`: fit on every observation, save the fit in `out`, then reproduce."""
+    """`srdi calibrate`: fit on every observation, save the fit in `fit_dir` (default `out`),
+    then reproduce the figures in `out`."""
     config = load_config()
     obs = load_observed()
     fit_, _ = fit(config, obs, seed=seed, workers=workers, quick=quick, progress=say)
-    fit_.save(out)
-    say(f"fit saved to {out}/fit.yaml and {out}/posterior.csv")
-    reproduce(out, seed=None, workers=workers, quick=quick, say=say)
+    fit_dir = fit_dir or out
+    fit_.save(fit_dir)
+    say(f"fit saved to {fit_dir}/fit.yaml and {fit_dir}/posterior.csv")
+    reproduce(out, seed=None, workers=workers, quick=quick, say=say, fit_dir=fit_dir)
     return fit_
 
 
 def reproduce(
     out: Path, seed: int | None = None, workers: int = 1, quick: bool = False,
     say: Callable[[str], None] = log.info, figures: Path | None = None,
-    backtest: Path | None = None,
+    backtest: Path | None = None, fit_dir: Path | None = None,
 ) -> list[Path]:  # fmt: skip
     """`srdi calibrate --reproduce`: every figure and table of `out`/figures from the saved
     fit(s), identical for the same seed (default: the seed the fit was made with), and the
-    rolling-origin backtest in `out`/backtest (its own fixed seed; sim/origin_forecast.py)."""
+    rolling-origin backtest in `out`/backtest (its own fixed seed; sim/origin_forecast.py).
+    The fit is read from `fit_dir` (default `out`), hold-out fits from `out`/holdout-*."""
     config = load_config()
     s = _settings(config, quick)
     obs = load_observed()
-    fit_ = Fit.load(out)
+    fit_ = Fit.load(fit_dir or out)
     seed = int(fit_.meta.get("seed", config["seed"]) if seed is None else seed)
     figures = figures or out / "figures"
     t0 = time.perf_counter()

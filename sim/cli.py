@@ -503,15 +503,16 @@ def calibrate(reproduce, holdout_from, seed, quick, out, workers) -> None:
     from . import calibrate as cal
 
     workers = workers or os.cpu_count() or 1
+    fit_dir = None  # the fit's folder: `folder` itself, except for the shipped calibration
     if out is not None:
         folder = Path(out)
     elif quick:
         folder = Path(tempfile.mkdtemp(prefix="srdi-calibrate-quick-"))
         if reproduce:  # the saved fit, figures into the temp folder
             for name in ("fit.yaml", "posterior.csv"):
-                shutil.copy(cal.CALIBRATION_DIR / name, folder / name)
+                shutil.copy(cal.FIT_DIR / name, folder / name)
     else:
-        folder = cal.CALIBRATION_DIR
+        folder, fit_dir = cal.CALIBRATION_DIR, cal.FIT_DIR
 
     def say(msg: str) -> None:
         click.echo(msg, err=True)
@@ -521,10 +522,10 @@ def calibrate(reproduce, holdout_from, seed, quick, out, workers) -> None:
             table = cal.run_holdout(folder, holdout_from, seed, workers, quick, say)
             click.echo(cal.format_holdout(table, holdout_from))
         elif reproduce:
-            cal.reproduce(folder, seed, workers, quick, say)
+            cal.reproduce(folder, seed, workers, quick, say, fit_dir=fit_dir)
             click.echo(cal.format_fit(pd_read(folder / "figures" / "fit.csv")))
         else:
-            cal.run_calibration(folder, seed, workers, quick, say)
+            cal.run_calibration(folder, seed, workers, quick, say, fit_dir=fit_dir)
             click.echo(cal.format_fit(pd_read(folder / "figures" / "fit.csv")))
     except cal.CalibrationError as e:
         click.echo(f"error: {e}", err=True)

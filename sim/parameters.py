@@ -5,11 +5,13 @@ uncertain are drawn once per replication; point values are used as they are. Dra
 one uniform per quantity, in sorted order of the quantity's dotted path, so that two runs with
 the same paths (a scenario and its counterfactual, or two sweep points) share their draws.
 
-Calibrated defaults: where the calibration's fit exists (`calibration/fit.yaml`, made by
-`srdi calibrate`; or the file named by $SRDI_CALIBRATION, `off` for none), its point estimates
-replace the shipped values, and each replication draws the calibrated parameters jointly from
-its posterior sample (one row, chosen by one more uniform drawn after the others). A scenario's
-own `parameters:` entry still wins over a calibrated default.
+Calibrated defaults: the calibration's fit (`sim/data/calibration/fit.yaml`, package data made
+by `srdi calibrate`; or the file named by $SRDI_CALIBRATION, `off` for none) replaces the
+shipped values with its point estimates, and each replication draws the calibrated parameters
+jointly from its posterior sample (one row, chosen by one more uniform drawn after the others).
+A scenario's own `parameters:` entry still wins over a calibrated default. A fit that is
+missing or cannot be read is an error (`CalibrationMissing`), never a silent fall back to the
+shipped values: the same answer however the package is installed.
 """
 
 from __future__ import annotations
@@ -26,9 +28,24 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from .errors import SrdiError
+
 log = logging.getLogger(__name__)
 CALIBRATION_ENV = "SRDI_CALIBRATION"
-DEFAULT_FIT = Path(__file__).resolve().parent.parent / "calibration" / "fit.yaml"
+FIT_DIR = Path(str(resources.files("sim").joinpath("data", "calibration")))
+DEFAULT_FIT = FIT_DIR / "fit.yaml"
+
+
+class CalibrationMissing(SrdiError):
+    """The calibration every forecast's defaults come from cannot be read."""
+
+    def __init__(self, path: Path, why: str) -> None:
+        self.path, self.why = path, why
+        super().__init__(
+            f"{path}: the calibration cannot be read ({why}). Forecasts take their calibrated "
+            f"parameters from it. Reinstall the package (pip install .) or run `srdi calibrate`; "
+            f"set {CALIBRATION_ENV}=off to run with the shipped, uncalibrated defaults."
+        )
 
 
 @dataclass(frozen=True)
@@ -87,18 +104,34 @@ def calibration_path() -> Path | None:
     env = os.environ.get(CALIBRATION_ENV)
     if env is not None:
         return None if env.strip().lower() in ("", "0", "off", "none") else Path(env)
-    return DEFAULT_FIT if DEFAULT_FIT.is_file() else None
+    return DEFAULT_FIT
+
+
+def _read_fit(path: Path) -> tuple[dict, dict[str, list[float]]]:
+    """A fit file and its posterior sample, or CalibrationMissing saying why not."""
+    try:
+        fit = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+        raise CalibrationMissing(path, getattr(e, "strerror", None) or str(e)) from None
+    if not isinstance(fit, dict) or not isinstance(fit.get("parameters"), dict):
+        raise CalibrationMissing(path, "not a fit: no 'parameters' mapping")
+    sample: dict[str, list[float]] = {}
+    if fit.get("posterior"):
+        posterior = path.parent / fit["posterior"]
+        try:
+            with open(posterior, newline="", encoding="utf-8") as fh:
+                for row in csv.DictReader(fh):
+                    for name, v in row.items():
+                        sample.setdefault(name, []).append(float(v))
+        except (OSError, UnicodeDecodeError, ValueError) as e:
+            why = getattr(e, "strerror", None) or str(e)
+            raise CalibrationMissing(posterior, f"its posterior sample: {why}") from None
+    return fit, sample
 
 
 def _apply_fit(out: dict[str, Spec], path: Path) -> None:
     """Replace defaults by a fit's point estimates, posterior sample and future ranges."""
-    fit = yaml.safe_load(path.read_text(encoding="utf-8"))
-    sample: dict[str, list[float]] = {}
-    if fit.get("posterior"):
-        with open(path.parent / fit["posterior"], newline="", encoding="utf-8") as fh:
-            for row in csv.DictReader(fh):
-                for name, v in row.items():
-                    sample.setdefault(name, []).append(float(v))
+    fit, sample = _read_fit(path)
     note = f"calibrated: {path.name} ({fit.get('method', 'fit')})"
     for name, value in (fit.get("parameters") or {}).items():
         if name not in out:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import yaml
 
+from sim import baseline
 from sim.baseline import valid_share
 from sim.ensemble import TARGET_COLUMNS, run_ensemble
 from sim.errors import ScenarioErrors
@@ -237,3 +238,12 @@ def test_a_sweep_refuses_a_scenario_without_targets():
     with pytest.raises(SweepError) as e:
         plan(load(HENAN), ["baseline.candidates=1000,2000"])
     assert e.value.path == "targets" and e.value.found == "no targets"
+
+
+def test_the_default_basis_is_the_national_scenarios_pool():
+    """sim/data/candidate_default.yaml restates national.yaml's pool for installed packages."""
+    national = load(ROOT / "scenarios" / "national.yaml").baseline
+    rule = baseline._default_rule()["national"]
+    for name in ("candidates", "candidate_inflow_per_year"):
+        q = getattr(national, name)
+        assert (rule[name]["low"], rule[name]["high"]) == (q.low, q.high)

@@ -175,7 +175,7 @@ def test_counts_are_scaled_back_to_national_size(small):
 
 
 def test_approval_rates_are_reported_beside_the_observed_one(config, obs):
-    fit_ = cal.Fit.load(cal.CALIBRATION_DIR)
+    fit_ = cal.Fit.load(cal.FIT_DIR)
     pred = cal.predict(fit_, config, obs, runs=3, seed=2, scale=SMALL)
     table = cal.approval_table(pred)
     assert set(table["tier"]) == {"provincial_srdi", "national_little_giant", "single_champion"}
@@ -338,7 +338,7 @@ def test_a_scenario_parameter_wins_over_the_calibrated_default(saved_fit):
 
 
 def test_shipped_fit_has_a_value_and_a_sample_for_every_parameter():
-    fit = cal.Fit.load(cal.CALIBRATION_DIR)
+    fit = cal.Fit.load(cal.FIT_DIR)
     assert fit.sample.shape == (len(fit.sample), len(fit.names))
     assert len(fit.sample) >= 100
     for j, name in enumerate(fit.names):
@@ -369,7 +369,7 @@ def test_reproduce_gives_identical_figures_for_the_same_seed(tmp_path):
     out = tmp_path / "fit"
     out.mkdir()
     for name in ("fit.yaml", "posterior.csv"):
-        (out / name).write_bytes((cal.CALIBRATION_DIR / name).read_bytes())
+        (out / name).write_bytes((cal.FIT_DIR / name).read_bytes())
     first = cal.reproduce(out, seed=4, quick=True, figures=tmp_path / "a", backtest=tmp_path / "c")
     second = cal.reproduce(out, seed=4, quick=True, figures=tmp_path / "b", backtest=tmp_path / "d")
     assert [p.name for p in first] == [p.name for p in second]
