@@ -1043,6 +1043,33 @@ def _reference_errors(sc: Scenario, file: str, lines: Mapping[Loc, int]) -> list
     return errs
 
 
+MAX_NODES = 100_000  # values in a document with its aliases expanded (shipped files: < 2,000)
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int], stack: tuple[int, ...]) -> int:
+    """How many values `node` holds once every alias is expanded, counted without expanding
+    (each node once, memoised), so that an alias bomb is measured in linear time. A node that
+    contains itself raises RecursionError (reported as a recursive alias)."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    if key in stack:
+        raise RecursionError("recursive alias")
+    if isinstance(node, yaml.MappingNode):
+        children = [n for pair in node.value for n in pair]
+    elif isinstance(node, yaml.SequenceNode):
+        children = list(node.value)
+    else:
+        children = []
+    total = 1
+    for child in children:
+        total += _expanded_size(child, memo, (*stack, key))
+        if total > MAX_NODES:
+            break
+    memo[key] = total
+    return total
+
+
 def read_document(text: str, file: str) -> tuple[Any, dict[Loc, int], list[ScenarioError]]:
     """A YAML document as data, the line of every key and item by path, and duplicate keys.
 
@@ -1055,6 +1082,21 @@ def read_document(text: str, file: str) -> tuple[Any, dict[Loc, int], list[Scena
             lines: dict[Loc, int] = {}
             dups: list = []
             if node is not None:
+                size = _expanded_size(node, {}, ())
+                if size > MAX_NODES:
+                    raise ScenarioErrors(
+                        [
+                            ScenarioError(
+                                file,
+                                "",
+                                expected=f"a document of at most {MAX_NODES:,} values once its "
+                                "aliases (*name) are expanded",
+                                found=f"more than {MAX_NODES:,} (aliases that repeat aliases)",
+                                fix="Write the values out; scenario files need no nested aliases.",
+                                kind="yaml_syntax",
+                            )
+                        ]
+                    )
                 _walk(node, (), lines, dups, set())
             data = loader.construct_document(node) if node is not None else None
         finally:

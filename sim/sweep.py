@@ -114,7 +114,7 @@ import pandas as pd
 import yaml
 
 from .errors import ScenarioError, ScenarioErrors, SrdiError
-from .scenario import SHARE_SUFFIXES, Scenario, YamlLoader
+from .scenario import SHARE_SUFFIXES, Scenario, YamlLoader, read_document, read_text_file
 
 log = logging.getLogger(__name__)
 
@@ -978,46 +978,12 @@ def _is_sweep_file(p: Path) -> bool:
 
 
 def _read_sweep_file(p: Path) -> tuple[dict[str, Any], dict[tuple, int]]:
+    """The sweep file's data and the line of each key, read as scenario files are
+    (`scenario.read_document`: YAML errors, duplicate keys and alias bombs refused alike)."""
     file = str(p)
-    loader = YamlLoader(p.read_text(encoding="utf-8"))
-    try:
-        node = loader.get_single_node()
-        lines: dict[tuple, int] = {}
-
-        def walk(n: yaml.Node, path: tuple) -> None:
-            if isinstance(n, yaml.MappingNode):
-                seen: dict[str, int] = {}
-                for k, v in n.value:
-                    key = str(k.value)
-                    if key in seen:
-                        raise _err(
-                            file,
-                            ".".join((*path, key)),
-                            "each key once in a mapping",
-                            f"'{key}' again (first on line {seen[key]})",
-                            "duplicate_key",
-                            "Remove or merge the duplicate.",
-                            k.start_mark.line + 1,
-                        )
-                    seen[key] = k.start_mark.line + 1
-                    lines[(*path, key)] = k.start_mark.line + 1
-                    walk(v, (*path, key))
-
-        if node is not None:
-            walk(node, ())
-        data = loader.construct_document(node) if node is not None else None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        raise _err(
-            file,
-            "",
-            "valid YAML",
-            str(getattr(e, "problem", None) or e),
-            "yaml_syntax",
-            line=mark.line + 1 if mark else None,
-        ) from None
-    finally:
-        loader.dispose()
+    data, lines, dups = read_document(read_text_file(p, "sweep file"), file)
+    if dups:
+        raise ScenarioErrors(dups)
     if not isinstance(data, dict):
         raise _err(file, "", "a mapping with scenario and vary", repr(data), "wrong_type", line=1)
     for key in data:

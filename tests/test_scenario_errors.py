@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim.errors import ScenarioError, ScenarioErrors
-from sim.scenario import Scenario, load, parse, read_yaml, validate_files
+from sim.scenario import Scenario, load, parse, read_document, read_yaml, validate_files
 
 ROOT = Path(__file__).resolve().parents[1]
 BAD = ROOT / "tests" / "fixtures" / "bad_scenarios"
@@ -349,3 +349,42 @@ def test_recursive_and_complex_yaml_is_refused_cleanly():
     for text in ("a: &x [*x]\n", "? [1, 2]\n: 3\n", "!!python/object:os.system {}\n", "{a: 1}}"):
         with pytest.raises(ScenarioErrors):
             parse(text, "odd.yaml")
+
+
+# --- an alias bomb -------------------------------------------------------------------------
+
+BOMB = "\n".join(
+    [
+        'a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x"]',
+        *(
+            f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]"
+            for p, n in zip("abcdefgh", "bcdefghi", strict=True)
+        ),
+    ]
+)  # nine levels of nine aliases: 9**9 (387 million) strings once expanded
+
+
+def test_an_alias_bomb_is_refused_at_once(tmp_path):
+    import time
+
+    from sim.context import load_context_file
+    from sim.sweep import _read_sweep_file
+
+    for name, read in (
+        ("scenario.yaml", lambda p: parse(p.read_text(), str(p))),
+        ("context.yaml", load_context_file),
+        ("sweep.yaml", _read_sweep_file),
+    ):
+        path = tmp_path / name
+        path.write_text(("scenario: hebi.yaml\n" if name == "sweep.yaml" else "") + BOMB)
+        t0 = time.perf_counter()
+        with pytest.raises(ScenarioErrors) as info:
+            read(path)
+        assert time.perf_counter() - t0 < 1.0, name
+        (e,) = info.value.errors
+        assert e.kind == "yaml_syntax" and "aliases" in e.expected, name
+
+
+def test_a_few_aliases_are_still_read():
+    data, _, errs = read_document("a: &a [1, 2]\nb: *a\nc: [*a, *a]\n", "<doc>")
+    assert data == {"a": [1, 2], "b": [1, 2], "c": [[1, 2], [1, 2]]} and not errs
