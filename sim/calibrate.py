@@ -34,6 +34,7 @@ changes only the Monte Carlo noise and the rounding of the smallest counts;
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import logging
 import math
@@ -52,6 +53,7 @@ import yaml
 
 from . import parameters as params_mod
 from .scenario import Scenario, load
+from .workers import process_pool
 
 log = logging.getLogger(__name__)
 
@@ -277,23 +279,18 @@ class Runner:
         self.setup = setup
         self.workers = max(1, workers)
         self._pool: ProcessPoolExecutor | None = None
+        self._stack = contextlib.ExitStack()
 
     def __enter__(self) -> Runner:
-        if self.workers > 1:
-            import multiprocessing
-
-            ctx = multiprocessing.get_context(
-                "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-            )
-            self._pool = ProcessPoolExecutor(
-                self.workers, mp_context=ctx, initializer=_init_worker, initargs=(self.setup,)
+        if self.workers > 1:  # workers die with this process (sim/workers.py)
+            self._pool = self._stack.enter_context(
+                process_pool(self.workers, _init_worker, (self.setup,))
             )
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None
+        self._pool = None
+        self._stack.__exit__(*exc)
 
     def map(self, tasks: list[tuple[np.ndarray, np.random.SeedSequence]]) -> list[np.ndarray]:
         if self._pool is None:

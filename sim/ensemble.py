@@ -12,7 +12,6 @@ import logging
 import math
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +22,7 @@ from . import competition
 from .levers import LEVER_NAMES
 from .model import GrowthModel
 from .scenario import Scenario
+from .workers import process_pool
 
 log = logging.getLogger(__name__)
 
@@ -260,14 +260,6 @@ def _plain(v: Any) -> Any:
     return v
 
 
-def _mp_context():
-    """Fork where the platform has it (fast start); mesa sets the global default to spawn."""
-    import multiprocessing
-
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-
-
 def _stack(results: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     return {k: np.stack([r[k] for r in results]) for k in results[0]}
 
@@ -312,7 +304,7 @@ def run_ensemble(
                     progress(1 / len(passes))
     else:
         chunk = max(1, math.ceil(runs / (workers * 8)))
-        with ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context()) as pool:
+        with process_pool(workers) as pool:
             for on in passes:
                 jobs = [(scenario, seeds[i : i + chunk], on, values) for i in range(0, runs, chunk)]
                 results[on] = []

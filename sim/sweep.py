@@ -1217,25 +1217,6 @@ def _done(chunk_dir: Path, n_experiments: int, replications: bool) -> dict[int, 
     return done
 
 
-def _die_with_parent(parent: int) -> None:
-    """In a local worker: end when the sweep process ends (killed too), not after the chunk.
-
-    Linux only (prctl PR_SET_PDEATHSIG); elsewhere an orphaned worker finishes its chunk and
-    exits when it cannot return the result.
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-    import signal
-
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != parent:  # the parent died before prctl took effect
-        os._exit(1)
-
-
 @contextlib.contextmanager
 def _executor(workers: int, scheduler: str | None, connect_timeout: float):
     """Yields (submit_all, label, n_workers); submit_all(fn, tasks) yields results as they end."""
@@ -1248,16 +1229,11 @@ def _executor(workers: int, scheduler: str | None, connect_timeout: float):
 
             yield serial, "1 process", 1
             return
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from concurrent.futures import as_completed
 
-        from .ensemble import _mp_context
+        from .workers import process_pool
 
-        with ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=_mp_context(),
-            initializer=_die_with_parent,
-            initargs=(os.getpid(),),
-        ) as pool:
+        with process_pool(workers) as pool:
 
             def local(fn, tasks):
                 futs = {pool.submit(fn, t): t for t in tasks}
