@@ -21,7 +21,7 @@ import pandas as pd
 from . import competition
 from .levers import LEVER_NAMES
 from .model import GrowthModel
-from .scenario import Scenario
+from .scenario import Scenario, check_values
 from .workers import process_pool
 
 log = logging.getLogger(__name__)
@@ -294,6 +294,8 @@ def run_ensemble(
     # without levers the counterfactual is the forecast itself (same seeds, nothing to turn off)
     passes = [True, False] if counterfactual and scenario.has_levers else [True]
     results: dict[bool, list] = {}
+    if values:
+        check_values(scenario, values)  # refused here, before any worker starts
     workers = max(1, min(workers, os.cpu_count() or 1))
     if workers == 1:
         for on in passes:

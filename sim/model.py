@@ -31,7 +31,7 @@ from .firms import COLUMNS, NATIVE, Firm, FirmPopulation, create_titled, draw_fi
 from .ladder import Explanation
 from .levers import LEVER_NAMES, build_levers
 from .parameters import draw
-from .scenario import Scenario, load
+from .scenario import Scenario, check_values, load
 from .streams import Streams, normals, uniforms
 
 # What a firm's random numbers are for; each (year, purpose) has its own key (sim/streams.py).
@@ -234,6 +234,7 @@ class GrowthModel(mesa.Model):
         self.bring_in_rng = np.random.default_rng(streams["bring_in"])
         self.p = draw(self.scenario.specs(), np.random.default_rng(streams["parameters"]))
         if values:
+            check_values(self.scenario, values)  # a misspelt path or a share of 5 is an error
             self.p.update(values)
         # an undated rate set explicitly (here or in the scenario's parameters) applies to every
         # year: dated defaults (`<name>.<year>`) that are not set explicitly too are dropped

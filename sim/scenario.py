@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import difflib
+import math
 import re
 import types
 import typing
@@ -509,10 +510,22 @@ class Scenario(_Strict):
         return out
 
     def with_lever(self, path: str, value: float) -> Scenario:
-        """A copy with one lever quantity set to a point value; the original is untouched."""
+        """A copy with one lever quantity (`loans.coverage`, i.e. `levers.loans.coverage`) set
+        to a point value; the original is untouched. ScenarioErrors for a path the scenario's
+        levers do not have or a value the quantity cannot take."""
+        full = path if path.startswith("levers.") else f"levers.{path}"
+        levers = {k for k in self.specs() if k.startswith("levers.")}
+        if full not in levers:
+            near = nearest_paths(full, levers)
+            raise ScenarioErrors([ScenarioError(
+                "with_lever", path, expected="a lever quantity of this scenario",
+                found=f"'{path}' (no such quantity)", kind="unknown_key",
+                fix=f"Did you mean {' or '.join(repr(n) for n in near)}?" if near else None,
+            )])  # fmt: skip
+        check_values(self, {full: value}, "with_lever")
         doc = self.model_dump(mode="python", by_alias=True, exclude_none=True)
         node = doc
-        parts = path.split(".")
+        parts = full.split(".")
         for p in parts[:-1]:
             node = node[p]
         q = dict(node[parts[-1]])
@@ -521,6 +534,69 @@ class Scenario(_Strict):
         q["value"] = float(value)
         node[parts[-1]] = q
         return Scenario.model_validate(doc)
+
+
+FRACTION_PREFIXES = ("approval.", "apply.base.", "re_review.", "exit.hazard.")
+
+
+def value_bounds(path: str) -> tuple[float, float] | None:
+    """The interval a quantity's values must lie in, or None when any finite number will do:
+    rates and shares in [0, 1], other lever and baseline quantities at least 0."""
+    last = path.rsplit(".", 1)[-1]
+    if path.startswith(FRACTION_PREFIXES) or last.endswith(SHARE_SUFFIXES):
+        return 0.0, 1.0
+    if path.startswith(("levers.", "baseline.")):
+        return 0.0, math.inf
+    return None
+
+
+def nearest_paths(path: str, known: Iterable[str]) -> list[str]:
+    """Up to three known paths close to a misspelt one."""
+    known = sorted(known)
+    near = difflib.get_close_matches(path, known, n=3, cutoff=0.6)
+    if not near:  # the last word often carries the meaning (`little_giant` vs `national_...`)
+        tail = path.rsplit(".", 1)[-1]
+        near = [k for k in known if tail and tail in k][:3]
+    return near
+
+
+def _known_path(path: str, known: set[str]) -> bool:
+    """A quantity the scenario reads, or a dated value of one (`apply.base.<tier>.<year>`)."""
+    if path in known:
+        return True
+    head, _, year = path.rpartition(".")
+    return year.isdigit() and len(year) == 4 and head in known
+
+
+def check_values(scenario: Scenario, values: Mapping[str, float], source: str = "values") -> None:
+    """Refuse overrides (`values=` of the model and ensemble, `with_lever`) the scenario cannot
+    take: an unknown path (with the nearest known ones), a value that is not a finite number,
+    or one outside what the quantity allows. Every problem is reported at once."""
+    known = set(scenario.specs())
+    errs = []
+    for path, v in values.items():
+        if not _known_path(str(path), known):
+            near = nearest_paths(str(path), known)
+            errs.append(ScenarioError(
+                source, str(path), expected="the dotted path of a quantity the model reads",
+                found=f"'{path}' (no such quantity)", kind="unknown_key",
+                fix=f"Did you mean {' or '.join(repr(n) for n in near)}?" if near else None,
+            ))  # fmt: skip
+            continue
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            errs.append(ScenarioError(source, str(path), expected="a finite number",
+                                      found=repr(v), kind="wrong_type"))  # fmt: skip
+            continue
+        bounds = value_bounds(str(path))
+        if bounds is not None and not bounds[0] <= v <= bounds[1]:
+            lo, hi = bounds
+            what = f"between {lo:g} and {hi:g}" if math.isfinite(hi) else f"at least {lo:g}"
+            errs.append(ScenarioError(
+                source, str(path), expected=f"a number {what}", found=repr(v), kind="out_of_range",
+                fix="Write 25 % as 0.25." if hi == 1.0 and v > 1 else None,
+            ))  # fmt: skip
+    if errs:
+        raise ScenarioErrors(errs)
 
 
 def _quantities(obj: Any, prefix: str) -> Iterable[tuple[str, Quantity]]:

@@ -104,7 +104,7 @@ import sys
 import time
 import types
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,7 +114,14 @@ import pandas as pd
 import yaml
 
 from .errors import ScenarioError, ScenarioErrors, SrdiError
-from .scenario import SHARE_SUFFIXES, Scenario, YamlLoader, read_document, read_text_file
+from .scenario import (
+    Scenario,
+    YamlLoader,
+    nearest_paths,
+    read_document,
+    read_text_file,
+    value_bounds,
+)
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +153,6 @@ _SWEEP_KEYS = (
     "seeds",
 )
 # Shares and probabilities: values must lie in [0, 1].
-_FRACTION_PREFIXES = ("approval.", "apply.base.", "re_review.", "exit.hazard.")
 
 
 # --- errors ------------------------------------------------------------------------------------
@@ -281,14 +287,7 @@ def _support(f: Factor) -> tuple[float, float]:
     return -math.inf, math.inf
 
 
-def _bounds(path: str) -> tuple[float, float] | None:
-    """The interval a path's values must lie in, or None when any number will do."""
-    last = path.rsplit(".", 1)[-1]
-    if path.startswith(_FRACTION_PREFIXES) or last.endswith(SHARE_SUFFIXES):
-        return 0.0, 1.0
-    if path.startswith(("levers.", "baseline.")):
-        return 0.0, math.inf
-    return None
+_bounds = value_bounds  # one rule for every way in (scenario.value_bounds)
 
 
 def _fmt(x: float) -> str:
@@ -304,13 +303,7 @@ def _number(text: str) -> float:
     return x
 
 
-def _nearest(path: str, known: Iterable[str]) -> list[str]:
-    known = sorted(known)
-    near = difflib.get_close_matches(path, known, n=3, cutoff=0.6)
-    if not near:  # the last word often carries the meaning (`little_giant` vs `national_...`)
-        tail = path.rsplit(".", 1)[-1]
-        near = [k for k in known if tail and tail in k][:3]
-    return near
+_nearest = nearest_paths
 
 
 def make_factor(

@@ -555,3 +555,40 @@ def test_discard_firms_keeps_the_history_and_frees_the_population(hebi):
     model.discard_firms()
     assert model.firms.n == 0 and model.firms.nbytes == 0
     assert all(np.array_equal(a, r.at_least) for a, r in zip(before, model.history, strict=True))
+
+
+# --- one validation for every way in -----------------------------------------------------------
+
+
+def test_values_with_a_misspelt_path_or_a_share_of_five_are_refused_together(hebi):
+    from sim.errors import ScenarioErrors
+
+    sc = hebi
+    with pytest.raises(ScenarioErrors) as info:
+        GrowthModel(sc, seed=1, values={"apply.base.innovative_smee": 0.3,
+                                        "levers.loans.coverage": 5.0})  # fmt: skip
+    first, second = info.value.errors
+    assert first.kind == "unknown_key" and "apply.base.innovative_sme" in first.fix
+    assert second.kind == "out_of_range" and second.path == "levers.loans.coverage"
+
+
+def test_the_ensemble_refuses_bad_values_before_running(hebi):
+    from sim.ensemble import run_ensemble
+    from sim.errors import ScenarioErrors
+
+    sc = hebi
+    with pytest.raises(ScenarioErrors, match="a finite number"):
+        run_ensemble(sc, runs=2, values={"levers.loans.coverage": float("nan")}, workers=1)
+
+
+def test_with_lever_names_the_nearest_lever_and_checks_the_value(hebi):
+    from sim.errors import ScenarioErrors
+
+    sc = hebi
+    with pytest.raises(ScenarioErrors, match="levers.loans.coverage"):
+        sc.with_lever("loans.coverag", 0.2)
+    with pytest.raises(ScenarioErrors, match="between 0 and 1"):
+        sc.with_lever("levers.loans.coverage", 5.0)
+    assert sc.with_lever("loans.coverage", 0.2).specs()["levers.loans.coverage"].value == 0.2
+    dated = GrowthModel(sc, seed=1, values={"apply.base.provincial_srdi.2024": 0.3})
+    assert dated.p["apply.base.provincial_srdi.2024"] == 0.3  # dated values of a rate are known
