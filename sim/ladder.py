@@ -205,7 +205,12 @@ class Ladder:
         return cls.from_dict(_standard_document())
 
     @classmethod
-    def from_dict(cls, doc: Mapping[str, Any]) -> Ladder:
+    def from_dict(cls, doc: Mapping[str, Any], file: str = "sim/data/ladder.yaml") -> Ladder:
+        """The ladder of a criteria document, checked strictly first (sim/data_schema.py)."""
+        from .data_schema import check_ladder
+        from .firms import COLUMNS, DERIVED
+
+        check_ladder(doc, file, set(COLUMNS) | set(DERIVED))
         tiers = []
         for t in doc["tiers"]:
             crits = [

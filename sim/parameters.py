@@ -71,8 +71,12 @@ class Spec:
 
 @lru_cache(maxsize=1)
 def _default_document() -> dict:
+    from .data_schema import check_parameters
+
     text = resources.files("sim").joinpath("data/parameters.yaml").read_text(encoding="utf-8")
-    return yaml.safe_load(text)
+    doc = yaml.safe_load(text)
+    check_parameters(doc, "sim/data/parameters.yaml")
+    return doc
 
 
 def defaults() -> dict[str, Spec]:
