@@ -29,9 +29,17 @@ def _fail(errors: ScenarioErrors) -> None:
     sys.exit(EXIT_INVALID)
 
 
-def _load(path: str):
-    from .scenario import load
+def _load(path: str, verb: str = "forecast"):
+    """The scenario of a verb, or the errors and exit 2; a sweep file is named as one."""
+    from .scenario import ScenarioError, load
+    from .sweep import _is_sweep_file
 
+    if _is_sweep_file(Path(path)):
+        _fail(ScenarioErrors([ScenarioError(
+            path, "", expected=f"a scenario file for `srdi {verb}`",
+            found="a sweep file (it has 'scenario' and 'vary', no 'place')", kind="wrong_type",
+            fix=f"Run it with `srdi sweep {path} --out DIR`.",
+        )]))  # fmt: skip
     try:
         return load(path)
     except ScenarioErrors as e:
@@ -44,6 +52,7 @@ def _write_atomic(path: Path, write) -> None:
     os.close(fd)
     try:
         write(Path(tmp))
+        os.chmod(tmp, 0o644)  # a shared output: readable by others (mkstemp makes it 0600)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -83,8 +92,9 @@ def forecast(scenario, runs, seed, out, as_json, workers, no_counterfactual) -> 
     if runs < 1:
         raise click.BadParameter(f"must be at least 1, got {runs}", param_hint="--runs")
     out_dir = Path(out) if out else None
-    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
-        raise click.BadParameter(f"{out_dir} exists and is not a folder", param_hint="--out")
+    if out_dir is not None and (why := _writable_folder(out_dir)):
+        click.echo(f"error: --out: {why}; nothing was run or written.", err=True)
+        sys.exit(EXIT_INVALID)
     workers = workers or os.cpu_count() or 1
     with tqdm(
         total=runs, desc=f"{sc.place.id}", unit="run", disable=None, file=sys.stderr, leave=False

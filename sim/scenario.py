@@ -838,9 +838,31 @@ def _translate(
                     found=_found(err.get("input")),
                     line=_line_for(lines, loc),
                     kind=kind,
+                    fix=number_hint(err.get("input")) if t.startswith(("float", "int")) else None,
                 )
             )
     return out
+
+
+_CHINESE_UNITS = {"万": 1e4, "亿": 1e8, "千": 1e3}
+
+
+def number_hint(value: Any) -> str | None:
+    """A fix for a number written as people write it in a plan: 50万, "10-15", 30%."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip().replace(",", "").replace("，", "")
+    m = re.fullmatch(r"([0-9.]+)\s*(万|亿|千)(元|家|户)?", text)
+    if m:
+        n = float(m.group(1)) * _CHINESE_UNITS[m.group(2)]
+        return f"Write the number out: {value} is {n:,.0f} (e.g. {n:.0f})."
+    m = re.fullmatch(r"([0-9.]+)\s*[-–~至到]\s*([0-9.]+)", text)
+    if m:
+        return f"Write a range as two keys: low: {m.group(1)} and high: {m.group(2)}."
+    m = re.fullmatch(r"([0-9.]+)\s*[%％]", text)
+    if m:
+        return f"Write a share as a fraction: {value} is {float(m.group(1)) / 100:g}."
+    return None
 
 
 def _ladder_errors(
@@ -957,6 +979,27 @@ def _reference_errors(sc: Scenario, file: str, lines: Mapping[Loc, int]) -> list
 
     for name in sc.baseline.counts:
         bad_tier(("baseline", "counts", name), name)
+    # counts are firms holding AT LEAST each title: they cannot grow up the ladder. Single
+    # champions are a programme of their own (a champion need not be a little giant: in 2018
+    # China had 125-200 champions and no little giant), so their count is not compared.
+    counted = [t for t in tiers if t in sc.baseline.counts and t != "single_champion"]
+    for lower, higher in zip(counted, counted[1:], strict=False):
+        lo_q, hi_q = sc.baseline.counts[lower], sc.baseline.counts[higher]
+        lower_max = lo_q.high if lo_q.is_range else lo_q.value
+        higher_min = hi_q.low if hi_q.is_range else hi_q.value
+        if None not in (lower_max, higher_min) and higher_min > lower_max:
+            errs.append(
+                ScenarioError(
+                    file,
+                    f"baseline.counts.{higher}",
+                    expected=f"at most the count of {lower} ({lower_max:g}): counts are firms "
+                    "holding at least each title, so a higher title has no more holders",
+                    found=f"{higher_min:g}",
+                    line=_line_for(lines, ("baseline", "counts", higher)),
+                    fix=f"Check both counts; {lower} includes the holders of {higher}.",
+                    kind="inconsistent",
+                )
+            )
     for i, name in enumerate(sc.baseline.created_in_start_year):
         bad_tier(("baseline", "created_in_start_year", i), name)
     seen_ids: dict[str, int] = {}

@@ -174,3 +174,36 @@ def test_a_status_quo_scenario_validates_and_forecasts_saying_it_has_no_targets(
     assert header[0].startswith("id,tier,kind,year,value,probability") and len(header) == 1
     saved = json.loads((tmp_path / "henan" / "forecast.json").read_text(encoding="utf-8"))
     assert saved["has_targets"] is False
+
+
+# --- bad input refused before the run ----------------------------------------------------------
+
+
+def _in_process(*args: str):
+    from click.testing import CliRunner
+
+    from sim.cli import main
+
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_a_sweep_file_given_to_forecast_says_use_sweep():
+    sweep = ROOT / "scenarios" / "sweeps" / "hebi-awards-loans.yaml"
+    r = _in_process("forecast", sweep)
+    assert r.exit_code == 2
+    assert "srdi sweep" in r.output and "sweep file" in r.output
+    assert r.output.count("error:") == 1  # one clear message, not the scenario schema's
+
+
+def test_an_unwritable_out_is_refused_before_the_run(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    r = _in_process("forecast", HEBI, "--runs", "100000", "--out", blocker / "sub")
+    assert r.exit_code == 2 and "--out" in r.output and "nothing was run" in r.output
+
+
+def test_outputs_are_readable_by_others(tmp_path):
+    r = _in_process("forecast", HEBI, "--runs", "4", "--workers", "1", "--out", tmp_path)
+    assert r.exit_code == 0, r.output
+    files = [p for p in tmp_path.iterdir() if p.is_file()]
+    assert files and all(p.stat().st_mode & 0o777 == 0o644 for p in files)

@@ -388,3 +388,34 @@ def test_an_alias_bomb_is_refused_at_once(tmp_path):
 def test_a_few_aliases_are_still_read():
     data, _, errs = read_document("a: &a [1, 2]\nb: *a\nc: [*a, *a]\n", "<doc>")
     assert data == {"a": [1, 2], "b": [1, 2], "c": [[1, 2], [1, 2]]} and not errs
+
+
+# --- counts in order, numbers as people write them ---------------------------------------------
+
+
+def _hebi_text() -> str:
+    return (ROOT / "scenarios" / "hebi.yaml").read_text(encoding="utf-8")
+
+
+def test_more_little_giants_than_provincial_firms_is_refused():
+    text = _hebi_text().replace(
+        "    national_little_giant:\n      low: 4\n      high: 10",
+        "    national_little_giant:\n      low: 400\n      high: 1000",
+    )
+    with pytest.raises(ScenarioErrors) as info:
+        parse(text, "hebi.yaml")
+    (e,) = info.value.errors
+    assert e.path == "baseline.counts.national_little_giant" and e.kind == "inconsistent"
+    assert e.line is not None and "national_little_giant" in text.splitlines()[e.line - 1]
+
+
+@pytest.mark.parametrize(
+    ("written", "hint"),
+    [("50万", "500000"), ("10-15", "low: 10 and high: 15"), ("30%", "0.3")],
+)
+def test_numbers_written_as_in_a_plan_get_a_hint(written, hint):
+    text = _hebi_text().replace("      low: 110\n", f"      low: '{written}'\n", 1)
+    with pytest.raises(ScenarioErrors) as info:
+        parse(text, "hebi.yaml")
+    (e,) = info.value.errors
+    assert e.path == "baseline.counts.innovative_sme.low" and hint in (e.fix or "")
