@@ -52,6 +52,7 @@ import pandas as pd
 import yaml
 
 from . import parameters as params_mod
+from .errors import SrdiError
 from .scenario import Scenario, load
 from .workers import process_pool
 
@@ -68,7 +69,7 @@ METRICS = ("new", "at_least", "reviewed", "lost", "ever", "applied")
 OWN_STREAM = 1000
 
 
-class CalibrationError(ValueError):
+class CalibrationError(SrdiError, ValueError):
     """A calibration input (config, observed data, saved fit) that cannot be used."""
 
 
