@@ -228,12 +228,16 @@ def validate(files) -> None:
 
     Example: srdi validate scenarios/*.yaml
     """
-    from .scenario import validate_files
+    from .scenario import load, validate_files, warnings_for
+    from .sweep import _is_sweep_file
 
     problems = validate_files(files)
     if problems:
         _fail(ScenarioErrors(problems))
     for f in files:
+        if not _is_sweep_file(Path(f)):
+            for w in warnings_for(load(f), f):
+                click.echo(f"warning: {w}", err=True)
         click.echo(f"ok: {f}")
 
 

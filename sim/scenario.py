@@ -1335,12 +1335,39 @@ def load(path: str | Path) -> Scenario:
 
 def validate_files(paths: Iterable[str | Path]) -> list[ScenarioError]:
     """Every problem in every file (an empty list when all are valid)."""
+    from .sweep import _is_sweep_file, plan
+
     out: list[ScenarioError] = []
     for p in paths:
         try:
-            load(p)
+            if _is_sweep_file(Path(p)):  # a sweep file is checked as one (its scenario too)
+                plan(p)
+            else:
+                load(p)
         except ScenarioErrors as e:
             out.extend(e.errors)
+        except ScenarioError as e:  # the sweep's checks raise their first problem
+            out.append(e)
+    return out
+
+
+def warnings_for(sc: Scenario, path: str | Path) -> list[str]:
+    """What is valid but probably not meant: a file named other than its place id, a stock
+    target the base year already meets (its probability is 1 by construction)."""
+    out = []
+    stem = Path(path).stem
+    if stem != sc.place.id:
+        out.append(f"{path}: the file name '{stem}' differs from place.id '{sc.place.id}'")
+    for t in sc.targets:
+        q = sc.baseline.counts.get(t.tier)
+        if t.kind != "stock" or q is None:
+            continue
+        base_low = q.low if q.is_range else q.value
+        if base_low is not None and base_low >= t.value:
+            out.append(
+                f"{path}: target '{t.id}' ({t.value:g} {t.tier} in {t.year}) is already met at "
+                f"the base year ({base_low:g} at least): check the value or the tier"
+            )
     return out
 
 

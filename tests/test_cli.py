@@ -207,3 +207,20 @@ def test_outputs_are_readable_by_others(tmp_path):
     assert r.exit_code == 0, r.output
     files = [p for p in tmp_path.iterdir() if p.is_file()]
     assert files and all(p.stat().st_mode & 0o777 == 0o644 for p in files)
+
+
+def test_validate_warns_of_a_met_target_and_a_file_named_otherwise(tmp_path):
+    text = HEBI.read_text(encoding="utf-8").replace("    value: 220\n", "    value: 100\n", 1)
+    path = tmp_path / "hebi2.yaml"
+    path.write_text(text, encoding="utf-8")
+    r = _in_process("validate", path)
+    assert r.exit_code == 0, r.output
+    assert "already met at the base year" in r.output and "innovative_sme_2024" in r.output
+    assert "differs from place.id 'hebi'" in r.output
+
+
+def test_validate_checks_a_sweep_file_as_a_sweep():
+    sweep = ROOT / "scenarios" / "sweeps" / "hebi-awards-loans.yaml"
+    r = _in_process("validate", sweep)
+    assert r.exit_code == 0, r.output
+    assert r.output.strip().endswith(f"ok: {sweep}")
