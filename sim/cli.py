@@ -127,14 +127,30 @@ def _write_outputs(result, out_dir: Path) -> None:
         "cost.csv": result.cost(),
         "attributable.csv": result.attributable(),
     }
-    for name, df in tables.items():
-        _write_atomic(out_dir / name, lambda p, df=df: df.to_csv(p, index=False))
+    for name, df in tables.items():  # UTF-8 with a BOM so that Excel shows the Chinese
+        _write_atomic(out_dir / name, lambda p, df=df: _to_csv(df, p))
     fig = plots.fan_chart(result)
     _write_atomic(out_dir / "fan_chart.png", lambda p: fig.savefig(p, dpi=110, format="png"))
     _write_atomic(
         out_dir / "forecast.json",
         lambda p: p.write_text(json.dumps(result.to_dict(), ensure_ascii=False, indent=1)),
     )
+
+
+def _to_csv(df, path: Path) -> None:
+    """A table people open in Excel: UTF-8 with a BOM, numbers rounded to 6 significant
+    digits (no 331.04999999999995)."""
+    import numpy as np
+
+    out = df.copy()
+    for col in out.select_dtypes("float").columns:
+        x = out[col].to_numpy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            digits = np.where(x == 0, 0, 5 - np.floor(np.log10(np.abs(x))))
+        out[col] = [
+            round(v, int(d)) if np.isfinite(v) else v for v, d in zip(x, digits, strict=True)
+        ]
+    out.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
 
 
 def _report(result) -> str:

@@ -170,7 +170,9 @@ def test_a_status_quo_scenario_validates_and_forecasts_saying_it_has_no_targets(
     assert "Levers: none (the counterfactual is the forecast itself)" in r.stdout
     for name in ("targets.csv", "counts.csv", "cost.csv", "attributable.csv", "fan_chart.png"):
         assert (tmp_path / "henan" / name).is_file()
-    header = (tmp_path / "henan" / "targets.csv").read_text(encoding="utf-8").splitlines()
+    raw = (tmp_path / "henan" / "targets.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 with a BOM: Excel shows the Chinese
+    header = raw.decode("utf-8-sig").splitlines()
     assert header[0].startswith("id,tier,kind,year,value,probability") and len(header) == 1
     saved = json.loads((tmp_path / "henan" / "forecast.json").read_text(encoding="utf-8"))
     assert saved["has_targets"] is False
