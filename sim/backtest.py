@@ -506,7 +506,7 @@ class BacktestResult:
     def write(self, folder: str | Path) -> list[Path]:
         """backtest_scores.csv, backtest_summary.csv (UTF-8 with BOM, 4 significant digits),
         backtest.md and backtest.png into `folder`, each written atomically, mode 0644."""
-        from .cli import _write_atomic
+        from .output import write_atomic
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
@@ -535,7 +535,7 @@ class BacktestResult:
         }
         paths = []
         for name, write in files.items():
-            _write_atomic(folder / name, write)
+            write_atomic(folder / name, write)
             paths.append(folder / name)
         return paths
 

@@ -53,6 +53,7 @@ import yaml
 
 from . import parameters as params_mod
 from .errors import SrdiError
+from .output import write_atomic, write_text_atomic
 from .scenario import Scenario, load
 from .workers import process_pool
 
@@ -529,9 +530,7 @@ def _csv(names: list[str], rows: np.ndarray) -> str:
 
 
 def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, text)
 
 
 def future_range(
@@ -1096,9 +1095,7 @@ PANELS = {
 
 
 def _save_png(fig, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    fig.savefig(tmp, dpi=90, format="png", metadata={"Software": None})
-    os.replace(tmp, path)
+    write_atomic(path, lambda p: fig.savefig(p, dpi=90, format="png", metadata={"Software": None}))
 
 
 def _save_csv(df: pd.DataFrame, path: Path) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from .errors import ScenarioErrors, SrdiError
+from .output import write_atomic
 
 EXIT_INVALID = 2
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
@@ -44,19 +45,6 @@ def _load(path: str, verb: str = "forecast"):
         return load(path)
     except ScenarioErrors as e:
         _fail(e)
-
-
-def _write_atomic(path: Path, write) -> None:
-    """Write through a temporary file in the same folder, then rename: never half-written."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, 0o644)  # a shared output: readable by others (mkstemp makes it 0600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -128,10 +116,10 @@ def _write_outputs(result, out_dir: Path) -> None:
         "attributable.csv": result.attributable(),
     }
     for name, df in tables.items():  # UTF-8 with a BOM so that Excel shows the Chinese
-        _write_atomic(out_dir / name, lambda p, df=df: _to_csv(df, p))
+        write_atomic(out_dir / name, lambda p, df=df: _to_csv(df, p))
     fig = plots.fan_chart(result)
-    _write_atomic(out_dir / "fan_chart.png", lambda p: fig.savefig(p, dpi=110, format="png"))
-    _write_atomic(
+    write_atomic(out_dir / "fan_chart.png", lambda p: fig.savefig(p, dpi=110, format="png"))
+    write_atomic(
         out_dir / "forecast.json",
         lambda p: p.write_text(json.dumps(result.to_dict(), ensure_ascii=False, indent=1)),
     )
@@ -494,7 +482,7 @@ def plot_sweep(folder, x, y, out) -> None:
     )
     fig = plots.sweep_chart(table, x, y, title=title)
     target = Path(out) if out else folder / "sweep.png"
-    _write_atomic(target, lambda p: fig.savefig(p, dpi=110, format="png"))
+    write_atomic(target, lambda p: fig.savefig(p, dpi=110, format="png"))
     click.echo(f"wrote {target}")
 
 

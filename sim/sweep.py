@@ -114,6 +114,7 @@ import pandas as pd
 import yaml
 
 from .errors import ScenarioError, ScenarioErrors, SrdiError
+from .output import write_atomic, write_text_atomic
 from .scenario import (
     Scenario,
     YamlLoader,
@@ -1140,27 +1141,19 @@ def _reps_path(chunk: Path) -> Path:
 
 
 def _write_parquet(df: pd.DataFrame, path: Path) -> None:
-    """Write through a temporary file in the same folder, then rename: never half-written."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    """Write a chunk whole (sim/output.py), synced to disk before the rename."""
+
+    def write(tmp: Path) -> None:
         with open(tmp, "wb") as fh:
             df.to_parquet(fh, index=False, engine="pyarrow")
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+
+    write_atomic(path, write)
 
 
 def _write_json(obj: Any, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps(obj, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, json.dumps(obj, indent=1, ensure_ascii=False) + "\n")
 
 
 def _differences(old: Mapping, new: Mapping, prefix: str = "") -> list[str]:
