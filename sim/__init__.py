@@ -13,21 +13,26 @@ The public API::
     table = sim.sweep(hebi, ["levers.bring_in.firms_per_year=0:20:3"], runs=50, seed=5)
 """
 
-from . import ensemble, ladder, model, scenario, sweep
-from .ensemble import EnsembleResult, run_ensemble
-from .model import GrowthModel
-from .scenario import Scenario, load
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
-__all__ = [
-    "EnsembleResult",
-    "GrowthModel",
-    "Scenario",
-    "ensemble",
-    "ladder",
-    "load",
-    "model",
-    "run_ensemble",
-    "scenario",
-    "sweep",
-]
+# The public names are imported on first use (PEP 562), so that `srdi validate` and other light
+# verbs do not pay for the simulation's imports (mesa, numba, pandas).
+_NAMES = {
+    "EnsembleResult": "ensemble",
+    "run_ensemble": "ensemble",
+    "GrowthModel": "model",
+    "Scenario": "scenario",
+    "load": "scenario",
+}
+_MODULES = ("ensemble", "ladder", "model", "scenario", "sweep")
+__all__ = sorted([*_NAMES, *_MODULES])
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MODULES:
+        return importlib.import_module(f".{name}", __name__)
+    if name in _NAMES:
+        return getattr(importlib.import_module(f".{_NAMES[name]}", __name__), name)
+    raise AttributeError(f"module 'sim' has no attribute {name!r}")

@@ -419,3 +419,19 @@ def test_numbers_written_as_in_a_plan_get_a_hint(written, hint):
         parse(text, "hebi.yaml")
     (e,) = info.value.errors
     assert e.path == "baseline.counts.innovative_sme.low" and hint in (e.fix or "")
+
+
+def test_the_cli_refuses_an_alias_bomb_in_under_a_second(tmp_path):
+    """End to end, Python start-up and imports included (sim/__init__ imports lazily)."""
+    import subprocess
+    import sys
+    import time
+
+    path = tmp_path / "bomb.yaml"
+    path.write_text(BOMB)
+    t0 = time.perf_counter()
+    r = subprocess.run([sys.executable, "-m", "sim.cli", "validate", str(path)],
+                       capture_output=True, text=True)  # fmt: skip
+    elapsed = time.perf_counter() - t0
+    assert r.returncode == 2 and "aliases" in r.stderr
+    assert elapsed < 2.0  # about 0.7 s on an idle 2-core machine; slack for a loaded CI
