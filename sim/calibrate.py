@@ -1129,8 +1129,6 @@ def _dedupe_legend(ax, **kw) -> None:
 def plot_fit(pred: Prediction, title: str = ""):
     """Observed against simulated, with 90 % bands, for each series."""
     import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(2, 3, figsize=(13, 7.5))
@@ -1173,9 +1171,6 @@ def _plot_pass_rates(ax, pred: Prediction) -> None:
 
 
 def plot_re_review(pred: Prediction):
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 4))
@@ -1187,9 +1182,6 @@ def plot_re_review(pred: Prediction):
 
 def plot_residuals(pred: Prediction):
     """Standardised residuals of the posterior-predictive mean, per fitted moment."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     ms = [m for m in pred.moments if m.fitted]
@@ -1209,9 +1201,6 @@ def plot_residuals(pred: Prediction):
 
 def plot_parameters(fit_: Fit, config: dict[str, Any]):
     """Posterior sample of each parameter within its search bounds, estimate and shipped value."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     table = parameter_table(fit_, config)
@@ -1244,8 +1233,6 @@ def plot_parameters(fit_: Fit, config: dict[str, Any]):
 def plot_forecast(pred: Prediction, scenario: Scenario):
     """Per tier: new titles and stocks through the scenario's end, with 90 % bands and targets."""
     import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(2, len(pred.tiers), figsize=(14, 6.5))
@@ -1278,9 +1265,6 @@ def plot_forecast(pred: Prediction, scenario: Scenario):
 
 def plot_holdout(table: pd.DataFrame, pred: Prediction, before: int):
     """Little-giant batches: the hold-out forecast against the observed and the baselines."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5))

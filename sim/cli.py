@@ -51,6 +51,9 @@ def _load(path: str, verb: str = "forecast"):
 @click.version_option(package_name="srdi-sim")
 def main() -> None:
     """Forecast whether a place's SRDI (专精特新) plan reaches its targets, and at what cost."""
+    # the verbs write figures to files: no window, no display needed (set before matplotlib is
+    # imported; a notebook keeps its inline backend because it never runs this)
+    os.environ.setdefault("MPLBACKEND", "Agg")
 
 
 @main.command()

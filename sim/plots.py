@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import matplotlib
+import matplotlib.pyplot as plt  # the CLI picks the Agg backend (sim/cli.py); a notebook its own
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")  # files, not windows: the CLI and CI have no display
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from .ensemble import EnsembleResult  # noqa: E402
+from .ensemble import EnsembleResult
 
 
 def fan_chart(result: EnsembleResult, metric: str = "at_least") -> plt.Figure:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import nbformat
@@ -20,13 +19,14 @@ def test_notebook_executes(path, monkeypatch):
     client = NotebookClient(
         nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
     )
-    client.execute()
-    errors = [
-        o
-        for c in nb.cells
-        if c.cell_type == "code"
-        for o in c.get("outputs", [])
-        if o.get("output_type") == "error"
-    ]
-    assert not errors
-    assert os.environ["SRDI_NOTEBOOK_RUNS"] == "20"
+    client.execute()  # raises on the first cell that fails
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.get("execution_count") for c in code)  # every cell ran, in order
+    images = [o for c in code for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    assert images, "the notebook shows no figure (a backend set to Agg by the library?)"
+    printed_figures = [
+        o for c in code for o in c.get("outputs", [])
+        if str(o.get("data", {}).get("text/plain", "")).startswith("<Figure size")
+        and "image/png" not in o.get("data", {})
+    ]  # fmt: skip
+    assert not printed_figures, "a figure printed as text instead of drawn"
