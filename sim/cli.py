@@ -51,9 +51,6 @@ def _load(path: str, verb: str = "forecast"):
 @click.version_option(package_name="srdi-sim")
 def main() -> None:
     """Forecast whether a place's SRDI (专精特新) plan reaches its targets, and at what cost."""
-    # the verbs write figures to files: no window, no display needed (set before matplotlib is
-    # imported; a notebook keeps its inline backend because it never runs this)
-    os.environ.setdefault("MPLBACKEND", "Agg")
 
 
 @main.command()
@@ -651,6 +648,9 @@ def pd_read(path: Path):
 
 def run() -> None:
     """Entry point that turns project errors into messages, not tracebacks."""
+    # the verbs write figures to files: no window, no display needed (set before matplotlib is
+    # imported, in the `srdi` process only; a notebook keeps its inline backend)
+    os.environ.setdefault("MPLBACKEND", "Agg")
     try:
         main(standalone_mode=True)
     except SrdiError as e:

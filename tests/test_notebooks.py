@@ -15,6 +15,7 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("
 def test_notebook_executes(path, monkeypatch):
     monkeypatch.setenv("SRDI_NOTEBOOK_RUNS", "20")
     monkeypatch.setenv("SRDI_NOTEBOOK_QUICK", "1")
+    monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel picks its inline backend
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
         nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
