@@ -47,7 +47,19 @@ def _load(path: str, verb: str = "forecast"):
         _fail(e)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The verbs, with every project error (SrdiError) turned into its message and exit 1,
+    however the command line is invoked (the `srdi` script, `python -m sim.cli`, a test)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except SrdiError as e:
+            click.echo(f"error: {e}", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="srdi-sim")
 def main() -> None:
     """Forecast whether a place's SRDI (专精特新) plan reaches its targets, and at what cost."""
@@ -647,15 +659,11 @@ def pd_read(path: Path):
 
 
 def run() -> None:
-    """Entry point that turns project errors into messages, not tracebacks."""
+    """The `srdi` entry point."""
     # the verbs write figures to files: no window, no display needed (set before matplotlib is
     # imported, in the `srdi` process only; a notebook keeps its inline backend)
     os.environ.setdefault("MPLBACKEND", "Agg")
-    try:
-        main(standalone_mode=True)
-    except SrdiError as e:
-        click.echo(f"error: {e}", err=True)
-        sys.exit(1)
+    main(standalone_mode=True)
 
 
 if __name__ == "__main__":

@@ -4,13 +4,12 @@ objective's bounds, dated rates and titles in the model, calibrated defaults, an
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
+from cli_helper import srdi as run_in_process
 
 from sim import calibrate as cal
 from sim import parameters as pm
@@ -351,9 +350,7 @@ def test_shipped_fit_has_a_value_and_a_sample_for_every_parameter():
 
 
 def _srdi(*args, cwd=ROOT):
-    return subprocess.run(
-        [sys.executable, "-m", "sim.cli", *args], capture_output=True, text=True, cwd=cwd
-    )
+    return run_in_process(*args, cwd=cwd)
 
 
 def test_quick_calibration_writes_the_fit_and_every_figure(tmp_path):

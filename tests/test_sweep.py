@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from cli_helper import srdi as run_in_process
 
 from sim import sweep as sw
 from sim.ensemble import run_replication
@@ -40,14 +41,8 @@ seed: 3
 """
 
 
-def srdi(*args, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "sim.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=timeout,
-    )
+def srdi(*args, timeout: float = 300):
+    return run_in_process(*args, cwd=ROOT)
 
 
 def cli(*args):
