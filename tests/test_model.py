@@ -555,3 +555,37 @@ def test_discard_firms_keeps_the_history_and_frees_the_population(hebi):
     model.discard_firms()
     assert model.firms.n == 0 and model.firms.nbytes == 0
     assert all(np.array_equal(a, r.at_least) for a, r in zip(before, model.history, strict=True))
+
+
+# --- mesa's batch runner -------------------------------------------------------------------
+
+
+def test_batch_run_reports_the_final_years_values(hebi):
+    import mesa
+
+    model = run(hebi, 3)
+    (last,) = mesa.batch_run(
+        GrowthModel,
+        parameters={"scenario": [hebi], "seed": [3]},
+        max_steps=100,
+        number_processes=1,
+        data_collection_period=-1,
+        display_progress=False,
+    )
+    final = model.history[-1]
+    assert last["year"] == hebi.period.end == final.year
+    for k, tier in enumerate(STANDARD_TIERS, start=1):
+        assert last[tier] == final.at_least[k]
+        assert last[f"new_{tier}"] == final.new[k]
+    assert last["cost_yuan"] == pytest.approx(sum(final.cost.values()))
+    # collected every year: one row per year of the period, in order
+    rows = mesa.batch_run(
+        GrowthModel,
+        parameters={"scenario": [hebi], "seed": [3]},
+        max_steps=100,
+        number_processes=1,
+        data_collection_period=1,
+        display_progress=False,
+    )
+    assert [r["year"] for r in rows] == list(hebi.period.years)
+    assert [r["provincial_srdi"] for r in rows] == [r.at_least[2] for r in model.history[1:]]
