@@ -557,6 +557,99 @@ def test_discard_firms_keeps_the_history_and_frees_the_population(hebi):
     assert all(np.array_equal(a, r.at_least) for a, r in zip(before, model.history, strict=True))
 
 
+# --- lever effects, measured against the same seeds (common random numbers) ----------------
+
+
+def _paired(scenario: Scenario, seed: int, **kw) -> tuple[GrowthModel, GrowthModel]:
+    """The run and its counterfactual (every lever off) on one seed, not yet stepped."""
+    return GrowthModel(scenario, seed=seed, **kw), GrowthModel(
+        scenario, seed=seed, levers_on=False, **kw
+    )
+
+
+def test_a_loan_raises_its_borrowers_growth_by_the_loan_effect(hebi):
+    on, off = _paired(hebi, 5, values={"levers.loans.coverage": 1.0})
+    on.step()
+    off.step()
+    n = off.firms.n  # the native firms: the same rows in both runs
+    borrowers = on.firms.loan[:n]
+    assert borrowers.sum() >= 10
+    # log growth = drift + capability + loan + title effects + shock: in the first year only
+    # the loan differs between the run and its counterfactual
+    dlog = np.log1p(on.firms.growth[:n].astype(np.float64)) - np.log1p(
+        off.firms.growth[:n].astype(np.float64)
+    )
+    effect = on.p["growth.loan_effect"]
+    assert effect > 0.005
+    np.testing.assert_allclose(dlog[borrowers], effect, atol=1e-5)
+    others = off.firms.alive & ~borrowers
+    np.testing.assert_allclose(dlog[others], 0.0, atol=1e-6)
+
+
+def test_the_counterfactual_has_the_same_year_shocks_every_year(hebi):
+    # firms whose growth the levers cannot touch that year (no loan in either run, titled in
+    # both or in neither) grow exactly alike in the run and its counterfactual: the yearly
+    # common shock and each firm's own shock are the same numbers
+    on, off = _paired(hebi, 6)
+    compared = 0
+    while on.year < on.period.end:
+        n = off.firms.n
+        titled_on, titled_off = on.firms.tier[:n] > 0, off.firms.tier[:n] > 0
+        on.step()
+        off.step()
+        same = (
+            on.firms.alive[:n]
+            & off.firms.alive[:n]
+            & ~on.firms.loan[:n]
+            & ~off.firms.loan[:n]
+            & (titled_on == titled_off)
+        )
+        assert same.sum() > 100
+        np.testing.assert_array_equal(on.firms.growth[:n][same], off.firms.growth[:n][same])
+        compared += 1
+    assert compared == len(hebi.period.years)
+
+
+def _with_rd_support(hebi: Scenario) -> Scenario:
+    doc = hebi.model_dump(mode="python", exclude_none=True)
+    doc["levers"]["rd_support"] = {
+        "min_rd_intensity": {"value": 0.02, "source": "test"},
+        "min_rd_growth": {"value": 0.0, "source": "test"},
+        "share_of_last_year_rd": {"value": 0.3, "source": "test"},
+        "source": "test",
+    }
+    return Scenario.model_validate(doc)
+
+
+def test_an_rd_reward_raises_next_years_rd_by_crowding_in_times_reward_over_revenue(hebi):
+    scenario = _with_rd_support(hebi)
+    rewarded = GrowthModel(scenario, seed=3)
+    unrewarded = GrowthModel(
+        scenario, seed=3, values={"levers.rd_support.share_of_last_year_rd": 0}
+    )
+    rewarded.step()
+    unrewarded.step()
+    ((idx, reward),) = [(i, a) for lv, i, a in rewarded.city.claims if lv == "rd_support"]
+    assert idx.size >= 20
+    assert not any(a.any() for lv, _, a in unrewarded.city.claims if lv == "rd_support")
+    crowding_in = rewarded.p["rd.support_crowding_in"]
+    assert crowding_in > 0.05
+    boost = crowding_in * reward / rewarded.firms.revenue_yuan[idx].astype(np.float64)
+    open_next_year = rewarded.firms.alive[idx]  # (a firm may close at the end of the year)
+    idx, boost = idx[open_next_year], boost[open_next_year]
+    # the next year, a rewarded firm's R&D intensity is the unrewarded one's plus the boost
+    rewarded.step()
+    unrewarded.step()
+    n = unrewarded.firms.n
+    gain = rewarded.firms.rd_intensity[:n].astype(np.float64) - unrewarded.firms.rd_intensity[:n]
+    uncapped = rewarded.firms.rd_intensity[idx] < 0.5
+    assert uncapped.sum() >= 20
+    np.testing.assert_allclose(gain[idx][uncapped], boost[uncapped], rtol=1e-4, atol=1e-6)
+    assert np.all(gain[idx][uncapped] > 0)
+    others = np.setdiff1d(np.flatnonzero(unrewarded.firms.alive), idx)
+    np.testing.assert_allclose(gain[others], 0.0, atol=1e-7)
+
+
 # --- mesa's batch runner -------------------------------------------------------------------
 
 
