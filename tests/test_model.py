@@ -11,6 +11,7 @@ import dataclasses
 import gc
 import itertools
 import weakref
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,8 +21,9 @@ from hypothesis import strategies as st
 from sim.firms import BROUGHT_IN, COLUMNS, NATIVE
 from sim.ladder import STANDARD_TIERS
 from sim.model import GrowthModel
-from sim.scenario import Scenario
+from sim.scenario import Scenario, load
 
+SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 EXIT_HAZARDS = ["exit.hazard.pool"] + [f"exit.hazard.{t}" for t in STANDARD_TIERS]
 # small, reproducible property runs (derandomize: the same examples on every machine)
 PROPERTY = settings(max_examples=30, deadline=None, derandomize=True)
@@ -704,3 +706,84 @@ def test_batch_run_reports_the_final_years_values(hebi):
     )
     assert [r["year"] for r in rows] == list(hebi.period.years)
     assert [r["provincial_srdi"] for r in rows] == [r.at_least[2] for r in model.history[1:]]
+
+
+# --- each lever's rule ---------------------------------------------------------------------
+
+
+def test_matching_subsidy_tops_up_the_selected_holders_of_its_tier():
+    xinxiang = load(SCENARIOS / "xinxiang.yaml")
+    level = xinxiang.ladder().level("national_little_giant")
+    for rate in (1.0, 0.0):
+        model = GrowthModel(
+            xinxiang, seed=2, values={"levers.matching_subsidy.provincial_selection_rate": rate}
+        )
+        f = model.firms
+        holders = np.flatnonzero(f.alive & (f.tier == level))
+        model.finance()
+        claims = [(i, a) for lv, i, a in model.city.claims if lv == "matching_subsidy"]
+        model.pay_awards()
+        if rate == 0.0:
+            assert claims == [] and model.city.cost["matching_subsidy"] == 0
+            continue
+        ((idx, amount),) = claims
+        assert holders.size >= 10 and np.array_equal(np.sort(idx), holders)
+        per_holder = (
+            model.p["levers.matching_subsidy.share"]
+            * model.p["levers.matching_subsidy.provincial_subsidy_yuan"]
+        )
+        np.testing.assert_allclose(amount, per_holder)
+        assert model.city.cost["matching_subsidy"] == pytest.approx(per_holder * holders.size)
+
+
+@pytest.mark.parametrize("city_pays", [True, False])
+def test_loans_go_to_titled_firms_at_their_chance_and_the_city_pays_the_fee_gap(hebi, city_pays):
+    doc = hebi.model_dump(mode="python", exclude_none=True)
+    doc["levers"]["loans"]["city_pays_fee_gap"] = city_pays
+    scenario = Scenario.model_validate(doc)
+    fee, market, uptake, s = 0.005, 0.015, 0.5, 20.0
+    values = {
+        "levers.loans.coverage": 0.8,
+        "levers.loans.guarantee_fee": fee,
+        "loans.market_guarantee_fee": market,
+        "loans.base_uptake": uptake,
+        "loans.fee_semi_elasticity": s,
+    }
+    model = GrowthModel(scenario, seed=4, values=values)
+    level = model.ladder.level("provincial_srdi")
+    titled = model.firms.alive & (model.firms.tier >= level)
+    model.finance()  # the base year's titles, as the first year's finance phase sees them
+    f = model.firms
+    # a titled firm borrows when its loan draw is under its chance
+    chance = 0.8 * uptake * np.exp(-s * (fee - market))  # 0.49
+    assert np.array_equal(f.loan, titled & (model.uniform("loan") < chance))
+    assert f.loan[f.tier == level].any() and f.loan[f.tier > level].any()
+    gap = (market - fee) * model.p["loans.size_yuan"] if city_pays else 0.0
+    assert model.city.cost["loans"] == pytest.approx(gap * f.loan.sum())
+
+
+@pytest.mark.parametrize("on", ["first_recognition", "recognition_or_re_review"])
+def test_awards_are_paid_on_re_review_only_when_the_rule_says_so(with_awards, on):
+    scenario = with_awards(1e5, on=on)
+    sure = {"re_review.fail_if_eligible": 0.0, "re_review.fail_if_ineligible": 0.0}
+    model = GrowthModel(scenario, seed=8, values=sure)
+    while model.year < model.period.end:
+        model.step()
+        rec = model.history[-1]
+        claims = [a for lv, _, a in model.city.claims if lv == "awards"]
+        paid = int(sum(np.count_nonzero(a == 1e5) for a in claims))
+        assert paid == rec.new.sum() + (rec.reviewed.sum() if on != "first_recognition" else 0)
+    assert model.history[-1].reviewed.sum() > 0  # the base year's titles were re-reviewed
+
+
+def test_the_pool_holds_the_firms_below_its_tier_with_the_highest_rd(hebi):
+    model = GrowthModel(hebi, seed=6)
+    model.step()
+    model.select()  # this year's pool from the firms as they are now
+    f = model.firms
+    below = model.ladder.level(hebi.levers.cultivation_pool.below_tier)
+    size = int(round(model.p["levers.cultivation_pool.size"]))
+    eligible = f.alive & (f.tier < below)
+    assert eligible.sum() > size
+    assert f.in_pool.sum() == size and not np.any(f.in_pool & ~eligible)
+    assert f.rd_intensity[f.in_pool].min() >= f.rd_intensity[eligible & ~f.in_pool].max()
