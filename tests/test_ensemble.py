@@ -197,6 +197,12 @@ def test_each_kind_of_target_is_judged_on_its_own_count(name, kind):
             x, x_off = x[:, k], x_off[:, k]
         np.testing.assert_array_equal(result.outcome(t), x)
         row = table.loc[t.id]
+        assert (row.tier, row.kind, row.year, row.source) == (t.tier, t.kind, t.year, t.source)
         assert row.probability == float(np.mean(x >= t.value))
         assert row.expected == pytest.approx(float(np.mean(x)))
+        assert (row.p05, row.p95) == (np.quantile(x, 0.05), np.quantile(x, 0.95))
+        if t.stretch is None:
+            assert row.stretch_probability is None or math.isnan(row.stretch_probability)
+        else:
+            assert row.stretch_probability == float(np.mean(x >= t.stretch))
         assert row.probability_without_levers == float(np.mean(x_off >= t.value))
