@@ -787,3 +787,15 @@ def test_the_pool_holds_the_firms_below_its_tier_with_the_highest_rd(hebi):
     assert eligible.sum() > size
     assert f.in_pool.sum() == size and not np.any(f.in_pool & ~eligible)
     assert f.rd_intensity[f.in_pool].min() >= f.rd_intensity[eligible & ~f.in_pool].max()
+
+
+def test_stronger_city_applicants_win_more_of_the_provinces_places(hebi):
+    # Hebi's provincial list is rationed: its applicants compete with the rest of Henan
+    level = hebi.ladder().level("provincial_srdi")
+
+    def titles(strength: float) -> int:
+        values = {"competition.place_strength": strength}
+        return sum(int(r.new[level]) for s in (5, 6) for r in run(hebi, s, values=values).history)
+
+    weaker, stronger = titles(-0.5), titles(0.5)
+    assert 0 < weaker < stronger
