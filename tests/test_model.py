@@ -799,3 +799,11 @@ def test_stronger_city_applicants_win_more_of_the_provinces_places(hebi):
 
     weaker, stronger = titles(-0.5), titles(0.5)
     assert 0 < weaker < stronger
+
+
+def test_every_title_up_to_little_giant_is_granted_over_the_period(hebi):
+    # each level is judged every year: innovative SMEs (criteria), provincial and little
+    # giants (rationed) all get new holders in Hebi's three years
+    new = sum(r.new for r in run(hebi, 2).history[1:])
+    for tier in ("innovative_sme", "provincial_srdi", "national_little_giant"):
+        assert new[hebi.ladder().level(tier)] > 0, tier
