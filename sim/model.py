@@ -329,7 +329,9 @@ class GrowthModel(mesa.Model):
         self.n_native = self.firms.n
 
     def _reporters(self) -> dict:
-        rep = {}
+        """DataCollector columns, one row per simulated year: the year, holders of at least
+        each title, new titles of each, and the money spent that year."""
+        rep = {"year": lambda m: m.year}
         for k, t in enumerate(self.ladder.tiers, start=1):
             rep[t.id] = lambda m, k=k: int(m.history[-1].at_least[k])
             rep[f"new_{t.id}"] = lambda m, k=k: int(m.history[-1].new[k])
@@ -633,7 +635,10 @@ class GrowthModel(mesa.Model):
         )
         for name, years in self.firm_history.items():
             years.append(f.column(name).copy())
-        self.datacollector.collect(self)
+        if len(self.history) > 1:
+            # one DataCollector row per simulated year, the base year left out: mesa's
+            # batch_run reads row `steps - 1`, which is then the year just run
+            self.datacollector.collect(self)
 
     # --- running and looking -----------------------------------------------------------------
     def run_model(self) -> None:

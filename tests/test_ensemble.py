@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from sim.ensemble import run_ensemble, run_replication
+from sim.ensemble import EnsembleResult, run_ensemble, run_replication
 from sim.ladder import STANDARD_TIERS
 from sim.levers import LEVER_NAMES
+from sim.scenario import load
 
 RUNS, SEED = 6, 11
 METRICS = {"at_least", "exactly", "new", "ever"}
+SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 
 
 @pytest.fixture(scope="module")
@@ -159,3 +162,47 @@ def test_to_dict_is_json_with_the_documented_fields(serial):
     assert {c["metric"] for c in back["counts"]} == METRICS
     assert back["cost"]["total_yuan"]["mean"] > 0
     assert {"tier", "metric", "year", "mean"} <= back["attributable"][0].keys()
+
+
+# --- which count each kind of target is judged on ------------------------------------------
+
+KIND_METRIC = {"stock": "at_least", "cumulative": "ever", "new": "new", "pool_size": "pool_size"}
+
+
+@pytest.mark.parametrize(
+    "name, kind",
+    [("hebi", "stock"), ("zhejiang", "cumulative"), ("xinxiang", "new"), ("wujiang", "pool_size")],
+)
+def test_each_kind_of_target_is_judged_on_its_own_count(name, kind):
+    """Stock targets read firms holding at least the title at year end, cumulative ones the
+    firms titled since the base year (累计培育), new ones that year's titles, pool targets the
+    pool size; each array differs here, so reading the wrong one changes the answer."""
+    sc = load(SCENARIOS / f"{name}.yaml")
+    targets = [t for t in sc.targets if t.kind == kind]
+    assert targets
+    years = [sc.period.base_year, *sc.period.years]
+    shape = (RUNS * 5, len(years), len(sc.tier_ids) + 1)
+    rng = np.random.default_rng(3)
+    top = max(t.value for t in targets)
+    runs = {m: rng.integers(0, int(2 * top) + 2, size=shape) for m in sorted(METRICS)}
+    runs["pool_size"] = rng.integers(0, int(2 * top) + 2, size=shape[:2])
+    off = {m: rng.integers(0, int(2 * top) + 2, size=a.shape) for m, a in sorted(runs.items())}
+    result = EnsembleResult(sc, 0, years, sc.tier_ids, runs, counterfactual=off)
+    table = result.targets().set_index("id")
+    for t in targets:
+        y = years.index(t.year)
+        x, x_off = runs[KIND_METRIC[kind]][:, y], off[KIND_METRIC[kind]][:, y]
+        if kind != "pool_size":
+            k = sc.tier_ids.index(t.tier) + 1
+            x, x_off = x[:, k], x_off[:, k]
+        np.testing.assert_array_equal(result.outcome(t), x)
+        row = table.loc[t.id]
+        assert (row.tier, row.kind, row.year, row.source) == (t.tier, t.kind, t.year, t.source)
+        assert row.probability == float(np.mean(x >= t.value))
+        assert row.expected == pytest.approx(float(np.mean(x)))
+        assert (row.p05, row.p95) == (np.quantile(x, 0.05), np.quantile(x, 0.95))
+        if t.stretch is None:
+            assert row.stretch_probability is None or math.isnan(row.stretch_probability)
+        else:
+            assert row.stretch_probability == float(np.mean(x >= t.stretch))
+        assert row.probability_without_levers == float(np.mean(x_off >= t.value))
