@@ -32,10 +32,9 @@ def _fail(errors: ScenarioErrors) -> None:
 
 def _load(path: str, verb: str = "forecast"):
     """The scenario of a verb, or the errors and exit 2; a sweep file is named as one."""
-    from .scenario import ScenarioError, load
-    from .sweep import _is_sweep_file
+    from .scenario import ScenarioError, is_sweep_file, load
 
-    if _is_sweep_file(Path(path)):
+    if is_sweep_file(Path(path)):
         _fail(ScenarioErrors([ScenarioError(
             path, "", expected=f"a scenario file for `srdi {verb}`",
             found="a sweep file (it has 'scenario' and 'vary', no 'place')", kind="wrong_type",
@@ -244,14 +243,13 @@ def validate(files) -> None:
 
     Example: srdi validate scenarios/*.yaml
     """
-    from .scenario import load, validate_files, warnings_for
-    from .sweep import _is_sweep_file
+    from .scenario import is_sweep_file, load, validate_files, warnings_for
 
     problems = validate_files(files)
     if problems:
         _fail(ScenarioErrors(problems))
     for f in files:
-        if not _is_sweep_file(Path(f)):
+        if not is_sweep_file(Path(f)):
             for w in warnings_for(load(f), f):
                 click.echo(f"warning: {w}", err=True)
         click.echo(f"ok: {f}")

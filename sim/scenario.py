@@ -1165,6 +1165,34 @@ def _reference_errors(sc: Scenario, file: str, lines: Mapping[Loc, int]) -> list
 
 
 MAX_NODES = 100_000  # values in a document with its aliases expanded (shipped files: < 2,000)
+MAX_FILE_BYTES = 2_000_000  # the shipped files are under 40 kB
+MAX_DEPTH = 100  # nesting of mappings and lists (shipped files: under 10)
+
+
+def _nesting_depth(text: str) -> int:
+    """An upper bound on a YAML text's nesting, read without parsing (so that a deeply nested
+    document is refused before the parser recurses into it): open brackets outside quotes and
+    comments, plus the deepest indentation in steps of two spaces."""
+    depth = deepest = 0
+    indent = 0
+    for line in text.splitlines():
+        stripped = line.lstrip(" ")
+        if stripped and not stripped.startswith("#"):
+            indent = max(indent, (len(line) - len(stripped)) // 2)
+        quote = None
+        for ch in stripped:
+            if quote:
+                quote = None if ch == quote else quote
+            elif ch in "'\"":
+                quote = ch
+            elif ch == "#":
+                break
+            elif ch in "[{":
+                depth += 1
+                deepest = max(deepest, depth)
+            elif ch in "]}":
+                depth = max(0, depth - 1)
+    return deepest + indent
 
 
 def _expanded_size(node: yaml.Node, memo: dict[int, int], stack: tuple[int, ...]) -> int:
@@ -1196,6 +1224,12 @@ def read_document(text: str, file: str) -> tuple[Any, dict[Loc, int], list[Scena
 
     Raises ScenarioErrors when the text is not YAML (or has a recursive alias).
     """
+    if _nesting_depth(text) > MAX_DEPTH:
+        raise ScenarioErrors([ScenarioError(
+            file, "", expected=f"a document nested at most {MAX_DEPTH} levels deep",
+            found="deeper nesting", kind="yaml_syntax",
+            fix="Scenario files need a few levels; is this the right file?",
+        )])  # fmt: skip
     try:
         loader = YamlLoader(text)
         try:
@@ -1244,7 +1278,7 @@ def read_document(text: str, file: str) -> tuple[Any, dict[Loc, int], list[Scena
                     file,
                     "",
                     expected="a finite document",
-                    found="a recursive alias",
+                    found="a recursive alias or nesting too deep to read",
                     kind="yaml_syntax",
                 )
             ]
@@ -1313,6 +1347,13 @@ def read_text_file(path: str | Path, what: str, fix: str | None = None) -> str:
                 )
             ]
         )
+    size = p.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise ScenarioErrors([ScenarioError(
+            str(p), "", expected=f"a {what} of at most {MAX_FILE_BYTES // 1_000_000} MB",
+            found=f"{size / 1e6:.1f} MB", kind="too_large",
+            fix="A scenario is a few pages of YAML; is this the right file?",
+        )])  # fmt: skip
     try:
         return p.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
@@ -1335,14 +1376,26 @@ def load(path: str | Path) -> Scenario:
     return parse(text, str(Path(path)))
 
 
+def is_sweep_file(p: Path) -> bool:
+    """A YAML file whose top level has `vary` or `scenario` (a scenario file has `place`)."""
+    p = Path(p)
+    if not p.is_file():
+        return False
+    try:  # the guarded reader: a hostile file is refused by the loader that follows
+        data, _, _ = read_document(read_text_file(p, "YAML file"), str(p))
+    except (ScenarioErrors, RecursionError):
+        return False
+    return isinstance(data, dict) and "place" not in data and ("vary" in data or "scenario" in data)
+
+
 def validate_files(paths: Iterable[str | Path]) -> list[ScenarioError]:
     """Every problem in every file (an empty list when all are valid)."""
-    from .sweep import _is_sweep_file, plan
-
     out: list[ScenarioError] = []
     for p in paths:
         try:
-            if _is_sweep_file(Path(p)):  # a sweep file is checked as one (its scenario too)
+            if is_sweep_file(Path(p)):  # a sweep file is checked as one (its scenario too)
+                from .sweep import plan
+
                 plan(p)
             else:
                 load(p)

@@ -117,7 +117,7 @@ from .errors import ScenarioError, ScenarioErrors, SrdiError
 from .output import write_atomic, write_text_atomic
 from .scenario import (
     Scenario,
-    YamlLoader,
+    is_sweep_file,
     nearest_paths,
     read_document,
     read_text_file,
@@ -960,15 +960,7 @@ def _apply_patch(
 # --- sweep files -------------------------------------------------------------------------------
 
 
-def _is_sweep_file(p: Path) -> bool:
-    """A YAML file whose top level has `vary` or `scenario` (a scenario file has `place`)."""
-    if not p.is_file():
-        return False
-    try:
-        data = yaml.load(p.read_text(encoding="utf-8"), Loader=YamlLoader)
-    except (yaml.YAMLError, UnicodeDecodeError):
-        return False
-    return isinstance(data, dict) and "place" not in data and ("vary" in data or "scenario" in data)
+_is_sweep_file = is_sweep_file  # kept light in sim.scenario (validate needs no pandas)
 
 
 def _read_sweep_file(p: Path) -> tuple[dict[str, Any], dict[tuple, int]]:

@@ -435,3 +435,27 @@ def test_the_cli_refuses_an_alias_bomb_in_under_a_second(tmp_path):
     elapsed = time.perf_counter() - t0
     assert r.returncode == 2 and "aliases" in r.stderr
     assert elapsed < 2.0  # about 0.7 s on an idle 2-core machine; slack for a loaded CI
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "kind"),
+    [
+        ("deep", "a: " + "[" * 5000 + "]" * 5000 + "\n", "yaml_syntax"),
+        ("huge", "place:\n" + "".join(f"  k{i}: {i}\n" for i in range(200_000)), "too_large"),
+        ("tag", "a: !!python/object:os.system [ls]\n", "yaml_syntax"),
+        ("bytes", b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe", "encoding"),
+    ],
+)
+def test_hostile_files_are_refused_at_once(tmp_path, name, content, kind):
+    import time
+
+    from sim.scenario import is_sweep_file
+
+    path = tmp_path / f"{name}.yaml"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    t0 = time.perf_counter()
+    assert not is_sweep_file(path)  # the sweep sniffing reads through the same guard
+    with pytest.raises(ScenarioErrors) as info:
+        load(path)
+    assert time.perf_counter() - t0 < 1.0
+    assert [e.kind for e in info.value.errors] == [kind]
