@@ -1317,7 +1317,8 @@ def parse(text: str, file: str = "<scenario>") -> Scenario:
     try:
         sc = Scenario.model_validate(data)
     except ValidationError as e:
-        raise ScenarioErrors(errs + _translate(e, file, lines)) from None
+        schema = _translate(e, file, lines)
+        raise ScenarioErrors(errs + schema + _cross_checks_despite(data, e, file, lines)) from None
     except RecursionError:
         raise ScenarioErrors(
             [ScenarioError(file, "", "a finite document", "a recursive alias", kind="yaml_syntax")]
@@ -1326,6 +1327,30 @@ def parse(text: str, file: str = "<scenario>") -> Scenario:
     if errs:
         raise ScenarioErrors(errs)
     return sc
+
+
+def _cross_checks_despite(
+    data: dict, exc: ValidationError, file: str, lines: Mapping[Loc, int]
+) -> list[ScenarioError]:
+    """The cross-field problems of a document that also has schema problems, so that one run
+    reports both: where the schema problems are only unknown keys (the common typo), the
+    document without them is validated and cross-checked; otherwise there is nothing sound to
+    cross-check, and those problems come once the schema is fixed."""
+    problems = exc.errors(include_url=False)
+    if any(err["type"] != "extra_forbidden" for err in problems):
+        return []
+    doc = copy.deepcopy(data)
+    for err in problems:
+        *parent, key = err["loc"]
+        node = doc
+        for k in parent:
+            node = node[k]
+        node.pop(key, None)
+    try:
+        sc = Scenario.model_validate(doc)
+    except (ValidationError, RecursionError):
+        return []
+    return _reference_errors(sc, file, lines)
 
 
 def read_text_file(path: str | Path, what: str, fix: str | None = None) -> str:

@@ -459,3 +459,14 @@ def test_hostile_files_are_refused_at_once(tmp_path, name, content, kind):
         load(path)
     assert time.perf_counter() - t0 < 1.0
     assert [e.kind for e in info.value.errors] == [kind]
+
+
+def test_a_schema_typo_and_a_cross_field_mistake_are_reported_in_one_run():
+    text = _hebi_text().replace("place:\n", "place:\n  colour: red\n", 1)
+    i = text.index("targets:")
+    j = text.index("year: 2024", i)
+    text = text[:j] + "year: 2031" + text[j + len("year: 2024") :]
+    with pytest.raises(ScenarioErrors) as info:
+        parse(text, "hebi.yaml")
+    kinds = [e.kind for e in info.value.errors]
+    assert kinds == ["unknown_key", "year_outside_period"]
