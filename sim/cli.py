@@ -31,19 +31,21 @@ def _fail(errors: ScenarioErrors) -> None:
 
 
 def _load(path: str, verb: str = "forecast"):
-    """The scenario of a verb, or the errors and exit 2; a sweep file is named as one."""
+    """The scenario of a verb, or the errors and exit 2; a sweep file is named as one (looked
+    for only when the file does not load, so a valid scenario is read once)."""
     from .scenario import ScenarioError, is_sweep_file, load
 
-    if is_sweep_file(Path(path)):
-        _fail(ScenarioErrors([ScenarioError(
-            path, "", expected=f"a scenario file for `srdi {verb}`",
-            found="a sweep file (it has 'scenario' and 'vary', no 'place')", kind="wrong_type",
-            fix=f"Run it with `srdi sweep {path} --out DIR`.",
-        )]))  # fmt: skip
     try:
         return load(path)
-    except ScenarioErrors as e:
-        _fail(e)
+    except ScenarioErrors as errors:
+        problems = errors
+    if is_sweep_file(Path(path)):
+        problems = ScenarioErrors([ScenarioError(
+            path, "", expected=f"a scenario file for `srdi {verb}`",
+            found="a sweep file (it has 'scenario' and 'vary', no 'place')",
+            kind="wrong_type", fix=f"Run it with `srdi sweep {path} --out DIR`.",
+        )])  # fmt: skip
+    _fail(problems)
 
 
 class _Commands(click.Group):

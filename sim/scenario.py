@@ -514,15 +514,7 @@ class Scenario(_Strict):
         to a point value; the original is untouched. ScenarioErrors for a path the scenario's
         levers do not have or a value the quantity cannot take."""
         full = path if path.startswith("levers.") else f"levers.{path}"
-        levers = {k for k in self.specs() if k.startswith("levers.")}
-        if full not in levers:
-            near = nearest_paths(full, levers)
-            raise ScenarioErrors([ScenarioError(
-                "with_lever", path, expected="a lever quantity of this scenario",
-                found=f"'{path}' (no such quantity)", kind="unknown_key",
-                fix=f"Did you mean {' or '.join(repr(n) for n in near)}?" if near else None,
-            )])  # fmt: skip
-        check_values(self, {full: value}, "with_lever")
+        check_values(self, {full: value}, "with_lever", within="levers.")
         doc = self.model_dump(mode="python", by_alias=True, exclude_none=True)
         node = doc
         parts = full.split(".")
@@ -568,11 +560,14 @@ def _known_path(path: str, known: set[str]) -> bool:
     return year.isdigit() and len(year) == 4 and head in known
 
 
-def check_values(scenario: Scenario, values: Mapping[str, float], source: str = "values") -> None:
+def check_values(
+    scenario: Scenario, values: Mapping[str, float], source: str = "values", within: str = ""
+) -> None:
     """Refuse overrides (`values=` of the model and ensemble, `with_lever`) the scenario cannot
-    take: an unknown path (with the nearest known ones), a value that is not a finite number,
-    or one outside what the quantity allows. Every problem is reported at once."""
-    known = set(scenario.specs())
+    take: an unknown path (with the nearest known ones; `within` limits the known paths to
+    those starting with it), a value that is not a finite number, or one outside what the
+    quantity allows. Every problem is reported at once."""
+    known = {k for k in scenario.specs() if k.startswith(within)}
     errs = []
     for path, v in values.items():
         if not _known_path(str(path), known):

@@ -153,7 +153,6 @@ _SWEEP_KEYS = (
     "seed",
     "seeds",
 )
-# Shares and probabilities: values must lie in [0, 1].
 
 
 # --- errors ------------------------------------------------------------------------------------
@@ -288,9 +287,6 @@ def _support(f: Factor) -> tuple[float, float]:
     return -math.inf, math.inf
 
 
-_bounds = value_bounds  # one rule for every way in (scenario.value_bounds)
-
-
 def _fmt(x: float) -> str:
     """Exact, short text of a number (repr without a trailing .0)."""
     text = repr(float(x))
@@ -302,9 +298,6 @@ def _number(text: str) -> float:
     if not math.isfinite(x):
         raise ValueError(text)
     return x
-
-
-_nearest = nearest_paths
 
 
 def make_factor(
@@ -323,7 +316,7 @@ def make_factor(
     specs = scenario.specs()
     where = f"vary.{path}" if file != "--vary" else path
     if path not in specs:
-        near = _nearest(path, specs)
+        near = nearest_paths(path, specs)
         fix = ("Nearest valid paths: " + ", ".join(near) + ".") if near else ""
         parts = path.split(".")
         if (
@@ -467,7 +460,7 @@ def make_factor(
         canon = ",".join(_fmt(x) for x in items)
         f = Factor(path, role, "list", canon, items=items, integer=integer)
 
-    limits = _bounds(path)
+    limits = value_bounds(path)
     if limits is not None:
         lo, hi = _support(f)
         if lo < limits[0] or hi > limits[1]:
@@ -744,7 +737,7 @@ def plan(
     file_cfg: dict[str, Any] = {}
     lines: dict[tuple, int] = {}
     file = "--vary"
-    if isinstance(scenario, str | Path) and _is_sweep_file(Path(scenario)):
+    if isinstance(scenario, str | Path) and is_sweep_file(Path(scenario)):
         file_cfg, lines = _read_sweep_file(Path(scenario))
         file = str(scenario)
     # the scenario, patched
@@ -958,9 +951,6 @@ def _apply_patch(
 
 
 # --- sweep files -------------------------------------------------------------------------------
-
-
-_is_sweep_file = is_sweep_file  # kept light in sim.scenario (validate needs no pandas)
 
 
 def _read_sweep_file(p: Path) -> tuple[dict[str, Any], dict[tuple, int]]:
