@@ -15,7 +15,6 @@ scores all of them on the same (series, origin, year) triples and summarises by 
 from __future__ import annotations
 
 import json
-import logging
 import math
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -28,8 +27,6 @@ import pandas as pd
 import yaml
 
 from .errors import ScenarioError, SrdiError
-
-log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "calibration" / "backtest.yaml"
@@ -503,9 +500,10 @@ class BacktestResult:
             "summary": json.loads(self.summary.to_json(orient="records", force_ascii=False)),
         }
 
-    def write(self, folder: str | Path) -> list[Path]:
+    def write(self, folder: str | Path, lang: str = "en") -> list[Path]:
         """backtest_scores.csv, backtest_summary.csv (UTF-8 with BOM, 4 significant digits),
-        backtest.md and backtest.png into `folder`, each written atomically, mode 0644."""
+        backtest.md and backtest.png (labels in `lang`) into `folder`, each written atomically,
+        mode 0644."""
         from .output import write_atomic
 
         folder = Path(folder)
@@ -519,7 +517,7 @@ class BacktestResult:
             return write
 
         def png(p: Path) -> None:
-            fig = plot_backtest(self)
+            fig = plot_backtest(self, lang)
             fig.savefig(p, dpi=100, format="png", metadata={"Software": None})
             os.chmod(p, 0o644)
 
@@ -606,31 +604,25 @@ def run_backtest(
 # --- figure ----------------------------------------------------------------------------------
 
 
-def _cjk_font() -> str | None:
-    from matplotlib import font_manager
-
-    for f in font_manager.fontManager.ttflist:
-        if any(k in f.name for k in ("CJK", "WenQuanYi", "SimHei", "Hei", "Song", "Fallback")):
-            return f.name
-    return None
-
-
 def plot_backtest(result: BacktestResult, lang: str = "en"):
     """One panel per series group: observed values (triangles: lower bounds), and per origin
     the model's median with its 90 % band and the group's best naive forecast (dashed).
 
-    lang "zh" labels in Chinese when a CJK font is installed (English otherwise, logged).
-    Returns a matplotlib Figure (not registered with pyplot: nothing to close).
+    Labels in `lang` ("zh" or "en"), in the shipped CJK font (`sim.fonts`). Returns a
+    matplotlib Figure (not registered with pyplot: nothing to close).
     """
+    from .fonts import cjk
+    from .labels import check_lang
+
+    check_lang(lang)
+    with cjk():
+        return _plot_backtest(result, lang)
+
+
+def _plot_backtest(result: BacktestResult, lang: str):
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
-    font = None
-    if lang == "zh":
-        font = _cjk_font()
-        if font is None:
-            log.warning("no CJK font installed: backtest figure labelled in English")
-            lang = "en"
     label_col = "label_zh" if lang == "zh" else "label"
     obs = result.observed
     region_of = dict(zip(obs["series"], obs["region"], strict=False))
@@ -664,16 +656,15 @@ def plot_backtest(result: BacktestResult, lang: str = "en"):
         ax.set_yscale("log")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         title = GROUP_TITLES[lang][g] + (f" ({best} dashed)" if best else "")
-        ax.set_title(title, fontsize=9, fontfamily=font or "sans-serif")
+        ax.set_title(title, fontsize=9)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3, lw=0.5)
         if ids:
-            ax.legend(fontsize=6, frameon=False, loc="upper left",
-                      prop={"family": font, "size": 6} if font else None)  # fmt: skip
+            ax.legend(fontsize=6, frameon=False, loc="upper left")
     fig.suptitle(
         "Backtest: model median and 90 % band per origin (solid), best naive (dashed)"
         if lang == "en" else "回测:各起点的模型中位数与90%区间(实线),最佳朴素预测(虚线)",
-        fontsize=10, fontfamily=font or "sans-serif",
+        fontsize=10,
     )  # fmt: skip
     fig.tight_layout()
     return fig

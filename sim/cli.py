@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from .errors import ScenarioErrors, SrdiError
+from .labels import LANGS
 from .output import write_atomic
 
 EXIT_INVALID = 2
@@ -80,36 +81,26 @@ def main() -> None:
 @click.option(
     "--no-counterfactual", is_flag=True, help="Skip the run with every lever off (faster)."
 )
-def forecast(scenario, runs, seed, out, as_json, workers, no_counterfactual) -> None:
+@click.option(
+    "--lang",
+    type=click.Choice(LANGS),
+    default="zh",
+    show_default=True,
+    help="Language of the fan chart.",
+)
+def forecast(scenario, runs, seed, out, as_json, workers, no_counterfactual, lang) -> None:
     """Probability of reaching each target, expected counts with 90 % bands, and cost.
 
     Example: srdi forecast scenarios/hebi.yaml --runs 1000 --seed 1 --out results/hebi
     """
-    from tqdm import tqdm
-
-    from .ensemble import run_ensemble
-
     sc = _load(scenario)
-    if runs < 1:
-        raise click.BadParameter(f"must be at least 1, got {runs}", param_hint="--runs")
     out_dir = Path(out) if out else None
     if out_dir is not None and (why := _writable_folder(out_dir)):
         click.echo(f"error: --out: {why}; nothing was run or written.", err=True)
         sys.exit(EXIT_INVALID)
-    workers = workers or os.cpu_count() or 1
-    with tqdm(
-        total=runs, desc=f"{sc.place.id}", unit="run", disable=None, file=sys.stderr, leave=False
-    ) as bar:
-        result = run_ensemble(
-            sc,
-            runs=runs,
-            seed=seed,
-            counterfactual=not no_counterfactual,
-            workers=workers,
-            progress=lambda k: bar.update(k),
-        )
+    result = _run(sc, runs, seed, workers, not no_counterfactual)
     if out_dir is not None:
-        _write_outputs(result, out_dir)
+        _write_outputs(result, out_dir, lang)
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
     else:
@@ -118,8 +109,73 @@ def forecast(scenario, runs, seed, out, as_json, workers, no_counterfactual) -> 
             click.echo(f"\nTables and fan chart written to {out_dir}/")
 
 
-def _write_outputs(result, out_dir: Path) -> None:
+def _run(sc, runs: int, seed: int, workers: int | None, counterfactual: bool):
+    """The ensemble behind `forecast` and `report`, with a progress bar (ETA), and a warning
+    with ways to shorten it first when the run is expected to take over a minute."""
+    from tqdm import tqdm
+
+    from .ensemble import estimate_seconds, run_ensemble
+
+    if runs < 1:
+        raise click.BadParameter(f"must be at least 1, got {runs}", param_hint="--runs")
+    workers = workers or os.cpu_count() or 1
+    expected = estimate_seconds(sc, runs, counterfactual, workers)
+    if expected > 60:
+        click.echo(
+            f"note: this run is expected to take about {expected / 60:.0f} min "
+            f"({runs} replications{' and their counterfactuals' if counterfactual else ''} on "
+            f"{workers} worker(s)); shorten it with --runs, --no-counterfactual or more "
+            "--workers.",
+            err=True,
+        )
+    with tqdm(
+        total=runs, desc=f"{sc.place.id}", unit="run", disable=None, file=sys.stderr, leave=False
+    ) as bar:
+        return run_ensemble(
+            sc,
+            runs=runs,
+            seed=seed,
+            counterfactual=counterfactual,
+            workers=workers,
+            progress=lambda k: bar.update(k),
+        )
+
+
+@main.command()
+@click.argument("scenario", type=click.Path(dir_okay=False))
+@click.option("--out", "-o", required=True, type=click.Path(file_okay=False),
+              help="Folder to write report.html into.")  # fmt: skip
+@click.option("--lang", type=click.Choice(LANGS), default="zh", show_default=True,
+              help="Language read first (the other is shown beside it).")  # fmt: skip
+@click.option("--runs", "-n", default=1000, show_default=True, help="Monte Carlo replications.")
+@click.option("--seed", "-s", default=0, show_default=True, help="Root seed.")
+@click.option("--workers", "-w", type=int, default=None,
+              help="Worker processes (default: all cores).")  # fmt: skip
+def report(scenario, out, lang, runs, seed, workers) -> None:
+    """One self-contained HTML page of a forecast: verdicts, charts, cost, provenance.
+
+    The page embeds its chart and styles, opens offline and prints on A4.
+
+    Example: srdi report scenarios/hebi.yaml --out results/hebi --lang zh
+    """
+    from . import report as page
+
+    sc = _load(scenario, "report")
+    out_dir = Path(out)
+    if why := _writable_folder(out_dir):
+        click.echo(f"error: --out: {why}; nothing was run or written.", err=True)
+        sys.exit(EXIT_INVALID)
+    result = _run(sc, runs, seed, workers, counterfactual=True)
+    text = page.build(result, scenario, lang)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "report.html"
+    write_atomic(path, lambda p: p.write_text(text, encoding="utf-8"))
+    click.echo(f"Report written to {path}")
+
+
+def _write_outputs(result, out_dir: Path, lang: str = "zh") -> None:
     from . import plots
+    from .fonts import cjk
 
     out_dir.mkdir(parents=True, exist_ok=True)
     tables = {
@@ -130,8 +186,9 @@ def _write_outputs(result, out_dir: Path) -> None:
     }
     for name, df in tables.items():  # UTF-8 with a BOM so that Excel shows the Chinese
         write_atomic(out_dir / name, lambda p, df=df: _to_csv(df, p))
-    fig = plots.fan_chart(result)
-    write_atomic(out_dir / "fan_chart.png", lambda p: fig.savefig(p, dpi=110, format="png"))
+    fig = plots.fan_chart(result, lang)
+    with cjk():
+        write_atomic(out_dir / "fan_chart.png", lambda p: fig.savefig(p, dpi=110, format="png"))
     write_atomic(
         out_dir / "forecast.json",
         lambda p: p.write_text(json.dumps(result.to_dict(), ensure_ascii=False, indent=1)),
@@ -457,7 +514,9 @@ def plot() -> None:
 @click.option(
     "--out", "-o", type=click.Path(dir_okay=False), help="PNG file (default: FOLDER/sweep.png)."
 )
-def plot_sweep(folder, x, y, out) -> None:
+@click.option("--lang", type=click.Choice(LANGS), default="zh", show_default=True,
+              help="Language of the chart's labels.")  # fmt: skip
+def plot_sweep(folder, x, y, out, lang) -> None:
     """Probability of reaching each target over one varied path (curve) or two (heatmap).
 
     Other varied paths are averaged over (e.g. the futures of an uncertainty).
@@ -465,6 +524,8 @@ def plot_sweep(folder, x, y, out) -> None:
     Example: srdi plot sweep results/sweep
     """
     from . import plots
+    from .fonts import cjk
+    from .labels import word
     from .sweep import MANIFEST, TABLE, read
 
     folder = Path(folder)
@@ -489,12 +550,14 @@ def plot_sweep(folder, x, y, out) -> None:
         x = next(p for p in paths if p != y)
     y = None if y == x else y  # --x alone: a curve over x
     rest = [p for p in paths if p not in (x, y)]
-    title = f"{manifest['scenario']['place']}: P(reach target)" + (
-        f", mean over {', '.join(plots._label(p) for p in rest)}" if rest else ""
-    )
-    fig = plots.sweep_chart(table, x, y, title=title)
+    over = ", ".join(plots._label(p) for p in rest)
+    title = f"{manifest['scenario']['place']}: {word('p_reach', lang)}"
+    if rest:
+        title += f"（{over} 取平均）" if lang == "zh" else f", mean over {over}"
+    fig = plots.sweep_chart(table, x, y, title=title, lang=lang)
     target = Path(out) if out else folder / "sweep.png"
-    write_atomic(target, lambda p: fig.savefig(p, dpi=110, format="png"))
+    with cjk():
+        write_atomic(target, lambda p: fig.savefig(p, dpi=110, format="png"))
     click.echo(f"wrote {target}")
 
 
@@ -605,7 +668,9 @@ def _writable_folder(folder: Path) -> str | None:
 @click.option(
     "--workers", "-w", type=int, default=None, help="Worker processes (default: all cores)."
 )
-def backtest(origins, out, as_json, quick, runs, workers) -> None:
+@click.option("--lang", type=click.Choice(LANGS), default="en", show_default=True,
+              help="Language of the figure's labels.")  # fmt: skip
+def backtest(origins, out, as_json, quick, runs, workers, lang) -> None:
     """Judge the model's forecasts on years it was not fitted to, against naive baselines.
 
     For each origin the model is fitted on data before it and forecasts the origin year and the
@@ -643,7 +708,7 @@ def backtest(origins, out, as_json, quick, runs, workers) -> None:
         click.echo(f"error: {e}", err=True)
         sys.exit(1)
     if out_dir is not None:
-        result.write(out_dir)
+        result.write(out_dir, lang)
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
     else:

@@ -264,6 +264,34 @@ def _stack(results: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     return {k: np.stack([r[k] for r in results]) for k in results[0]}
 
 
+# What a replication costs, for `estimate_seconds`: CPU per firm-year of the national forecast
+# (benchmarks/national.md: 335 ns) and the fixed cost of one small replication (Hebi: about
+# 14 ms of CPU each, benchmarks/results.md). An estimate to warn users, good to about 2x.
+SECONDS_PER_FIRM_YEAR = 335e-9
+SECONDS_PER_REPLICATION = 0.014
+
+
+def estimate_seconds(
+    scenario: Scenario, runs: int, counterfactual: bool = True, workers: int = 1
+) -> float:
+    """Roughly how long `run_ensemble` will take: the firms of the base year, the candidates
+    born and the firms brought in, over the period, at the benchmarked cost per firm-year."""
+    from .parameters import central
+
+    p = central(scenario.specs())
+    years = len(scenario.period.years)
+    counts = [v for k, v in p.items() if k.startswith("baseline.counts.")]
+    firms = (
+        p["baseline.candidates"]
+        + max(counts, default=0.0)
+        + (p["baseline.candidate_inflow_per_year"] + p.get("levers.bring_in.firms_per_year", 0.0))
+        * years
+    )
+    passes = 2 if counterfactual and scenario.has_levers else 1
+    per_run = SECONDS_PER_REPLICATION + firms * years * SECONDS_PER_FIRM_YEAR
+    return passes * runs * per_run / max(1, min(workers, os.cpu_count() or 1))
+
+
 def run_ensemble(
     scenario: Scenario,
     runs: int = 1000,

@@ -7,49 +7,101 @@ import numpy as np
 import pandas as pd
 
 from .ensemble import EnsembleResult
+from .fonts import cjk
+from .labels import Lang, check_lang, percent, tier_names, word
+
+METRIC_OF_KIND = {"stock": "at_least", "cumulative": "ever", "new": "new", "pool_size": "pool_size"}
 
 
-def fan_chart(result: EnsembleResult, metric: str = "at_least") -> plt.Figure:
-    """One panel per tier: median, 50 % and 90 % bands over replications, and the targets.
+def _panels(result: EnsembleResult) -> list[tuple[str | None, str]]:
+    """(tier, metric) per panel: every tier's holders, then one panel per other kind of target
+    (new titles, cumulative titles, per tier; the cultivation pool)."""
+    panels: list[tuple[str | None, str]] = [(tier, "at_least") for tier in result.tiers]
+    for t in sorted(result.scenario.targets, key=lambda t: (t.kind == "pool_size", t.tier)):
+        key = (None if t.kind == "pool_size" else t.tier, METRIC_OF_KIND[t.kind])
+        if key not in panels:
+            panels.append(key)
+    return panels
+
+
+def _series(runs: dict[str, np.ndarray], tiers: list[str], tier: str | None, metric: str):
+    return runs[metric] if tier is None else runs[metric][:, :, tiers.index(tier) + 1]
+
+
+def fan_chart(result: EnsembleResult, lang: Lang = "zh", columns: int = 4) -> plt.Figure:
+    """One panel per tier (firms holding at least the title) and per other kind of target
+    (new or cumulative titles, the cultivation pool): median, 50 % and 90 % bands over
+    replications, and every target with its probability of being reached.
 
     With a counterfactual, its median is drawn dashed (the same seeds with every lever off);
     a scenario without levers has none to draw (it is the forecast itself), one without targets
-    no markers, and the title says so.
+    no markers, and the title says so. Labels are in `lang` ("zh" or "en"), drawn in the
+    shipped CJK font (`sim.fonts`). `columns`: panels per row at most.
     """
-    tiers = result.tiers
-    years = np.array(result.years)
-    fig, axes = plt.subplots(1, len(tiers), figsize=(3.6 * len(tiers), 3.4), squeeze=False)
-    for k, (ax, tier) in enumerate(zip(axes[0], tiers, strict=True), start=1):
-        x = result.runs[metric][:, :, k]
-        q05, q25, q50, q75, q95 = np.quantile(x, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
-        ax.fill_between(years, q05, q95, color="tab:blue", alpha=0.18, label="90 % band")
-        ax.fill_between(years, q25, q75, color="tab:blue", alpha=0.35, label="50 % band")
-        ax.plot(years, q50, color="tab:blue", lw=2, label="median")
-        if result.counterfactual is not None and result.scenario.has_levers:
-            cf = np.quantile(result.counterfactual[metric][:, :, k], 0.5, axis=0)
-            ax.plot(years, cf, color="grey", ls="--", lw=1.5, label="levers off (median)")
-        for t in result.scenario.targets:
-            if t.tier == tier and t.kind in ("stock", "cumulative") and metric == "at_least":
-                ax.plot([t.year], [t.value], marker="D", color="tab:red", ms=7, ls="none")
+    check_lang(lang)
+    sc = result.scenario
+    names = tier_names(sc.ladder(), lang)
+    prob = {r.id: r.probability for r in result.targets().itertuples()}
+    panels = _panels(result)
+    ncols = min(columns, len(panels))
+    nrows = -(-len(panels) // ncols)
+    with cjk():
+        fig, axes = plt.subplots(
+            nrows, ncols, figsize=(3.7 * ncols, 3.1 * nrows + 0.7), squeeze=False
+        )
+        for ax, (tier, metric) in zip(axes.flat, panels, strict=False):
+            first = 1 if metric == "new" else 0  # nothing is granted in the base year
+            years = np.array(result.years[first:])
+            x = _series(result.runs, result.tiers, tier, metric)[:, first:]
+            q05, q25, q50, q75, q95 = np.quantile(x, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
+            ax.fill_between(
+                years, q05, q95, color="tab:blue", alpha=0.18, label=word("band90", lang)
+            )
+            ax.fill_between(
+                years, q25, q75, color="tab:blue", alpha=0.35, label=word("band50", lang)
+            )
+            ax.plot(years, q50, color="tab:blue", lw=2, label=word("median", lang))
+            if result.counterfactual is not None and sc.has_levers:
+                cf = _series(result.counterfactual, result.tiers, tier, metric)[:, first:]
+                ax.plot(years, np.quantile(cf, 0.5, axis=0), color="grey", ls="--", lw=1.5,
+                        label=word("levers_off", lang))  # fmt: skip
+            for t in sc.targets:
+                if METRIC_OF_KIND[t.kind] != metric or (tier is not None and t.tier != tier):
+                    continue
+                ax.plot([t.year], [t.value], marker="D", color="tab:red", ms=6, ls="none")
                 if t.stretch is not None:
                     ax.vlines(t.year, t.value, t.stretch, color="tab:red", lw=2)
-        ax.set_title(tier.replace("_", " "), fontsize=10)
-        ax.set_xticks(years)
-        ax.set_xlabel("year end")
-        ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("firms holding at least the title" if metric == "at_least" else metric)
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    handles.append(plt.Line2D([], [], marker="D", color="tab:red", ls="none"))
-    labels.append("target")
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
-    place = result.scenario.place
-    status = "" if result.scenario.targets else " (no targets: status quo)"
-    fig.suptitle(
-        # Latin name only: the default fonts have no CJK glyphs
-        f"{place.name}: {result.n_runs} replications, seed {result.seed}{status}",
-        fontsize=11,
-    )
-    fig.tight_layout(rect=(0, 0.08, 1, 0.95))
+                ax.annotate(percent(prob[t.id]), (t.year, t.value), xytext=(5, 4),
+                            textcoords="offset points", fontsize=8, color="tab:red")  # fmt: skip
+            title = word("pool", lang) if tier is None else names[tier]
+            if metric in ("new", "ever"):
+                title += (
+                    f"（{word(metric + '_short', lang)}）"
+                    if lang == "zh"
+                    else (f" ({word(metric + '_short', lang)})")
+                )
+            ax.set_title(title, fontsize=10)
+            ax.set_ylabel(word(metric, lang), fontsize=8)
+            ax.set_xticks(years)
+            ax.tick_params(labelsize=8)
+            ax.set_xlabel(word("year_end", lang), fontsize=8)
+            ax.grid(alpha=0.3)
+        for ax in list(axes.flat)[len(panels) :]:
+            ax.set_visible(False)
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        handles.append(plt.Line2D([], [], marker="D", color="tab:red", ls="none"))
+        labels.append(word("target", lang) + (" (达成概率)" if lang == "zh" else " (probability)"))
+        fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8,
+                   frameon=False)  # fmt: skip
+        place = sc.place
+        status = "" if sc.targets else f"（{word('no_targets', lang)}）"
+        if lang == "zh":
+            head = f"{place.name_zh or place.name}：{result.n_runs} 次模拟，随机种子 {result.seed}"
+        else:
+            head = f"{place.name}: {result.n_runs} replications, seed {result.seed}"
+            status = status.replace("（", " (").replace("）", ")")
+        fig.suptitle(head + status, fontsize=11)
+        fig.tight_layout(rect=(0, 0.5 / (3.1 * nrows + 0.7), 1, 0.97))
     return fig
 
 
@@ -72,6 +124,7 @@ def sweep_chart(
     x: str,
     y: str | None = None,
     title: str = "",
+    lang: Lang = "zh",
 ) -> plt.Figure:
     """Probability of reaching each target against one varied path (curve) or two (surface).
 
@@ -79,8 +132,14 @@ def sweep_chart(
     share the plotted values are averaged (the mean probability over the other varied paths,
     e.g. over the futures of an uncertainty); the curve's band is +-2 Monte Carlo errors of that
     mean. Two paths on a full grid give a heatmap with each cell's probability written in it;
-    sampled designs (LHS, Sobol) give a scatter coloured by probability.
+    sampled designs (LHS, Sobol) give a scatter coloured by probability. Labels in `lang`.
     """
+    check_lang(lang)
+    with cjk():
+        return _sweep_chart(table, x, y, title, lang)
+
+
+def _sweep_chart(table: pd.DataFrame, x: str, y: str | None, title: str, lang: Lang) -> plt.Figure:
     targets = list(dict.fromkeys(table["target"]))
     keys = [x] if y is None else [x, y]
     g = (
@@ -107,8 +166,8 @@ def sweep_chart(
             xs = d[x].to_numpy()
             p, se = d["probability"].to_numpy(), d["se"].to_numpy()
             ax.fill_between(xs, np.clip(p - 2 * se, 0, 1), np.clip(p + 2 * se, 0, 1), alpha=0.2)
-            ax.plot(xs, p, marker="o", ms=3, lw=1.8, label="with levers")
-            ax.plot(xs, d["without"], ls="--", color="grey", lw=1.2, label="levers off")
+            ax.plot(xs, p, marker="o", ms=3, lw=1.8, label=word("with_levers", lang))
+            ax.plot(xs, d["without"], ls="--", color="grey", lw=1.2, label=word("levers_off", lang))
             ax.set_ylim(-0.02, 1.02)
             ax.set_xlabel(_label(x), fontsize=8)
             ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: _short(v)))
@@ -140,11 +199,11 @@ def sweep_chart(
     for ax in list(axes.flat)[len(targets) :]:
         ax.set_visible(False)
     if y is None:
-        axes[0][0].set_ylabel("P(reach target)")
+        axes[0][0].set_ylabel(word("p_reach", lang))
         axes[0][0].legend(fontsize=7, frameon=False, loc="best")
     fig.suptitle(title, fontsize=10)
     fig.tight_layout(rect=(0, 0, 0.92 if image is not None else 1, 0.95))
     if image is not None:
         cax = fig.add_axes((0.935, 0.15, 0.015, 0.7))
-        fig.colorbar(image, cax=cax, label="P(reach target)")
+        fig.colorbar(image, cax=cax, label=word("p_reach", lang))
     return fig

@@ -369,6 +369,12 @@ def test_figure_has_a_panel_per_group(observed, lang):
     assert fig.axes[0].get_yscale() == "log"
     lines = [ln for ln in fig.axes[0].get_lines() if ln.get_linestyle() == "--"]
     assert lines  # the best naive forecast, dashed
+    import io
+    import warnings
+
+    with warnings.catch_warnings():  # every label has its glyphs (Chinese ones too)
+        warnings.filterwarnings("error", message=".*[Gg]lyph.*missing")
+        fig.savefig(io.BytesIO(), format="png", dpi=50)
 
 
 # --- files and CLI ---------------------------------------------------------------------------

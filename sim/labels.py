@@ -1,0 +1,154 @@
+"""Words a person reads, in Chinese or English: tier names, target phrases, verdicts, money.
+
+Tier names come from the scenario's ladder (`sim/data/ladder.yaml`, `name: 中文 (English)`, or
+the scenario's own renaming and local tiers): this module only splits them by language. The
+verdict words follow the IPCC likelihood scale (Mastrandrea et al. 2010, IPCC AR5 guidance
+note on uncertainties): very likely >= 90 %, likely >= 66 %, about as likely as not 33-66 %,
+unlikely <= 33 %, very unlikely <= 10 %. Money shown to people is in 万元 (10,000 yuan);
+JSON keeps yuan.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+Lang = Literal["zh", "en"]
+LANGS: tuple[str, ...] = ("zh", "en")
+
+_NAME = re.compile(r"^\s*(?P<zh>.*?)\s*\((?P<en>[^()]*)\)\s*$")
+
+# Figure and table words. Keys are what the code means; values (zh, en).
+WORDS: dict[str, tuple[str, str]] = {
+    "median": ("中位数", "median"),
+    "band90": ("90% 区间", "90 % band"),
+    "band50": ("50% 区间", "50 % band"),
+    "levers_off": ("无政策措施(中位数)", "levers off (median)"),
+    "target": ("目标", "target"),
+    "year_end": ("年末", "year end"),
+    "at_least": ("持有该称号及以上的企业(家)", "firms holding at least the title"),
+    "new": ("当年新增认定(家)", "newly recognised in the year"),
+    "ever": ("累计认定(家)", "ever recognised (cumulative)"),
+    "pool_size": ("培育库企业(家)", "firms in the cultivation pool"),
+    "new_short": ("新增", "new"),
+    "ever_short": ("累计", "cumulative"),
+    "pool": ("培育库", "cultivation pool"),
+    "replications": ("次模拟", "replications"),
+    "seed": ("随机种子", "seed"),
+    "no_targets": ("无目标:现状预测", "no targets: status quo"),
+    "p_reach": ("达成概率", "P(reach target)"),
+    "with_levers": ("有政策措施", "with levers"),
+}
+
+LEVERS: dict[str, tuple[str, str]] = {
+    "awards": ("认定奖励", "cash awards"),
+    "matching_subsidy": ("配套补助", "matching subsidy"),
+    "loans": ("贷款与担保", "loans and guarantees"),
+    "rd_support": ("研发支持", "R&D support"),
+    "bring_in": ("招引企业", "firms brought in"),
+    "cultivation_pool": ("培育库", "cultivation pool"),
+    "stewards": ("服务专员", "service stewards"),
+}
+
+_KIND_ZH = {"stock": "{y}年{tier}{v}家", "cumulative": "到{y}年累计认定{tier}{v}家",
+            "new": "{y}年新增{tier}{v}家", "pool_size": "{y}年培育库企业{v}家"}  # fmt: skip
+_KIND_EN = {
+    "stock": "{v} {tier} in {y}",
+    "cumulative": "{v} {tier} recognised in all by {y}",
+    "new": "{v} new {tier} in {y}",
+    "pool_size": "{v} firms in the cultivation pool in {y}",
+}
+
+# (lower bound of the probability, zh, en), checked from the top
+_LIKELIHOOD = (
+    (0.90, "很可能达成", "very likely"),
+    (0.66, "可能达成", "likely"),
+    (0.33, "达成与否可能性相当", "about as likely as not"),
+    (0.10, "不太可能达成", "unlikely"),
+    (0.00, "很不可能达成", "very unlikely"),
+)
+
+
+def check_lang(lang: str) -> Lang:
+    """`lang` if it is one of LANGS, else a ValueError naming the choices."""
+    if lang not in LANGS:
+        raise ValueError(f"language: expected one of {', '.join(LANGS)}, found {lang!r}")
+    return lang  # type: ignore[return-value]
+
+
+def word(key: str, lang: Lang) -> str:
+    """A figure or table word in `lang`."""
+    zh, en = WORDS[key]
+    return zh if lang == "zh" else en
+
+
+def lever_name(lever: str, lang: Lang) -> str:
+    """A lever's name in `lang` (its id if it has none)."""
+    zh, en = LEVERS.get(lever, (lever, lever))
+    return zh if lang == "zh" else en
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """'创新型中小企业 (innovative SME)' -> ('创新型中小企业', 'innovative SME'); a name with no
+    English part in brackets is returned for both languages."""
+    m = _NAME.match(name)
+    if m is None:
+        return name.strip(), name.strip()
+    return m["zh"], m["en"]
+
+
+def tier_names(ladder, lang: Lang) -> dict[str, str]:
+    """Tier id -> its name in `lang`, from a `sim.ladder.Ladder`."""
+    return {t.id: split_name(t.name)[0 if lang == "zh" else 1] for t in ladder.tiers}
+
+
+def target_phrase(target, tier_name: str, lang: Lang) -> str:
+    """'2025年国家级专精特新"小巨人"20家' / '20 national little giant in 2025'."""
+    v = f"{target.value:g}"
+    if lang == "en" and target.value != 1 and tier_name[-1:].isascii() and tier_name[-1:].isalpha():
+        tier_name += "s"  # 20 national little giants
+    pattern = (_KIND_ZH if lang == "zh" else _KIND_EN)[target.kind]
+    return pattern.format(y=target.year, tier=tier_name, v=v)
+
+
+def likelihood(p: float, lang: Lang) -> str:
+    """The IPCC likelihood word for a probability."""
+    for low, zh, en in _LIKELIHOOD:
+        if p >= low:
+            return zh if lang == "zh" else en
+    raise ValueError(f"probability: expected a number in [0, 1], found {p!r}")
+
+
+def percent(p: float) -> str:
+    """0.3125 -> '31%'; 0.004 -> '0.4%'; 0.9996 -> '99.96%': never shows 0 % or 100 % unless
+    the probability is exactly that."""
+    x = 100 * p
+    if x in (0, 100) or 1 <= x <= 99:
+        return f"{x:.0f}%"
+    if x < 1:
+        return f"{x:.1g}%"
+    k = 1
+    while round(x, k) >= 100:
+        k += 1
+    return f"{x:.{k}f}%"
+
+
+def verdict(target, tier_name: str, probability: float, mc_se: float, lang: Lang) -> str:
+    """One line a planner reads, e.g. '2025年国家级专精特新"小巨人"20家：达成概率 31%（±1.5%），
+    不太可能达成'."""
+    phrase = target_phrase(target, tier_name, lang)
+    se = f"{100 * mc_se:.1f}%"
+    word_ = likelihood(probability, lang)
+    if lang == "zh":
+        return f"{phrase}：达成概率 {percent(probability)}（±{se}），{word_}"
+    return f"{phrase}: probability {percent(probability)} (±{se}), {word_}"
+
+
+def wan(yuan: float) -> float:
+    """Yuan -> 万元 (10,000 yuan)."""
+    return yuan / 1e4
+
+
+def wan_text(yuan: float) -> str:
+    """A sum of money for people: '1,234.5 万元'."""
+    return f"{wan(yuan):,.1f} 万元"
