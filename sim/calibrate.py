@@ -39,6 +39,7 @@ import csv
 import logging
 import math
 import os
+import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -348,6 +349,7 @@ class Calibration:
         )
         self.workers = workers
         self.evaluations = 0
+        self.on_evaluated: Callable[[int], None] | None = None  # told how many points ran
 
     # theta <-> unit cube
     def _edges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -402,6 +404,8 @@ class Calibration:
             if own:
                 runner.__exit__(None, None, None)
         self.evaluations += len(thetas)
+        if self.on_evaluated is not None:
+            self.on_evaluated(len(thetas))
         n = len(seeds)
         return [np.stack(out[i * n : (i + 1) * n]) for i in range(len(thetas))]
 
@@ -543,6 +547,21 @@ def future_range(
     return float(min(rates)), float(max(rates))
 
 
+@contextmanager
+def _points_bar(cal: Calibration, total: int, show: bool):
+    """A tqdm bar over the calibration's simulated points (none unless `show` and a terminal)."""
+    from tqdm import tqdm
+
+    with tqdm(total=total, desc="calibration", unit="point", disable=None if show else True,
+              file=sys.stderr, leave=False) as points:  # fmt: skip
+        cal.on_evaluated = points.update
+        try:
+            yield points
+        finally:
+            cal.on_evaluated = None
+            points.update(max(0, points.total - points.n))
+
+
 def fit(
     config: dict[str, Any],
     obs: pd.DataFrame,
@@ -551,8 +570,13 @@ def fit(
     workers: int = 1,
     quick: bool = False,
     progress: Callable[[str], None] | None = None,
+    bar: bool = False,
 ) -> tuple[Fit, Calibration]:
-    """Fit the calibrated parameters to the moments observed before `before` (all if None)."""
+    """Fit the calibrated parameters to the moments observed before `before` (all if None).
+
+    `bar`: a progress bar on stderr over the points simulated, its total the most the search
+    can take (warm passes, two Jacobians, the iteration cap, the importance check), so its time
+    left is an upper bound; a search that converges early jumps to the end."""
     say = progress or log.info
     t0 = time.perf_counter()
     settings = dict(config)
@@ -586,6 +610,12 @@ def fit(
         origin=before,
     )
     seeds = cal.seeds(cal.runs)
+    most = (
+        int(settings["warm_passes"])
+        + 2 * (len(names) + 1)
+        + int(settings["max_evaluations"])
+        + int(settings.get("importance_draws", 0))
+    )
     say(
         f"fitting {len(names)} parameters to {len(cal.fitted)} moments at 1/{cal.scale:g} scale, "
         f"{cal.runs} replications per point, {workers} worker(s)"
@@ -594,7 +624,7 @@ def fit(
     cache: dict[bytes, np.ndarray] = {}
     at: dict[bytes, np.ndarray] = {}  # the simulated series behind each cached point
 
-    with Runner(cal.setup, workers) as runner:
+    with _points_bar(cal, most, bar), Runner(cal.setup, workers) as runner:
 
         def evaluate(points: list[np.ndarray]) -> list[np.ndarray]:
             todo = [p for p in points if p.tobytes() not in cache]
@@ -1132,8 +1162,9 @@ def write_fit_outputs(
     folder: Path,
     scale_df: pd.DataFrame | None = None,
     point: dict[str, float] | None = None,
+    lang: str = "en",
 ) -> list[Path]:
-    """The figures and tables of a fit, in `folder` (written atomically)."""
+    """The figures (words in `lang`) and tables of a fit, in `folder` (written atomically)."""
     import matplotlib.pyplot as plt
 
     from .calibration_plots import (
@@ -1147,11 +1178,11 @@ def write_fit_outputs(
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     figs = {
-        "observed_vs_simulated.png": plot_fit(pred),
-        "residuals.png": plot_residuals(pred),
-        "parameters.png": plot_parameters(fit_, config),
-        "re_review.png": plot_re_review(pred),
-        "forecast.png": plot_forecast(pred, national_scenario(ROOT / config["scenario"])),
+        "observed_vs_simulated.png": plot_fit(pred, lang=lang),
+        "residuals.png": plot_residuals(pred, lang),
+        "parameters.png": plot_parameters(fit_, config, lang),
+        "re_review.png": plot_re_review(pred, lang),
+        "forecast.png": plot_forecast(pred, national_scenario(ROOT / config["scenario"]), lang),
     }
     for name, fig in figs.items():
         _save_png(fig, folder / name)
@@ -1183,24 +1214,25 @@ def _settings(config: dict[str, Any], quick: bool) -> dict[str, Any]:
 
 def run_calibration(
     out: Path, seed: int | None = None, workers: int = 1, quick: bool = False,
-    say: Callable[[str], None] = log.info, fit_dir: Path | None = None,
+    say: Callable[[str], None] = log.info, fit_dir: Path | None = None, lang: str = "en",
+    bar: bool = False,
 ) -> Fit:  # fmt: skip
     """`srdi calibrate`: fit on every observation, save the fit in `fit_dir` (default `out`),
     then reproduce the figures in `out`."""
     config = load_config()
     obs = load_observed()
-    fit_, _ = fit(config, obs, seed=seed, workers=workers, quick=quick, progress=say)
+    fit_, _ = fit(config, obs, seed=seed, workers=workers, quick=quick, progress=say, bar=bar)
     fit_dir = fit_dir or out
     fit_.save(fit_dir)
     say(f"fit saved to {fit_dir}/fit.yaml and {fit_dir}/posterior.csv")
-    reproduce(out, seed=None, workers=workers, quick=quick, say=say, fit_dir=fit_dir)
+    reproduce(out, seed=None, workers=workers, quick=quick, say=say, fit_dir=fit_dir, lang=lang)
     return fit_
 
 
 def reproduce(
     out: Path, seed: int | None = None, workers: int = 1, quick: bool = False,
     say: Callable[[str], None] = log.info, figures: Path | None = None,
-    backtest: Path | None = None, fit_dir: Path | None = None,
+    backtest: Path | None = None, fit_dir: Path | None = None, lang: str = "en",
 ) -> list[Path]:  # fmt: skip
     """`srdi calibrate --reproduce`: every figure and table of `out`/figures from the saved
     fit(s), identical for the same seed (default: the seed the fit was made with), and the
@@ -1222,20 +1254,22 @@ def reproduce(
     scale_df = scale_check(fit_, config, obs, scales, runs=int(s["runs"]), seed=seed,
                            workers=workers)  # fmt: skip
     point = dict(zip(scale_df["moment"], scale_df.iloc[:, 1], strict=True))
-    written = write_fit_outputs(fit_, pred, config, figures, scale_df, point)
+    written = write_fit_outputs(fit_, pred, config, figures, scale_df, point, lang)
     for hold in sorted(out.glob("holdout-*")):
         if (hold / "fit.yaml").is_file():
             year = int(hold.name.split("-", 1)[1])
-            written += holdout_outputs(hold, year, config, obs, seed, workers, quick, figures)[1]
+            written += holdout_outputs(
+                hold, year, config, obs, seed, workers, quick, figures, lang
+            )[1]
     backtest = backtest or out / "backtest"
-    written += backtest_outputs(backtest, quick, say)
+    written += backtest_outputs(backtest, quick, say, lang)
     say(f"{len(written)} files written to {figures} and {backtest} in "
         f"{time.perf_counter() - t0:.0f} s")  # fmt: skip
     return written
 
 
 def backtest_outputs(
-    folder: Path, quick: bool, say: Callable[[str], None] = log.info
+    folder: Path, quick: bool, say: Callable[[str], None] = log.info, lang: str = "en"
 ) -> list[Path]:
     """The rolling-origin backtest (`srdi backtest` with calibration/backtest.yaml's runs):
     scores, summary, table and figure in `folder`."""
@@ -1244,14 +1278,14 @@ def backtest_outputs(
 
     t0 = time.perf_counter()
     result = run_backtest(forecaster(quick=quick))
-    written = result.write(folder)
+    written = result.write(folder, lang)
     say(f"backtest: {len(written)} files written to {folder} in {time.perf_counter() - t0:.0f} s")
     return written
 
 
 def holdout_outputs(
     folder: Path, year: int, config: dict[str, Any], obs: pd.DataFrame, seed: int,
-    workers: int, quick: bool, figures: Path,
+    workers: int, quick: bool, figures: Path, lang: str = "en",
 ) -> tuple[pd.DataFrame, list[Path]]:  # fmt: skip
     """The hold-out table and figure from a saved hold-out fit."""
     import matplotlib.pyplot as plt
@@ -1266,7 +1300,7 @@ def holdout_outputs(
     _save_csv(table, csv_path)
     from .calibration_plots import plot_holdout
 
-    fig = plot_holdout(table, pred, year)
+    fig = plot_holdout(table, pred, year, lang)
     png = figures / f"holdout_{year}.png"
     _save_png(fig, png)
     plt.close(fig)
@@ -1275,7 +1309,7 @@ def holdout_outputs(
 
 def run_holdout(
     out: Path, year: int, seed: int | None = None, workers: int = 1, quick: bool = False,
-    say: Callable[[str], None] = log.info,
+    say: Callable[[str], None] = log.info, lang: str = "en", bar: bool = False,
 ) -> pd.DataFrame:  # fmt: skip
     """`srdi calibrate --holdout-from YEAR`: fit on data before YEAR, forecast YEAR on."""
     config = load_config()
@@ -1283,11 +1317,11 @@ def run_holdout(
     if not any(m.year < year for m in moments(config, obs) if m.fitted):
         raise CalibrationError(f"no observation before {year} to fit on")
     fit_, cal = fit(config, obs, before=year, seed=seed, workers=workers, quick=quick,
-                    progress=say)  # fmt: skip
+                    progress=say, bar=bar)  # fmt: skip
     folder = out / f"holdout-{year}"
     fit_.save(folder)
     table, _ = holdout_outputs(folder, year, config, obs, cal.seed, workers, quick,
-                               out / "figures")  # fmt: skip
+                               out / "figures", lang)  # fmt: skip
     return table
 
 

@@ -583,7 +583,9 @@ def plot_sweep(folder, x, y, out, lang) -> None:
 @click.option(
     "--workers", "-w", default=None, type=int, help="Worker processes (default: all cores)."
 )
-def calibrate(reproduce, holdout_from, seed, quick, out, workers) -> None:
+@click.option("--lang", type=click.Choice(LANGS), default="en", show_default=True,
+              help="Language of the figures' words (the shipped ones are English).")  # fmt: skip
+def calibrate(reproduce, holdout_from, seed, quick, out, workers, lang) -> None:
     """Fit the national scenario to the observed series, or regenerate the figures.
 
     Example: srdi calibrate --reproduce   (figures and tables in calibration/figures/, the
@@ -607,18 +609,22 @@ def calibrate(reproduce, holdout_from, seed, quick, out, workers) -> None:
     else:
         folder, fit_dir = cal.CALIBRATION_DIR, cal.FIT_DIR
 
-    def say(msg: str) -> None:
-        click.echo(msg, err=True)
+    def say(msg: str) -> None:  # above the progress bar, not through it
+        from tqdm import tqdm
+
+        tqdm.write(msg, file=sys.stderr)
 
     try:
         if holdout_from is not None:
-            table = cal.run_holdout(folder, holdout_from, seed, workers, quick, say)
+            table = cal.run_holdout(folder, holdout_from, seed, workers, quick, say, lang, bar=True)
             click.echo(cal.format_holdout(table, holdout_from))
         elif reproduce:
-            cal.reproduce(folder, seed, workers, quick, say, fit_dir=fit_dir)
+            cal.reproduce(folder, seed, workers, quick, say, fit_dir=fit_dir, lang=lang)
             click.echo(cal.format_fit(pd_read(folder / "figures" / "fit.csv")))
         else:
-            cal.run_calibration(folder, seed, workers, quick, say, fit_dir=fit_dir)
+            cal.run_calibration(
+                folder, seed, workers, quick, say, fit_dir=fit_dir, lang=lang, bar=True
+            )
             click.echo(cal.format_fit(pd_read(folder / "figures" / "fit.csv")))
     except cal.CalibrationError as e:
         click.echo(f"error: {e}", err=True)

@@ -186,6 +186,35 @@ def test_approval_rates_are_reported_beside_the_observed_one(config, obs):
     assert table.loc[table["tier"] != "provincial_srdi", "observed"].isna().all()
 
 
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_every_calibration_figure_draws_its_words_with_every_glyph(config, obs, lang):
+    import io
+    import warnings
+
+    import matplotlib.pyplot as plt
+
+    from sim import calibration_plots as cp
+
+    fit_ = cal.Fit.load(cal.FIT_DIR)
+    pred = cal.predict(fit_, config, obs, runs=3, seed=2, scale=SMALL)
+    table = cal.holdout_table(pred, cal.past_values(config, obs), 2023)
+    figs = [
+        cp.plot_fit(pred, lang=lang),
+        cp.plot_residuals(pred, lang),
+        cp.plot_parameters(fit_, config, lang),
+        cp.plot_re_review(pred, lang),
+        cp.plot_forecast(pred, cal.national_scenario(cal.ROOT / config["scenario"]), lang),
+        cp.plot_holdout(table, pred, 2023, lang),
+    ]
+    for fig in figs:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("error", message=".*[Gg]lyph.*missing")
+            fig.savefig(io.BytesIO(), format="png", dpi=40)
+        plt.close(fig)
+    title = figs[0].texts[0].get_text()  # the suptitle
+    assert ("全国序列" in title) == (lang == "zh")
+
+
 def test_tied_parameters_copy_their_source(small):
     setup = cal.Setup(
         small.scenario,
