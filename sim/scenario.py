@@ -349,6 +349,7 @@ class TierChange(_Strict):
     """A standard tier as the place knows it: its local name, and changed criteria."""
 
     name: NonEmpty | None = None
+    name_zh: NonEmpty | None = None
     observed_as: TierId | None = Field(
         default=None, description="its tier id in calibration/data/observed_counts.csv"
     )
@@ -397,6 +398,7 @@ class LocalTier(_Strict):
 
     id: TierId
     name: NonEmpty
+    name_zh: NonEmpty | None = None
     after: NonEmpty
     granted_by: Literal["county", "city", "province", "national"] = "city"
     validity_years: int = Field(default=3, ge=1, le=10)
