@@ -16,8 +16,8 @@ from pathlib import Path
 import click
 
 from .errors import ScenarioErrors, SrdiError
-from .labels import LANGS
-from .output import write_atomic
+from .labels import LANGS, WAN
+from .output import for_people, write_atomic, write_csv, write_xlsx
 
 EXIT_INVALID = 2
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
@@ -72,7 +72,10 @@ def main() -> None:
 @click.option("--runs", "-n", default=1000, show_default=True, help="Monte Carlo replications.")
 @click.option("--seed", "-s", default=0, show_default=True, help="Root seed.")
 @click.option(
-    "--out", "-o", type=click.Path(file_okay=False), help="Write CSV tables and a fan chart here."
+    "--out",
+    "-o",
+    type=click.Path(file_okay=False),
+    help="Write CSV tables, forecast.xlsx, a fan chart and forecast.json here.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option(
@@ -106,7 +109,16 @@ def forecast(scenario, runs, seed, out, as_json, workers, no_counterfactual, lan
     else:
         click.echo(_report(result))
         if out_dir is not None:
-            click.echo(f"\nTables and fan chart written to {out_dir}/")
+            click.echo(f"\nTables, workbook and fan chart written to {out_dir}/")
+
+
+# the tables of `--out`: file stem, sheet name of forecast.xlsx, the result's table
+TABLES = (
+    ("targets", "targets 目标", "targets"),
+    ("counts", "counts 企业数", "counts"),
+    ("cost", "cost 资金", "cost"),
+    ("attributable", "attributable 政策带来", "attributable"),
+)
 
 
 def _run(sc, runs: int, seed: int, workers: int | None, counterfactual: bool):
@@ -174,18 +186,22 @@ def report(scenario, out, lang, runs, seed, workers) -> None:
 
 
 def _write_outputs(result, out_dir: Path, lang: str = "zh") -> None:
+    """The tables as CSV and as one workbook (titles in Chinese too, money in 万元), the fan
+    chart (words in `lang`) and the JSON (money in yuan), each file written whole or not at
+    all."""
     from . import plots
     from .fonts import cjk
 
     out_dir.mkdir(parents=True, exist_ok=True)
+    tier_zh = {t.id: t.name_zh for t in result.scenario.ladder().tiers}
     tables = {
-        "targets.csv": result.targets(),
-        "counts.csv": result.counts(),
-        "cost.csv": result.cost(),
-        "attributable.csv": result.attributable(),
+        (stem, sheet): for_people(getattr(result, method)(), tier_zh)
+        for stem, sheet, method in TABLES
     }
-    for name, df in tables.items():  # UTF-8 with a BOM so that Excel shows the Chinese
-        write_atomic(out_dir / name, lambda p, df=df: _to_csv(df, p))
+    for (stem, _), df in tables.items():  # UTF-8 with a BOM so that Excel shows the Chinese
+        write_atomic(out_dir / f"{stem}.csv", lambda p, df=df: write_csv(df, p))
+    sheets = {sheet: df for (_, sheet), df in tables.items()}
+    write_atomic(out_dir / "forecast.xlsx", lambda p: write_xlsx(sheets, p))
     fig = plots.fan_chart(result, lang)
     with cjk():
         write_atomic(out_dir / "fan_chart.png", lambda p: fig.savefig(p, dpi=110, format="png"))
@@ -193,22 +209,6 @@ def _write_outputs(result, out_dir: Path, lang: str = "zh") -> None:
         out_dir / "forecast.json",
         lambda p: p.write_text(json.dumps(result.to_dict(), ensure_ascii=False, indent=1)),
     )
-
-
-def _to_csv(df, path: Path) -> None:
-    """A table people open in Excel: UTF-8 with a BOM, numbers rounded to 6 significant
-    digits (no 331.04999999999995)."""
-    import numpy as np
-
-    out = df.copy()
-    for col in out.select_dtypes("float").columns:
-        x = out[col].to_numpy()
-        with np.errstate(divide="ignore", invalid="ignore"):
-            digits = np.where(x == 0, 0, 5 - np.floor(np.log10(np.abs(x))))
-        out[col] = [
-            round(v, int(d)) if np.isfinite(v) else v for v, d in zip(x, digits, strict=True)
-        ]
-    out.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
 
 
 def _report(result) -> str:
@@ -257,16 +257,16 @@ def _report(result) -> str:
         lines.append(f"  {tier:<24}{cells}")
     cost = result.cost()
     tot = result.total_cost()
-    lines += ["", f"Cost over {sc.period.start}-{sc.period.end} (million yuan, mean)"]
+    lines += ["", f"Cost over {sc.period.start}-{sc.period.end} (万元 = 10,000 yuan, mean)"]
     if cost.empty:
         lines.append("  no lever spends money in this scenario")
     else:
-        by = cost.groupby("lever")["mean_yuan"].sum() / 1e6
+        by = cost.groupby("lever")["mean_yuan"].sum() / WAN
         for lever, v in by.items():
-            lines.append(f"  {lever:<24}{v:10.2f}")
+            lines.append(f"  {lever:<24}{v:12,.1f}")
         lines.append(
-            f"  {'total':<24}{tot.mean() / 1e6:10.2f}   90% band "
-            f"{_q(tot, 0.05) / 1e6:.2f}-{_q(tot, 0.95) / 1e6:.2f}"
+            f"  {'total':<24}{tot.mean() / WAN:12,.1f}   90% band "
+            f"{_q(tot, 0.05) / WAN:,.1f}-{_q(tot, 0.95) / WAN:,.1f}"
         )
     att = result.attributable()
     if not sc.has_levers:
@@ -279,7 +279,7 @@ def _report(result) -> str:
         ]
         for _, r in att[att.metric == "at_least"].iterrows():
             cpf = r["cost_per_extra_firm_yuan"]
-            cps = f"{cpf / 1e6:8.2f} M yuan per extra firm" if cpf == cpf and cpf else ""
+            cps = f"{cpf / WAN:10,.1f} 万元 per extra firm" if cpf == cpf and cpf else ""
             lines.append(
                 f"  {r['tier']:<24}{r['mean']:8.1f} [{r['p05']:.0f}-{r['p95']:.0f}]   {cps}"
             )

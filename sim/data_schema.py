@@ -15,7 +15,7 @@ from typing import Any
 
 from .errors import ScenarioError, ScenarioErrors
 
-TIER_KEYS = {"id", "name", "granted_by", "validity_years", "available_from", "source",
+TIER_KEYS = {"id", "name", "name_zh", "granted_by", "validity_years", "available_from", "source",
              "criteria", "not_modelled", "observed_as", "note"}  # fmt: skip
 COMMON = {"id", "kind", "source", "description", "unit", "note"}
 CRITERION_KEYS = {

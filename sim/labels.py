@@ -1,7 +1,7 @@
 """Words a person reads, in Chinese or English: tier names, target phrases, verdicts, money.
 
-Tier names come from the scenario's ladder (`sim/data/ladder.yaml`, `name: 中文 (English)`, or
-the scenario's own renaming and local tiers): this module only splits them by language. The
+Tier names come from the scenario's ladder (`sim/data/ladder.yaml`: `name_zh` and `name`, or
+the scenario's own renaming and local tiers): this module only picks them by language. The
 verdict words follow the IPCC likelihood scale (Mastrandrea et al. 2010, IPCC AR5 guidance
 note on uncertainties): very likely >= 90 %, likely >= 66 %, about as likely as not 33-66 %,
 unlikely <= 33 %, very unlikely <= 10 %. Money shown to people is in 万元 (10,000 yuan);
@@ -10,13 +10,10 @@ JSON keeps yuan.
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 Lang = Literal["zh", "en"]
 LANGS: tuple[str, ...] = ("zh", "en")
-
-_NAME = re.compile(r"^\s*(?P<zh>.*?)\s*\((?P<en>[^()]*)\)\s*$")
 
 # Figure and table words. Keys are what the code means; values (zh, en).
 WORDS: dict[str, tuple[str, str]] = {
@@ -88,18 +85,10 @@ def lever_name(lever: str, lang: Lang) -> str:
     return zh if lang == "zh" else en
 
 
-def split_name(name: str) -> tuple[str, str]:
-    """'创新型中小企业 (innovative SME)' -> ('创新型中小企业', 'innovative SME'); a name with no
-    English part in brackets is returned for both languages."""
-    m = _NAME.match(name)
-    if m is None:
-        return name.strip(), name.strip()
-    return m["zh"], m["en"]
-
-
 def tier_names(ladder, lang: Lang) -> dict[str, str]:
-    """Tier id -> its name in `lang`, from a `sim.ladder.Ladder`."""
-    return {t.id: split_name(t.name)[0 if lang == "zh" else 1] for t in ladder.tiers}
+    """Tier id -> its name in `lang`, from a `sim.ladder.Ladder` (`name_zh` and `name`; a
+    local tier with no Chinese name keeps the name it has)."""
+    return {t.id: (t.name_zh or t.name) if lang == "zh" else t.name for t in ladder.tiers}
 
 
 def target_phrase(target, tier_name: str, lang: Lang) -> str:
@@ -144,9 +133,12 @@ def verdict(target, tier_name: str, probability: float, mc_se: float, lang: Lang
     return f"{phrase}: probability {percent(probability)} (±{se}), {word_}"
 
 
+WAN = 1e4  # yuan in one 万元, the unit Chinese budgets are stated in
+
+
 def wan(yuan: float) -> float:
     """Yuan -> 万元 (10,000 yuan)."""
-    return yuan / 1e4
+    return yuan / WAN
 
 
 def wan_text(yuan: float) -> str:

@@ -190,6 +190,7 @@ class Tier:
     not_modelled: list[str] = field(default_factory=list)
     observed_as: str | None = None
     available_from: int | None = None  # first year the title can be granted (None: always)
+    name_zh: str = ""  # the title in Chinese (tier_zh in the output tables)
 
 
 class Ladder:
@@ -226,6 +227,7 @@ class Ladder:
                 Tier(
                     id=t["id"],
                     name=t.get("name", t["id"]),
+                    name_zh=str(t.get("name_zh", "")),
                     granted_by=t.get("granted_by", "province"),
                     validity_years=int(t.get("validity_years", 3)),
                     criteria=crits,
@@ -304,9 +306,9 @@ def apply_changes(doc: Mapping[str, Any], changes: Mapping[str, Any] | None) -> 
 
     `changes` has two optional parts, as plain data (see scenarios/README.md):
 
-    - `tiers`: per existing tier id, a new `name`, `validity_years`, `observed_as` (the tier id
-      used in observed data) and `criteria` overrides (criterion id -> new `min`, `max`,
-      `max_exclusive` or `min_total`, with the `source` of the new value);
+    - `tiers`: per existing tier id, a new `name`, `name_zh`, `validity_years`, `observed_as`
+      (the tier id used in observed data) and `criteria` overrides (criterion id -> new `min`,
+      `max`, `max_exclusive` or `min_total`, with the `source` of the new value);
     - `add`: local tiers, each placed right `after` an existing tier, with its own `criteria`
       (optionally starting from a copy of another tier's, `criteria_from`).
 
@@ -322,7 +324,7 @@ def apply_changes(doc: Mapping[str, Any], changes: Mapping[str, Any] | None) -> 
         if tier_id not in by_id:
             raise ValueError(f"ladder change for unknown tier {tier_id!r}")
         t = by_id[tier_id]
-        for key in ("name", "validity_years", "observed_as"):
+        for key in ("name", "name_zh", "validity_years", "observed_as"):
             if ch.get(key) is not None:
                 t[key] = ch[key]
         if ch.get("source"):
@@ -356,6 +358,7 @@ def apply_changes(doc: Mapping[str, Any], changes: Mapping[str, Any] | None) -> 
         tier = {
             "id": add["id"],
             "name": add.get("name", add["id"]),
+            "name_zh": add.get("name_zh", ""),
             "granted_by": add.get("granted_by", "city"),
             "validity_years": int(add.get("validity_years", 3)),
             "source": add.get("source", ""),

@@ -349,8 +349,9 @@ class TierChange(_Strict):
     """A standard tier as the place knows it: its local name, and changed criteria."""
 
     name: NonEmpty | None = None
+    name_zh: NonEmpty | None = None
     observed_as: TierId | None = Field(
-        default=None, description="the tier id in observed data (../shared/data)"
+        default=None, description="its tier id in calibration/data/observed_counts.csv"
     )
     validity_years: int | None = Field(default=None, ge=1, le=10)
     criteria: dict[str, CriterionChange] = Field(default_factory=dict)
@@ -397,6 +398,7 @@ class LocalTier(_Strict):
 
     id: TierId
     name: NonEmpty
+    name_zh: NonEmpty | None = None
     after: NonEmpty
     granted_by: Literal["county", "city", "province", "national"] = "city"
     validity_years: int = Field(default=3, ge=1, le=10)
@@ -1428,7 +1430,10 @@ def validate_files(paths: Iterable[str | Path]) -> list[ScenarioError]:
 
 def warnings_for(sc: Scenario, path: str | Path) -> list[str]:
     """What is valid but probably not meant: a file named other than its place id, a stock
-    target the base year already meets (its probability is 1 by construction)."""
+    target the base year already meets (its probability is 1 by construction), a cited file
+    that cannot be opened (`sim.citations`)."""
+    from .citations import unresolved_citations
+
     out = []
     stem = Path(path).stem
     if stem != sc.place.id:
@@ -1443,6 +1448,11 @@ def warnings_for(sc: Scenario, path: str | Path) -> list[str]:
                 f"{path}: target '{t.id}' ({t.value:g} {t.tier} in {t.year}) is already met at "
                 f"the base year ({base_low:g} at least): check the value or the tier"
             )
+    for cited in unresolved_citations(sc, path):
+        out.append(
+            f"{path}: the cited file '{cited}' is not found (looked for from the scenario's "
+            "folder, the current folder and the project's root): check the path"
+        )
     return out
 
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from cli_helper import srdi as run_in_process
+
+from sim.ladder import Ladder
 
 ROOT = Path(__file__).resolve().parent.parent
 HEBI = ROOT / "scenarios" / "hebi.yaml"
@@ -72,22 +75,117 @@ def test_same_seed_same_output_different_seed_different():
     assert ja["counts"] != jc["counts"]
 
 
-def test_table_output_is_readable():
-    r = srdi("forecast", HEBI, "--runs", "10", "--seed", "2", "-w", "1")
-    assert r.returncode == 0, r.stderr
-    assert "Targets" in r.stdout and "P(reach)" in r.stdout
-    assert "little_giant_2025" in r.stdout
-    assert "Cost over 2023-2025" in r.stdout
-
-
-def test_out_writes_tables_and_fan_chart(tmp_path):
-    out = tmp_path / "hebi"
+@pytest.fixture(scope="module")
+def hebi_out(tmp_path_factory) -> tuple[Path, str]:
+    """`srdi forecast hebi --out DIR`: the folder and the printed report."""
+    out = tmp_path_factory.mktemp("hebi") / "out"
     r = srdi("forecast", HEBI, "--runs", "10", "--seed", "2", "--out", out, "-w", "1")
     assert r.returncode == 0, r.stderr
-    for name in ("targets.csv", "counts.csv", "cost.csv", "attributable.csv", "forecast.json"):
+    return out, r.stdout
+
+
+def test_table_output_is_readable(hebi_out):
+    out, report = hebi_out
+    assert "Targets" in report and "P(reach)" in report
+    assert "little_giant_2025" in report
+    assert "Cost over 2023-2025 (万元 = 10,000 yuan, mean)" in report
+    assert "million" not in report and "M yuan" not in report
+    saved = json.loads((out / "forecast.json").read_text(encoding="utf-8"))
+    total = next(line for line in report.splitlines() if line.strip().startswith("total"))
+    printed = float(total.split()[1].replace(",", ""))
+    assert printed == pytest.approx(saved["cost"]["total_yuan"]["mean"] / 1e4, abs=0.05)
+    assert "万元 per extra firm" in report
+
+
+def test_out_writes_tables_and_fan_chart(hebi_out):
+    out, _ = hebi_out
+    names = ("targets.csv", "counts.csv", "cost.csv", "attributable.csv", "forecast.xlsx")
+    for name in (*names, "forecast.json"):
         assert (out / name).stat().st_size > 0
     assert (out / "fan_chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(out.glob(".*.tmp"))  # no temporary file left behind
+
+
+STANDARD_ZH = {  # the titles as the ladder (sim/data/ladder.yaml) names them in Chinese
+    "innovative_sme": "创新型中小企业",
+    "provincial_srdi": "省级专精特新中小企业",
+    "national_little_giant": '国家级专精特新"小巨人"',
+    "single_champion": "制造业单项冠军",
+}
+
+
+def test_csv_tables_have_a_bom_and_the_titles_in_chinese(hebi_out):
+    out, _ = hebi_out
+    assert {t.id: t.name_zh for t in Ladder.standard().tiers} == STANDARD_ZH
+    for name in ("targets.csv", "counts.csv", "cost.csv", "attributable.csv"):
+        raw = (out / name).read_bytes()
+        assert raw.startswith(b"\xef\xbb\xbf") and not raw[3:].startswith(b"\xef\xbb\xbf")
+        raw[3:].decode("utf-8")  # UTF-8 throughout (Excel reads it by the BOM)
+    for name in ("targets.csv", "counts.csv", "attributable.csv"):
+        df = pd.read_csv(out / name, encoding="utf-8-sig")
+        columns = list(df.columns)
+        assert columns[columns.index("tier") + 1] == "tier_zh"  # beside the id, not instead
+        assert {(t, z) for t, z in zip(df["tier"], df["tier_zh"], strict=True)} == {
+            (t, STANDARD_ZH[t]) for t in set(df["tier"])
+        }
+    counts = pd.read_csv(out / "counts.csv", encoding="utf-8-sig")
+    assert set(counts["tier_zh"]) == set(STANDARD_ZH.values())  # every title round-trips
+
+
+def test_money_for_people_is_in_wan_yuan_and_in_yuan_in_the_json(hebi_out):
+    out, _ = hebi_out
+    saved = json.loads((out / "forecast.json").read_text(encoding="utf-8"))
+    cost = pd.read_csv(out / "cost.csv", encoding="utf-8-sig")
+    assert list(cost.columns) == ["lever", "year", "mean_wan_yuan", "p05_wan_yuan", "p95_wan_yuan"]
+    by_lever = saved["cost"]["by_lever"]
+    assert len(cost) == len(by_lever) > 0
+    for row, rec in zip(cost.to_dict("records"), by_lever, strict=True):
+        assert (row["lever"], row["year"]) == (rec["lever"], rec["year"])
+        for q in ("mean", "p05", "p95"):
+            assert row[f"{q}_wan_yuan"] == pytest.approx(rec[f"{q}_yuan"] / 1e4, rel=1e-5)
+    att = pd.read_csv(out / "attributable.csv", encoding="utf-8-sig")
+    assert "cost_per_extra_firm_yuan" not in att.columns
+    for row, rec in zip(att.to_dict("records"), saved["attributable"], strict=True):
+        yuan = rec["cost_per_extra_firm_yuan"]
+        wan = row["cost_per_extra_firm_wan_yuan"]
+        assert wan != wan if yuan is None else wan == pytest.approx(yuan / 1e4, rel=1e-5)
+
+
+SHEETS = {"targets 目标": "targets", "counts 企业数": "counts", "cost 资金": "cost",
+          "attributable 政策带来": "attributable"}  # fmt: skip
+
+
+def test_the_workbook_holds_every_table_one_sheet_each(hebi_out):
+    out, _ = hebi_out
+    sheets = pd.read_excel(out / "forecast.xlsx", sheet_name=None)
+    assert list(sheets) == list(SHEETS)
+    for sheet, df in sheets.items():
+        csv = pd.read_csv(out / f"{SHEETS[sheet]}.csv", encoding="utf-8-sig")
+        # bilingual headers: the column id, then its Chinese name
+        assert [c.split(" ", 1)[0] for c in df.columns] == list(csv.columns)
+        same = df.set_axis(list(csv.columns), axis="columns")
+        pd.testing.assert_frame_equal(same, csv, check_dtype=False)
+    counts = sheets["counts 企业数"]
+    assert "tier_zh 层级名称" in counts.columns
+    assert set(counts["tier_zh 层级名称"]) == set(STANDARD_ZH.values())  # Chinese intact
+    assert "mean_wan_yuan 均值(万元)" in sheets["cost 资金"].columns
+    targets = sheets["targets 目标"]
+    assert any("§三(一)1" in s and "创新型中小企业" in s for s in targets["source 出处"])
+
+
+def test_a_failing_workbook_leaves_no_half_written_file(tmp_path, monkeypatch):
+    import sim.cli
+
+    def broken(sheets, path):
+        Path(path).write_bytes(b"PK\x03\x04 half a workbook")
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(sim.cli, "write_xlsx", broken)
+    out = tmp_path / "out"
+    with pytest.raises(RuntimeError, match="disk full"):
+        srdi("forecast", HEBI, "--runs", "2", "--out", out, "-w", "1")
+    assert not (out / "forecast.xlsx").exists()
+    assert not list(out.glob(".*"))  # its temporary file is gone too
 
 
 def test_missing_scenario_gives_clear_message_and_nonzero_exit(tmp_path):
@@ -166,7 +264,8 @@ def test_a_status_quo_scenario_validates_and_forecasts_saying_it_has_no_targets(
     raw = (tmp_path / "henan" / "targets.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 with a BOM: Excel shows the Chinese
     header = raw.decode("utf-8-sig").splitlines()
-    assert header[0].startswith("id,tier,kind,year,value,probability") and len(header) == 1
+    assert header[0].startswith("id,tier,tier_zh,kind,year,value,probability")
+    assert len(header) == 1
     saved = json.loads((tmp_path / "henan" / "forecast.json").read_text(encoding="utf-8"))
     assert saved["has_targets"] is False
 

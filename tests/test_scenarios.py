@@ -159,9 +159,15 @@ def test_wujiang_ladder_has_jiangsu_and_suzhou_titles(scenarios):
         "single_champion",
     ]
     prov = ladder.tier("provincial_srdi")
-    assert "小巨人" in prov.name and prov.observed_as == "js_provincial_little_giant"
+    assert prov.name_zh == '省级专精特新"小巨人"企业'  # renamed: Jiangsu's word for the title
+    assert prov.observed_as == "js_provincial_little_giant"
     demo = ladder.tier("suzhou_srdi_demo")
     assert demo.granted_by == "city" and demo.observed_as == "suzhou_srdi_demo"
+    assert demo.name_zh == "苏州市专精特新示范中小企业"
+    assert (
+        ladder.tier("national_little_giant").name_zh
+        == Ladder.standard().tier("national_little_giant").name_zh
+    )  # unchanged tiers keep the standard ladder's Chinese name
     pool = [t for t in sc.targets if t.kind == "pool_size"]
     assert [(t.tier, t.value, t.year) for t in pool] == [("pool", 100, 2024)]
     model = GrowthModel(sc, seed=2)
