@@ -131,15 +131,12 @@ def _run(sc, runs: int, seed: int, workers: int | None, counterfactual: bool):
     if runs < 1:
         raise click.BadParameter(f"must be at least 1, got {runs}", param_hint="--runs")
     workers = workers or os.cpu_count() or 1
-    expected = estimate_seconds(sc, runs, counterfactual, workers)
-    if expected > 60:
-        click.echo(
-            f"note: this run is expected to take about {expected / 60:.0f} min "
-            f"({runs} replications{' and their counterfactuals' if counterfactual else ''} on "
-            f"{workers} worker(s)); shorten it with --runs, --no-counterfactual or more "
-            "--workers.",
-            err=True,
-        )
+    _warn_if_long(
+        estimate_seconds(sc, runs, counterfactual, workers),
+        f"{runs} replications{' and their counterfactuals' if counterfactual else ''} on "
+        f"{workers} worker(s)",
+        "--runs, --no-counterfactual or more --workers",
+    )
     with tqdm(
         total=runs, desc=f"{sc.place.id}", unit="run", disable=None, file=sys.stderr, leave=False
     ) as bar:
@@ -150,6 +147,16 @@ def _run(sc, runs: int, seed: int, workers: int | None, counterfactual: bool):
             counterfactual=counterfactual,
             workers=workers,
             progress=lambda k: bar.update(k),
+        )
+
+
+def _warn_if_long(seconds: float, what: str, shorter: str) -> None:
+    """Before a run expected to take over a minute: the estimate and how to shorten it."""
+    if seconds > 60:
+        click.echo(
+            f"note: this run is expected to take about {seconds / 60:.0f} min ({what}); "
+            f"shorten it with {shorter}.",
+            err=True,
         )
 
 
@@ -420,6 +427,15 @@ def sweep_command(
     if chunk_size is not None and chunk_size < 1:
         raise click.BadParameter(f"must be at least 1, got {chunk_size}", param_hint="--chunk-size")
     workers = workers or os.cpu_count() or 1
+    from .ensemble import estimate_seconds
+
+    # each experiment's replications, plus one counterfactual run per future
+    runs_in_all = plan.runs * (plan.n_experiments + plan.n_futures)
+    _warn_if_long(
+        estimate_seconds(plan.scenario, runs_in_all, counterfactual=False, workers=workers),
+        f"{plan.n_experiments} experiments of {plan.runs} replications",
+        "--runs, --samples, --futures or more --workers (or --scheduler)",
+    )
     bar = None
 
     def progress(done: int, total: int) -> None:

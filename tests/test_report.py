@@ -296,3 +296,14 @@ def test_forecast_warns_before_a_long_run(monkeypatch):
     assert r.returncode == 0
     assert "expected to take about 17 min" in r.stderr
     assert "--runs" in r.stderr and "--no-counterfactual" in r.stderr
+
+
+def test_sweep_warns_before_a_long_run(monkeypatch, tmp_path):
+    import sim.ensemble
+
+    monkeypatch.setattr(sim.ensemble, "estimate_seconds", lambda *a, **k: 1020.0)
+    r = srdi("sweep", HEBI, "--vary", "levers.loans.coverage=0.2:0.8:2", "--runs", "2",
+             "-w", "1", "--out", tmp_path / "s")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "expected to take about 17 min (2 experiments of 2 replications)" in r.stderr
+    assert "--samples" in r.stderr
