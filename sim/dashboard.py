@@ -19,6 +19,7 @@ import io
 import math
 import os
 import socket
+import sys
 import threading
 import time
 import warnings
@@ -393,13 +394,21 @@ def Page() -> None:
                         solara.Image(plan_png.value, format="png", width="100%")
 
 
+def _has_display() -> bool:
+    """Whether a graphical browser can open here: without a display on Linux, Python's
+    webbrowser would start a text browser (w3m, lynx) in the terminal instead."""
+    if sys.platform.startswith("linux"):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
 def _check_port(host: str, port: int) -> None:
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
         try:
             s.bind((host, port))
         except OSError as e:
             raise PortInUse(
-                f"cannot serve on {host}:{port} ({e.strerror}); choose another with --port"
+                f"cannot serve on {host}:{port} ({e.strerror}); choose another --port or --host"
             ) from None
 
 
@@ -450,8 +459,10 @@ def serve(
             time.sleep(0.05)
         echo(f"srdi dashboard: serving on {url} ({time.perf_counter() - start:.1f} s)")
         echo("Press Ctrl+C to stop.")
-        if open_browser:
+        if open_browser and _has_display():
             webbrowser.open(url)
+        elif open_browser:
+            echo("No display here: open the URL in a browser (e.g. through an SSH tunnel).")
         engine().plan()  # started once serving: before, its imports would slow the server's
 
     threading.Thread(target=announce, daemon=True).start()
