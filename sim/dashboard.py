@@ -45,8 +45,8 @@ DEBOUNCE_SECONDS = 0.3  # a slider dragged sends many values: run only the one i
 CACHE_SIZE = 32  # settings kept, so that going back to one is instant
 
 
-class PortInUse(SrdiError):
-    """The dashboard's address is taken (another server, or a dashboard already running)."""
+class CannotServe(SrdiError):
+    """The dashboard's address is taken (another server, a dashboard already running) or unknown."""
 
 
 @dataclass(frozen=True)
@@ -407,7 +407,7 @@ def _check_port(host: str, port: int) -> None:
         try:
             s.bind((host, port))
         except OSError as e:
-            raise PortInUse(
+            raise CannotServe(
                 f"cannot serve on {host}:{port} ({e.strerror}); choose another --port or --host"
             ) from None
 
