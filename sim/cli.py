@@ -11,6 +11,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import click
@@ -21,6 +22,7 @@ from .output import for_people, write_atomic, write_csv, write_xlsx
 
 EXIT_INVALID = 2
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+STARTED = time.perf_counter()  # the dashboard reports its start-up time from here
 
 
 def _fail(errors: ScenarioErrors) -> None:
@@ -737,6 +739,39 @@ def backtest(origins, out, as_json, quick, runs, workers, lang) -> None:
         click.echo(result.markdown(), nl=False)
         if out_dir is not None:
             click.echo(f"\nScores, summary, table and figure written to {out_dir}/")
+
+
+@main.command()
+@click.argument("scenario", type=click.Path(dir_okay=False))
+@click.option(
+    "--runs", "-n", default=150, show_default=True, help="Replications per setting (same seeds)."
+)
+@click.option("--seed", "-s", default=0, show_default=True, help="Root seed.")
+@click.option("--port", "-p", default=8765, show_default=True, help="Port to serve the page on.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--no-browser", is_flag=True, help="Print the URL; do not open a browser.")
+def dashboard(scenario, runs, seed, port, host, no_browser) -> None:
+    """A page in the browser: a slider for each lever, the probability of reaching each target
+    under the plan and under the sliders' setting side by side, and fan charts. Every setting
+    runs the same seeds as the plan (common random numbers). Ctrl+C stops it.
+
+    Example: srdi dashboard scenarios/hebi.yaml --runs 150 --port 8765
+    """
+    _load(scenario, "dashboard")  # a scenario with problems is refused before serving
+    if runs < 1:
+        raise click.BadParameter(f"must be at least 1, got {runs}", param_hint="--runs")
+    if not 0 < port < 65536:
+        raise click.BadParameter(f"must be from 1 to 65535, got {port}", param_hint="--port")
+    try:
+        import solara_assets  # noqa: F401  the page's scripts, served from this machine
+
+        from .dashboard import serve
+    except ModuleNotFoundError as e:
+        click.echo(
+            f"error: `srdi dashboard` needs {e.name}: pip install 'srdi-sim[dashboard]'", err=True
+        )
+        sys.exit(1)
+    serve(scenario, runs, seed, host, port, not no_browser, echo=click.echo, started=STARTED)
 
 
 def pd_read(path: Path):

@@ -18,6 +18,7 @@ BAD = sorted(p for p in (ROOT / "tests" / "fixtures" / "bad_scenarios").glob("*.
 def _verbs(path: Path, out: Path) -> dict[str, list[str]]:
     return {
         "validate": ["validate", str(path)],
+        "dashboard": ["dashboard", str(path), "--no-browser", "--port", "1"],
         "forecast": ["forecast", str(path), "--runs", "2", "--workers", "1", "--out", str(out)],
         "sweep": [
             "sweep",
