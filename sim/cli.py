@@ -750,7 +750,9 @@ def backtest(origins, out, as_json, quick, runs, workers, lang) -> None:
 @click.option("--port", "-p", default=8765, show_default=True, help="Port to serve the page on.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--no-browser", is_flag=True, help="Print the URL; do not open a browser.")
-def dashboard(scenario, runs, seed, port, host, no_browser) -> None:
+@click.option("--lang", type=click.Choice(LANGS), default="zh", show_default=True,
+              help="Language of the page and its charts.")  # fmt: skip
+def dashboard(scenario, runs, seed, port, host, no_browser, lang) -> None:
     """A page in the browser: a slider for each lever, the probability of reaching each target
     under the plan and under the sliders' setting side by side, and fan charts. Every setting
     runs the same seeds as the plan (common random numbers). Ctrl+C stops it.
@@ -771,7 +773,8 @@ def dashboard(scenario, runs, seed, port, host, no_browser) -> None:
             f"error: `srdi dashboard` needs {e.name}: pip install 'srdi-sim[dashboard]'", err=True
         )
         sys.exit(1)
-    serve(scenario, runs, seed, host, port, not no_browser, echo=click.echo, started=STARTED)
+    serve(scenario, runs, seed, host, port, not no_browser, echo=click.echo, started=STARTED,
+          lang=lang)  # fmt: skip
 
 
 def pd_read(path: Path):

@@ -9,7 +9,10 @@ quantity to a point value (`values=` of `run_ensemble`, as a sweep does); the pl
 quantities it gives as ranges anew in each replication.
 
 The page is a Solara component (`Page`) served by Solara's Starlette app under uvicorn, in the
-`srdi` process; the command hands the scenario, runs and seed over in environment variables.
+`srdi` process; the command hands the scenario, runs, seed and language over in environment
+variables. Its words are Chinese or English (`--lang`); its text is set in the figures' CJK
+font, embedded in the page as a subset of the characters it can show (`sim.fonts.font_face`),
+so Chinese shows on a machine without a Chinese font. Money is in 万元.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import solara
 import solara.util
 
 from .errors import SrdiError
+from .labels import WAN, Lang, lever_name, target_phrase, tier_names
 from .scenario import Scenario, load, value_bounds
 
 if TYPE_CHECKING:  # the model's modules load with the plan's run, once the page is served
@@ -41,6 +45,55 @@ if TYPE_CHECKING:  # the model's modules load with the plan's run, once the page
 ENV_SCENARIO = "SRDI_DASHBOARD_SCENARIO"
 ENV_RUNS = "SRDI_DASHBOARD_RUNS"
 ENV_SEED = "SRDI_DASHBOARD_SEED"
+ENV_LANG = "SRDI_DASHBOARD_LANG"
+FONT_FAMILY = "SRDI CJK"
+
+# The page's words: key -> (zh, en); {fields} are filled in
+WORDS: dict[str, tuple[str, str]] = {
+    "heading": ("{name_zh}（{name}），{start}–{end}", "{name} ({name_zh}), {start}-{end}"),
+    "draws": (
+        "每种设置 {runs} 次模拟，随机种子 {seed}：各设置使用相同的随机抽样，差异即来自政策措施。",
+        "{runs} replications per setting, seed {seed}: the same draws for every setting, so a "
+        "change is the levers'.",
+    ),
+    "reset": ("恢复为规划方案", "Reset to the plan"),
+    "no_levers": (
+        "本情景无政策措施：规划即现状。",
+        "The scenario has no levers: the plan is the status quo.",
+    ),
+    "set_to": ("设为 {value}（规划：{plan}）", "set to {value} (plan: {plan})"),
+    "as_planned": ("按规划（规划：{plan}）", "as planned (plan: {plan})"),
+    "drawn": ("每次模拟在 {low} 至 {high} 间抽取", "{low} to {high}, drawn in each run"),
+    "failed": ("运行失败：{error}", "The run failed: {error}"),
+    "running_plan": (
+        "正在运行规划方案的 {runs} 次模拟…",
+        "Running the plan's {runs} replications...",
+    ),
+    "running": ("正在运行此设置…", "running this setting..."),
+    "took": ("{runs} 次模拟用时 {seconds:.1f} 秒", "{runs} replications in {seconds:.1f} s"),
+    "no_targets": (
+        "无目标：图中为现状预测。",
+        "No targets: the charts show the status-quo counts.",
+    ),
+    "this_setting": ("此设置（虚线：关闭全部措施）", "This setting (dashed: every lever off)"),
+    "the_plan": ("规划方案", "The plan"),
+    "col_target": ("目标", "target"),
+    "col_p_plan": ("规划方案达成概率", "P, the plan"),
+    "col_p_setting": ("此设置达成概率", "P, this setting"),
+    "col_change": ("变化", "change"),
+    "col_p_off": ("无政策措施时", "P, levers off"),
+    "cost": ("期间预计总投入（万元）", "expected cost over the period (10,000 yuan, 万元)"),
+    "is_plan": ("此设置即规划方案", "this setting is the plan"),
+    "moved": ("滑块已偏离规划方案", "sliders moved from the plan"),
+}
+
+
+def say(key: str, lang: Lang, **fields) -> str:
+    """A word of the page in `lang`, its fields filled in."""
+    zh, en = WORDS[key]
+    return (zh if lang == "zh" else en).format(**fields)
+
+
 DEBOUNCE_SECONDS = 0.3  # a slider dragged sends many values: run only the one it rests on
 CACHE_SIZE = 32  # settings kept, so that going back to one is instant
 
@@ -69,11 +122,11 @@ class Lever:
     def name(self) -> str:
         return ".".join(self.path.split(".")[2:])
 
-    def plan_text(self) -> str:
+    def plan_text(self, lang: Lang) -> str:
         """What the plan says: a point value, or the range it is drawn from in each run."""
         if self.low == self.high:
             return _number(self.plan)
-        return f"{_number(self.low)} to {_number(self.high)}, drawn in each run"
+        return say("drawn", lang, low=_number(self.low), high=_number(self.high))
 
 
 def _nice(x: float) -> float:
@@ -113,16 +166,40 @@ class Engine:
     """The ensembles of one scenario: the plan's once, each setting's on demand (the last few
     kept), all on the same seeds. Safe to call from several threads (browser sessions)."""
 
-    def __init__(self, scenario: Scenario, runs: int, seed: int) -> None:
+    def __init__(self, scenario: Scenario, runs: int, seed: int, lang: Lang = "zh") -> None:
         self.scenario = scenario
         self.runs = runs
         self.seed = seed
+        self.lang = lang
         self.levers = levers(scenario)
+        self._font_css: str | None = None
         self._plan: EnsembleResult | None = None
         self._plan_chart: bytes | None = None
         self._plan_lock = threading.Lock()
         self._cache: OrderedDict[tuple, EnsembleResult] = OrderedDict()
         self._cache_lock = threading.Lock()
+
+    def font_css(self) -> str:
+        """CSS that sets the page in the CJK font, cut to every character the page can show
+        (its words, the scenario's names and targets, ASCII); made once."""
+        if self._font_css is None:
+            from .fonts import font_face
+
+            sc = self.scenario
+            doc = sc.document
+            text = [w for pair in WORDS.values() for w in pair]
+            text += [sc.place.name, sc.place.name_zh or "", "".join(map(chr, range(32, 127)))]
+            if doc is not None:
+                text += [doc.title, doc.number or ""]
+            for lang in ("zh", "en"):
+                names = tier_names(sc.ladder(), lang)
+                text += [target_phrase(t, names[t.tier], lang) for t in sc.targets]
+                text += [lever_name(lv.section, lang) for lv in self.levers]
+            self._font_css = font_face("".join(text), FONT_FAMILY) + (
+                f'.v-application, .v-application * {{ font-family: "{FONT_FAMILY}", Roboto, '
+                "sans-serif !important; }"
+            )
+        return self._font_css
 
     def plan(self) -> EnsembleResult:
         """The plan as written, with its counterfactual (run on first use)."""
@@ -138,7 +215,7 @@ class Engine:
         plan = self.plan()
         with self._plan_lock:
             if self._plan_chart is None:
-                self._plan_chart = chart_png(plan)
+                self._plan_chart = chart_png(plan, self.lang)
             return self._plan_chart
 
     def result(
@@ -182,55 +259,59 @@ class Engine:
 _PLOT_LOCK = threading.Lock()  # pyplot keeps global state: one figure at a time
 
 
-def chart_png(result: EnsembleResult) -> bytes:
-    """The fan chart of a result as PNG bytes (`sim.plots.fan_chart`)."""
+def chart_png(result: EnsembleResult, lang: Lang = "zh") -> bytes:
+    """The fan chart of a result as PNG bytes (`sim.plots.fan_chart`), its words in `lang`."""
     import matplotlib
 
     matplotlib.use("Agg")  # no window: the page shows the picture
     import matplotlib.pyplot as plt
 
+    from .fonts import cjk
     from .plots import fan_chart
 
-    with _PLOT_LOCK:
-        fig = fan_chart(result)
+    with _PLOT_LOCK, cjk():
+        fig = fan_chart(result, lang)
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=72)
         plt.close(fig)
     return buf.getvalue()
 
 
-def comparison_html(plan: EnsembleResult, setting: EnsembleResult, changed: bool) -> str:
+def comparison_html(
+    plan: EnsembleResult, setting: EnsembleResult, changed: bool, lang: Lang = "zh"
+) -> str:
     """The targets as an HTML table: probability under the plan, under the setting, the
-    change, and with every lever off; then the expected total cost."""
+    change, and with every lever off; then the expected total cost in 万元."""
     p = plan.targets()
     s = setting.targets()
-    head = (
-        "<tr><th>target</th><th>tier</th><th>year</th><th>value</th>"
-        "<th>P, the plan</th><th>P, this setting</th><th>change</th><th>P, levers off</th></tr>"
-    )
+    sc = plan.scenario
+    names = tier_names(sc.ladder(), lang)
+    targets = {t.id: t for t in sc.targets}
+    cols = ("col_target", "col_p_plan", "col_p_setting", "col_change", "col_p_off")
+    head = "<tr>" + "".join(f"<th>{html.escape(say(c, lang))}</th>" for c in cols) + "</tr>"
     rows = [head]
     for (_, a), (_, b) in zip(p.iterrows(), s.iterrows(), strict=True):
         d = b["probability"] - a["probability"]
         colour = "#2e7d32" if d > 0 else "#c62828" if d < 0 else "inherit"
         tid = html.escape(str(a["id"]))
+        t = targets[a["id"]]
+        phrase = html.escape(target_phrase(t, names[t.tier], lang))
         rows.append(
-            f'<tr data-target="{tid}"><td>{tid}</td>'
-            f"<td>{html.escape(str(a['tier']))}</td><td>{a['year']}</td>"
-            f"<td>{_number(a['value'])}</td>"
+            f'<tr data-target="{tid}"><td title="{tid}">{phrase}</td>'
             f'<td class="p-plan">{a["probability"]:.2f}</td>'
             f'<td class="p-setting"><b>{b["probability"]:.2f}</b></td>'
             f'<td class="p-change" style="color:{colour}">{d:+.2f}</td>'
             f'<td class="p-off">{a["probability_without_levers"]:.2f}</td></tr>'
         )
-    cost_plan = plan.total_cost().mean() / 1e6
-    cost_setting = setting.total_cost().mean() / 1e6
+    cost_plan = plan.total_cost().mean() / WAN
+    cost_setting = setting.total_cost().mean() / WAN
     rows.append(
-        "<tr><td colspan='4'>expected cost over the period, million yuan</td>"
-        f'<td class="cost-plan">{cost_plan:.1f}</td>'
-        f'<td class="cost-setting"><b>{cost_setting:.1f}</b></td>'
-        f"<td>{cost_setting - cost_plan:+.1f}</td><td>0.0</td></tr>"
+        f"<tr><td>{html.escape(say('cost', lang))}</td>"
+        f'<td class="cost-plan">{cost_plan:,.1f}</td>'
+        f'<td class="cost-setting"><b>{cost_setting:,.1f}</b></td>'
+        f"<td>{cost_setting - cost_plan:+,.1f}</td><td>0.0</td></tr>"
     )
-    caption = "this setting is the plan" if not changed else "sliders moved from the plan"
+    caption = say("moved" if changed else "is_plan", lang)
     return (
         '<table class="srdi-targets" style="border-collapse:collapse;font-size:14px">'
         f"<caption style='text-align:left'>{caption}</caption>"
@@ -254,6 +335,7 @@ def engine() -> Engine:
                 load(os.environ[ENV_SCENARIO]),
                 runs=int(os.environ.get(ENV_RUNS, "150")),
                 seed=int(os.environ.get(ENV_SEED, "0")),
+                lang=os.environ.get(ENV_LANG, "zh"),  # type: ignore[arg-type]
             )
         return _ENGINE
 
@@ -273,7 +355,7 @@ def _html(tag: str, text: str) -> None:
 
 
 @solara.component
-def LeverSlider(lever: Lever, value: float, on_value, is_set: bool) -> None:
+def LeverSlider(lever: Lever, value: float, on_value, is_set: bool, lang: Lang) -> None:
     """One lever quantity: its slider and what the plan says."""
     label = lever.name
     if lever.integer:
@@ -284,9 +366,14 @@ def LeverSlider(lever: Lever, value: float, on_value, is_set: bool) -> None:
         solara.SliderFloat(
             label, value=value, min=0.0, max=lever.top, step=lever.step, on_value=on_value
         )
-    now = f"set to {_number(value)}" if is_set else "as planned"
+    plan = lever.plan_text(lang)
+    now = (
+        say("set_to", lang, value=_number(value), plan=plan)
+        if is_set
+        else say("as_planned", lang, plan=plan)
+    )
     solara.Text(
-        f"{now} (plan: {lever.plan_text()})",
+        now,
         style={"font-size": "12px", "color": "#1565c0" if is_set else "#555"},
     )
 
@@ -296,6 +383,7 @@ def Page() -> None:
     """The dashboard: sliders on the left, the comparison table and the fan charts beside."""
     eng = engine()
     sc = eng.scenario
+    lang = eng.lang
     values, set_values = solara.use_state(dict[str, float]())
     key = tuple(sorted(values.items()))
     last = solara.use_ref(None)  # the last finished view, shown while a newer one runs
@@ -306,8 +394,8 @@ def Page() -> None:
         start = time.perf_counter()
         plan = eng.plan()
         r = eng.result(values, cancel)
-        table = comparison_html(plan, r, bool(values))
-        chart = chart_png(r) if values else eng.plan_chart()
+        table = comparison_html(plan, r, bool(values), lang)
+        chart = chart_png(r, lang) if values else eng.plan_chart()
         return View(table, chart, time.perf_counter() - start)
 
     view = solara.use_thread(work, dependencies=[key], intrusive_cancel=False)
@@ -328,40 +416,39 @@ def Page() -> None:
         return set_value
 
     solara.Title(f"srdi dashboard: {sc.place.name}")
+    solara.Style(eng.font_css())
     doc = sc.document
+    place = sc.place
     with solara.Column(style={"padding": "12px"}):
         _html(
             "h2",
-            f"{sc.place.name} ({sc.place.name_zh or sc.place.id}), "
-            f"{sc.period.start}-{sc.period.end}",
-        )
+            say("heading", lang, name=place.name, name_zh=place.name_zh or place.id,
+                start=sc.period.start, end=sc.period.end),
+        )  # fmt: skip
         if doc is not None:
             _html("div", f"{doc.title} {doc.number or ''}")
-        _html(
-            "p",
-            f"{eng.runs} replications per setting, seed {eng.seed}: the same draws for every "
-            "setting, so a change is the levers'.",
-        )
+        _html("p", say("draws", lang, runs=eng.runs, seed=eng.seed))
         with solara.Columns([1, 3]):
             with solara.Column():
                 solara.Button(
-                    "Reset to the plan",
+                    say("reset", lang),
                     on_click=lambda: set_values({}),
                     disabled=not values,
                     color="primary",
                 )
                 if not eng.levers:
-                    solara.Text("The scenario has no levers: the plan is the status quo.")
+                    solara.Text(say("no_levers", lang))
                 section = None
                 for lever in eng.levers:
                     if lever.section != section:
                         section = lever.section
-                        _html("b", section.replace("_", " "))
+                        _html("b", lever_name(section, lang))
                     LeverSlider(
                         lever,
                         values.get(lever.path, lever.plan),
                         setter(lever),
                         lever.path in values,
+                        lang,
                     ).key(lever.path)
             with solara.Column():
                 busy = view.state in (
@@ -372,25 +459,25 @@ def Page() -> None:
                 solara.ProgressLinear(busy)
                 shown: View | None = last.current
                 if view.state == solara.ResultState.ERROR:
-                    solara.Error(f"The run failed: {view.error}")
+                    solara.Error(say("failed", lang, error=view.error))
                 if shown is None:
-                    solara.Text(f"Running the plan's {eng.runs} replications...")
+                    solara.Text(say("running_plan", lang, runs=eng.runs))
                 else:
                     status = (
-                        "running this setting..."
+                        say("running", lang)
                         if busy
-                        else f"{eng.runs} replications in {shown.seconds:.1f} s"
+                        else say("took", lang, runs=eng.runs, seconds=shown.seconds)
                     )
                     solara.Text(status, classes=["srdi-status"])
                     if sc.targets:
                         solara.HTML(tag="div", unsafe_innerHTML=shown.table)
                     else:
-                        solara.Text("No targets: the charts show the status-quo counts.")
+                        solara.Text(say("no_targets", lang))
                     if sc.has_levers:
-                        _html("b", "This setting (dashed: every lever off)")
+                        _html("b", say("this_setting", lang))
                     solara.Image(shown.chart, format="png", width="100%")
                     if values and plan_png.value is not None:
-                        _html("b", "The plan")
+                        _html("b", say("the_plan", lang))
                         solara.Image(plan_png.value, format="png", width="100%")
 
 
@@ -421,6 +508,7 @@ def serve(
     open_browser: bool,
     echo=print,
     started: float | None = None,
+    lang: Lang = "zh",
 ) -> None:
     """Serve the dashboard of a scenario until interrupted; print its URL once it serves and
     open it in the browser if asked, with the seconds since `started` (time.perf_counter(),
@@ -430,6 +518,7 @@ def serve(
     os.environ[ENV_SCENARIO] = str(Path(scenario).resolve())
     os.environ[ENV_RUNS] = str(runs)
     os.environ[ENV_SEED] = str(seed)
+    os.environ[ENV_LANG] = lang
     os.environ["SOLARA_APP"] = "sim.dashboard:Page"
     import uvicorn
     from solara.server import settings
@@ -463,6 +552,7 @@ def serve(
             webbrowser.open(url)
         elif open_browser:
             echo("No display here: open the URL in a browser (e.g. through an SSH tunnel).")
+        engine().font_css()
         engine().plan()  # started once serving: before, its imports would slow the server's
 
     threading.Thread(target=announce, daemon=True).start()

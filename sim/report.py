@@ -34,6 +34,7 @@ import numpy as np
 import yaml
 
 from .ensemble import EnsembleResult
+from .fonts import font_face
 from .labels import (
     Lang,
     check_lang,
@@ -45,9 +46,10 @@ from .labels import (
     wan,
 )
 
+FONT_FAMILY = "SRDI CJK"  # the embedded subset's name in the page's CSS
 CSS = """
 @page { size: A4; margin: 14mm 12mm; }
-body { font-family: "SRDI Noto Sans CJK SC", sans-serif; color: #1a1a1a; max-width: 190mm;
+body { font-family: "SRDI CJK", sans-serif; color: #1a1a1a; max-width: 190mm;
        margin: 0 auto; font-size: 10.5pt;
        line-height: 1.45; }
 h1 { font-size: 16pt; margin: 0 0 2mm; }
@@ -219,30 +221,8 @@ def build(result: EnsembleResult, scenario_file: str | Path, lang: Lang = "zh") 
     parts.append(_provenance(result, scenario_file))
     parts.append("</body></html>")
     page = "\n".join(parts) + "\n"
-    return page.replace("<style>", f"<style>{_font_face(page)}", 1)
-
-
-def _font_face(page: str) -> str:
-    """A CSS @font-face with the CJK font cut to the characters of `page` (images aside)."""
-    from fontTools import subset
-
-    from .fonts import font_path
-
-    text = re.sub(r"base64,[A-Za-z0-9+/=]+", "", page)
-    options = subset.Options()
-    options.notdef_outline = True
-    options.layout_features = ["*"]
-    font = subset.load_font(str(font_path()), options)
-    cutter = subset.Subsetter(options)
-    cutter.populate(text="".join(sorted(set(text))))
-    cutter.subset(font)
-    buf = io.BytesIO()
-    subset.save_font(font, buf, options)
-    data = base64.b64encode(buf.getvalue()).decode("ascii")
-    return (
-        '@font-face { font-family: "SRDI Noto Sans CJK SC"; '
-        f'src: url(data:font/otf;base64,{data}) format("opentype"); }}\n'
-    )
+    css = font_face(re.sub(r"base64,[A-Za-z0-9+/=]+", "", page), FONT_FAMILY)
+    return page.replace("<style>", f"<style>{css}", 1)
 
 
 def _target_table(result, table, targets, names, lang: Lang) -> str:

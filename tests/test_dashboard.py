@@ -156,6 +156,15 @@ def test_moving_a_slider_changes_a_target_probability_in_the_browser(dashboard, 
             page = browser.new_page(viewport=VIEWPORT)
             page.goto(dashboard.url)
             page.wait_for_selector("table.srdi-targets", timeout=45_000)
+            # Chinese words, set in the CJK font the page embeds (no font on this machine has
+            # these glyphs): the heading, the table's phrases and the lever sections
+            assert "鹤壁市" in page.locator("h2").inner_text()
+            phrase = page.locator(f'tr[data-target="{TARGET}"] td').first.inner_text()
+            assert phrase == "2025年省级专精特新中小企业100家"
+            fonts = page.evaluate(
+                "() => document.fonts.check('16px \"SRDI CJK\"', '鹤壁市省级专精特新')"
+            )
+            assert fonts, "the embedded CJK font is not loaded"
             assert _cell(page, TARGET, "p-plan") == p_plan
             assert _cell(page, TARGET, "p-setting") == p_plan  # the page opens on the plan
 
@@ -165,14 +174,14 @@ def test_moving_a_slider_changes_a_target_probability_in_the_browser(dashboard, 
             slider.press("End")  # to the slider's top, 20 a year
             assert _wait_cell(page, TARGET, "p-setting", differs_from=p_plan) == p_moved
             assert _cell(page, TARGET, "p-plan") == p_plan  # the plan stays beside it
-            page.get_by_text("set to 20 (plan: 10)").wait_for()
-            page.get_by_text("The plan", exact=True).wait_for()  # its fan chart below this one's
+            page.get_by_text("设为 20（规划：10）").wait_for()
+            page.get_by_text("规划方案", exact=True).wait_for()  # its fan chart below this one's
             page.wait_for_function("document.querySelectorAll('img').length == 2")
             page.wait_for_timeout(500)  # let the images paint
             shot = tmp_path / "dashboard.png"
             page.screenshot(path=str(shot))
 
-            page.get_by_role("button", name="Reset to the plan").click()
+            page.get_by_role("button", name="恢复为规划方案").click()
             _wait_cell(page, TARGET, "p-setting", equals=p_plan)
             assert slider.get_attribute("aria-valuenow") == "10"
         finally:
