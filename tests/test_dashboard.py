@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from browser import CHROMIUM, CHROMIUM_ARGS, MISSING
 from cli_helper import srdi
 from PIL import Image
 
@@ -26,13 +27,6 @@ from sim.scenario import value_bounds
 
 ROOT = Path(__file__).resolve().parents[1]
 HEBI = ROOT / "scenarios" / "hebi.yaml"
-CHROMIUM = Path("/usr/bin/chromium")
-# without the background-networking flags Chromium's own connections are refused by a closed
-# network and the page can stall
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 RUNS = 80  # replications per setting: enough for a change of 10 firms a year to show
 VIEWPORT = {"width": 1280, "height": 900}
 TARGET = "provincial_srdi_2025"
@@ -135,10 +129,7 @@ def _wait_cell(page, target: str, column: str, differs_from: str | None = None,
 
 
 def test_moving_a_slider_changes_a_target_probability_in_the_browser(dashboard, hebi, tmp_path):
-    assert CHROMIUM.exists(), (
-        f"{CHROMIUM} is missing: the dashboard test needs Debian's chromium "
-        "(apt-get install -y chromium; .ci/run installs it when absent)"
-    )
+    assert CHROMIUM.exists(), MISSING
     from playwright.sync_api import sync_playwright
 
     # what the page must show: the plan, and the plan with 20 firms brought in a year, on the

@@ -13,19 +13,15 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 import pytest
+from browser import CHROMIUM, CHROMIUM_ARGS, MISSING
+from cli_helper import srdi
 
 from sim import labels
 from sim.ensemble import run_ensemble
 from sim.scenario import load
-from tests.cli_helper import srdi
 
 ROOT = Path(__file__).resolve().parent.parent
 HEBI = ROOT / "scenarios" / "hebi.yaml"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -121,10 +117,10 @@ def test_page_renders_in_headless_chromium_with_chinese(hebi_page, tmp_path):
     page; the screenshot has text and the chart (not blank), and the page's text is in the
     embedded font (the test above), so no character shows as a box."""
     if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (.ci/run does)")
+        pytest.fail(MISSING)
     shot = tmp_path / "shot.png"
     subprocess.run(
-        [str(CHROMIUM), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
+        [str(CHROMIUM), *CHROMIUM_ARGS, f"--user-data-dir={tmp_path / 'profile'}",
          "--window-size=1000,1400", f"--screenshot={shot}", hebi_page.as_uri()],
         check=True, capture_output=True, timeout=120,
     )  # fmt: skip
