@@ -4,7 +4,7 @@ Tier names come from the scenario's ladder (`sim/data/ladder.yaml`: `name_zh` an
 the scenario's own renaming and local tiers): this module only picks them by language. The
 verdict words follow the IPCC likelihood scale (Mastrandrea et al. 2010, IPCC AR5 guidance
 note on uncertainties): very likely >= 90 %, likely >= 66 %, about as likely as not 33-66 %,
-unlikely <= 33 %, very unlikely <= 10 %. Money shown to people is in 万元 (10,000 yuan);
+unlikely < 33 %, very unlikely < 10 %. Money shown to people is in 万元 (10,000 yuan);
 JSON keeps yuan.
 """
 
@@ -30,8 +30,6 @@ WORDS: dict[str, tuple[str, str]] = {
     "new_short": ("新增", "new"),
     "ever_short": ("累计", "cumulative"),
     "pool": ("培育库", "cultivation pool"),
-    "replications": ("次模拟", "replications"),
-    "seed": ("随机种子", "seed"),
     "no_targets": ("无目标:现状预测", "no targets: status quo"),
     "p_reach": ("达成概率", "P(reach target)"),
     "with_levers": ("有政策措施", "with levers"),
