@@ -222,6 +222,9 @@ def compare_chart(comparison, lang: Lang = "zh") -> plt.Figure:
     targets = {t.id: t for t in sb.targets} | {t.id: t for t in sa.targets}
     names = tier_names(sb.ladder(), lang) | tier_names(sa.ladder(), lang)
     labels = [target_phrase(targets[tid], names[targets[tid].tier], lang) for tid in table.target]
+    for k, r in enumerate(table.itertuples()):  # one id, two goals: say B's beside A's
+        if r.value_a == r.value_a and r.value_b == r.value_b and r.value_a != r.value_b:
+            labels[k] += f" (B: {r.value_b:g})"
     n = max(len(labels), 1)
     cost = comparison.cost()
     with cjk():
@@ -237,7 +240,7 @@ def compare_chart(comparison, lang: Lang = "zh") -> plt.Figure:
         left.invert_yaxis()
         left.set_xlim(0, 1)
         left.set_xlabel(word("p_reach", lang), fontsize=9)
-        left.legend(fontsize=8, loc="lower right", frameon=False)
+        left.legend(fontsize=8, loc="lower left", bbox_to_anchor=(0, 1), ncol=2, frameon=False)
         left.grid(axis="x", alpha=0.3)
         d = table.difference.astype(float).to_numpy()
         se = table.difference_se.astype(float).fillna(0.0).to_numpy()
@@ -246,7 +249,9 @@ def compare_chart(comparison, lang: Lang = "zh") -> plt.Figure:
         right.axvline(0, color="black", lw=0.8)
         right.set_xlabel(word("difference_b_a", lang), fontsize=9)
         right.grid(axis="x", alpha=0.3)
-        lim = max(0.05, float(np.nanmax(np.abs(d) + 1.96 * se)) * 1.15) if len(d) else 0.05
+        reach = np.abs(d) + 1.96 * se
+        reach = reach[np.isfinite(reach)]
+        lim = min(1.05, max(0.05, 1.15 * float(reach.max()))) if reach.size else 0.05
         right.set_xlim(-lim, lim)
         diff = cost["difference"]
         err = cost["difference_se"] or 0.0
