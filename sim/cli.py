@@ -877,7 +877,6 @@ def compare_command(plans, settings, runs, seed, as_json, out, workers, lang) ->
 
     from .compare import compare
     from .ensemble import estimate_seconds
-    from .scenario import describe_settings
 
     if len(plans) > 2:
         raise click.BadParameter(
@@ -898,8 +897,7 @@ def compare_command(plans, settings, runs, seed, as_json, out, workers, lang) ->
     if out_dir is not None and (why := _writable_folder(out_dir)):
         click.echo(f"error: --out: {why}; nothing was run or written.", err=True)
         sys.exit(EXIT_INVALID)
-    label_a = Path(plans[0]).name
-    label_b = Path(plans[-1]).name + (" + --set" if values else "")
+    label_a, label_b = plans[0], plans[-1]
     workers = workers or os.cpu_count() or 1
     _warn_if_long(
         estimate_seconds(a, runs, False, workers) + estimate_seconds(b, runs, False, workers),
@@ -927,42 +925,9 @@ def compare_command(plans, settings, runs, seed, as_json, out, workers, lang) ->
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
         return
-    lines = [
-        f"A: {plans[0]}",
-        f"B: {plans[-1]}" + (" with --set:" if values else ""),
-        *(f"     {line}" for line in describe_settings(b, values)),
-        f"{result.n_runs} replications of each, seed {seed}, the same seeds for A and B; "
-        "differences are B - A, ± the standard error of the paired differences",
-        "",
-        f"  {'target':<30}{'P(A)':>8}{'P(B)':>8}{'B - A':>9}{'± se':>8}",
-    ]
-    for r in result.targets().itertuples():
-        cells = [
-            f"{v:8.2f}" if v is not None and v == v else " " * 8
-            for v in (r.probability_a, r.probability_b)
-        ]
-        diff = (
-            f"{r.difference:+9.3f}{r.difference_se:8.3f}"
-            if r.difference == r.difference
-            and (r.difference is not None)
-            and r.difference_se is not None
-            else ""
-        )
-        lines.append(f"  {r.target:<30}{''.join(cells)}{diff}")
-    cost = result.cost()
-    se = cost["difference_se"]
-    lines += [
-        "",
-        "Expected cost over the period (万元 = 10,000 yuan)",
-        f"  A {cost['a'] / WAN:,.1f}   B {cost['b'] / WAN:,.1f}   B - A "
-        f"{cost['difference'] / WAN:+,.1f}" + (f" ± {se / WAN:,.1f}" if se is not None else ""),
-    ]
-    notes = result.notes()
-    if notes:
-        lines += ["", "Notes"] + [f"  - {n}" for n in notes]
+    click.echo(result.text())
     if out_dir is not None:
-        lines += ["", f"Chart, table and JSON written to {out_dir}/"]
-    click.echo("\n".join(lines))
+        click.echo(f"\nChart, table and JSON written to {out_dir}/")
 
 
 def pd_read(path: Path):

@@ -28,7 +28,8 @@ import numpy as np
 import pandas as pd
 
 from .ensemble import EnsembleResult, _records, run_ensemble
-from .scenario import Scenario
+from .labels import wan
+from .scenario import Scenario, describe_settings
 
 TARGET_COLUMNS = [
     "target", "tier", "kind", "year", "value_a", "value_b",
@@ -45,6 +46,11 @@ class Comparison:
     label_a: str
     label_b: str
     set_b: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def shown_b(self) -> str:
+        """Plan B's label, saying when it is changed by `--set`."""
+        return self.label_b + (" + --set" if self.set_b else "")
 
     @property
     def n_runs(self) -> int:
@@ -121,6 +127,39 @@ class Comparison:
             )
         return out
 
+    def text(self) -> str:
+        """The comparison as a person reads it: the plans, a table of targets, the costs in
+        万元, the notes."""
+        lines = [f"A: {self.label_a}", f"B: {self.shown_b}"]
+        if self.set_b:
+            lines += [f"   {line}" for line in describe_settings(self.b.scenario, self.set_b)]
+        lines += [
+            f"{self.n_runs} replications of each, seed {self.a.seed}, the same seeds for A and "
+            "B; differences are B - A, ± the standard error of the paired differences",
+            "",
+            f"  {'target':<30}{'P(A)':>8}{'P(B)':>8}{'B - A':>9}{'± se':>8}",
+        ]
+        for r in self.targets().itertuples():
+            cells = (
+                _cell(r.probability_a, "8.2f")
+                + _cell(r.probability_b, "8.2f")
+                + _cell(r.difference, "+9.3f")
+                + _cell(r.difference_se, "8.3f")
+            )
+            lines.append(f"  {r.target:<30}{cells}".rstrip())
+        cost = self.cost()
+        se = cost["difference_se"]
+        lines += [
+            "",
+            "Expected cost over the period (万元 = 10,000 yuan)",
+            f"  A {wan(cost['a']):,.1f}   B {wan(cost['b']):,.1f}   B - A "
+            f"{wan(cost['difference']):+,.1f}" + (f" ± {wan(se):,.1f}" if se is not None else ""),
+        ]
+        notes = self.notes()
+        if notes:
+            lines += ["", "Notes"] + [f"  - {n}" for n in notes]
+        return "\n".join(lines)
+
     def to_dict(self) -> dict[str, Any]:
         """The comparison as plain JSON-ready values (money in yuan)."""
         return {
@@ -144,6 +183,12 @@ def _plan(result: EnsembleResult, label: str, values: dict[str, float]) -> dict[
         "period": [sc.period.start, sc.period.end],
         "set": dict(values),
     }
+
+
+def _cell(v: float | None, fmt: str) -> str:
+    """A number in a fixed-width cell, or blanks of the same width where there is none."""
+    width = int(fmt.strip("+").split(".")[0])
+    return " " * width if v is None or v != v else format(v, fmt)
 
 
 def _paired(d: np.ndarray) -> tuple[float, float | None]:

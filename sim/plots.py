@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import matplotlib.pyplot as plt  # the CLI picks the Agg backend (sim/cli.py); a notebook its own
 import numpy as np
 import pandas as pd
@@ -234,8 +236,9 @@ def compare_chart(comparison, lang: Lang = "zh") -> plt.Figure:
         y = np.arange(len(labels))
         pa = table.probability_a.astype(float).to_numpy()
         pb = table.probability_b.astype(float).to_numpy()
-        left.barh(y - 0.2, pa, height=0.4, color="tab:grey", label=f"A: {comparison.label_a}")
-        left.barh(y + 0.2, pb, height=0.4, color="tab:blue", label=f"B: {comparison.label_b}")
+        name_a, name_b = Path(comparison.label_a).name, Path(comparison.shown_b).name
+        left.barh(y - 0.2, pa, height=0.4, color="tab:grey", label=f"A: {name_a}")
+        left.barh(y + 0.2, pb, height=0.4, color="tab:blue", label=f"B: {name_b}")
         left.set_yticks(y, labels, fontsize=8)
         left.invert_yaxis()
         left.set_xlim(0, 1)
