@@ -93,17 +93,28 @@ def main() -> None:
     show_default=True,
     help="Language of the fan chart.",
 )
-def forecast(scenario, runs, seed, out, as_json, workers, no_counterfactual, lang) -> None:
+@click.option("--set", "settings", multiple=True, metavar="PATH=VALUE",
+              help="Fix a quantity of the scenario (a lever or an uncertainty) to VALUE in "
+              "every replication, e.g. levers.loans.coverage=0.6. Repeatable.")  # fmt: skip
+@click.option("--by-lever", is_flag=True,
+              help="Also run each lever switched off alone (one more run per lever): what "
+              "each lever costs per extra firm.")  # fmt: skip
+def forecast(
+    scenario, runs, seed, out, as_json, workers, no_counterfactual, lang, settings, by_lever
+) -> None:
     """Probability of reaching each target, expected counts with 90 % bands, and cost.
 
     Example: srdi forecast scenarios/hebi.yaml --runs 1000 --seed 1 --out results/hebi
+
+    Example: srdi forecast scenarios/hebi.yaml --set levers.loans.coverage=0.8 --by-lever
     """
     sc = _load(scenario)
+    values = _settings(sc, settings)
     out_dir = Path(out) if out else None
     if out_dir is not None and (why := _writable_folder(out_dir)):
         click.echo(f"error: --out: {why}; nothing was run or written.", err=True)
         sys.exit(EXIT_INVALID)
-    result = _run(sc, runs, seed, workers, not no_counterfactual)
+    result = _run(sc, runs, seed, workers, not no_counterfactual, values, by_lever)
     if out_dir is not None:
         _write_outputs(result, out_dir, lang)
     if as_json:
@@ -120,10 +131,29 @@ TABLES = (
     ("counts", "counts 企业数", "counts"),
     ("cost", "cost 资金", "cost"),
     ("attributable", "attributable 政策带来", "attributable"),
+    ("lever_attribution", "lever_attribution 各措施带来", "lever_attribution"),
 )
 
 
-def _run(sc, runs: int, seed: int, workers: int | None, counterfactual: bool):
+def _settings(sc, items) -> dict[str, float]:
+    """The `--set PATH=VALUE` options checked against the scenario, or the errors and exit 2."""
+    from .scenario import parse_settings
+
+    try:
+        return parse_settings(sc, items, "--set")
+    except ScenarioErrors as e:
+        _fail(e)
+
+
+def _run(
+    sc,
+    runs: int,
+    seed: int,
+    workers: int | None,
+    counterfactual: bool,
+    values: dict[str, float] | None = None,
+    by_lever: bool = False,
+):
     """The ensemble behind `forecast` and `report`, with a progress bar (ETA), and a warning
     with ways to shorten it first when the run is expected to take over a minute."""
     from tqdm import tqdm
@@ -134,10 +164,12 @@ def _run(sc, runs: int, seed: int, workers: int | None, counterfactual: bool):
         raise click.BadParameter(f"must be at least 1, got {runs}", param_hint="--runs")
     workers = workers or os.cpu_count() or 1
     _warn_if_long(
-        estimate_seconds(sc, runs, counterfactual, workers),
-        f"{runs} replications{' and their counterfactuals' if counterfactual else ''} on "
-        f"{workers} worker(s)",
-        "--runs, --no-counterfactual or more --workers",
+        estimate_seconds(sc, runs, counterfactual, workers, by_lever),
+        f"{runs} replications{' and their counterfactuals' if counterfactual else ''}"
+        f"{', each lever off alone' if by_lever else ''} on {workers} worker(s)",
+        "--runs, --no-counterfactual"
+        + (", no --by-lever" if by_lever else "")
+        + " or more --workers",
     )
     with tqdm(
         total=runs, desc=f"{sc.place.id}", unit="run", disable=None, file=sys.stderr, leave=False
@@ -148,7 +180,9 @@ def _run(sc, runs: int, seed: int, workers: int | None, counterfactual: bool):
             seed=seed,
             counterfactual=counterfactual,
             workers=workers,
+            values=values or None,
             progress=lambda k: bar.update(k),
+            by_lever=by_lever,
         )
 
 
@@ -172,7 +206,13 @@ def _warn_if_long(seconds: float, what: str, shorter: str) -> None:
 @click.option("--seed", "-s", default=0, show_default=True, help="Root seed.")
 @click.option("--workers", "-w", type=int, default=None,
               help="Worker processes (default: all cores).")  # fmt: skip
-def report(scenario, out, lang, runs, seed, workers) -> None:
+@click.option("--set", "settings", multiple=True, metavar="PATH=VALUE",
+              help="Fix a quantity of the scenario to VALUE in every replication (as in "
+              "`srdi forecast`). Repeatable.")  # fmt: skip
+@click.option("--by-lever", is_flag=True,
+              help="Also run each lever switched off alone: a table of each lever's cost per "
+              "extra firm.")  # fmt: skip
+def report(scenario, out, lang, runs, seed, workers, settings, by_lever) -> None:
     """One self-contained HTML page of a forecast: verdicts, charts, cost, provenance.
 
     The page embeds its chart and styles, opens offline and prints on A4.
@@ -182,11 +222,12 @@ def report(scenario, out, lang, runs, seed, workers) -> None:
     from . import report as page
 
     sc = _load(scenario, "report")
+    values = _settings(sc, settings)
     out_dir = Path(out)
     if why := _writable_folder(out_dir):
         click.echo(f"error: --out: {why}; nothing was run or written.", err=True)
         sys.exit(EXIT_INVALID)
-    result = _run(sc, runs, seed, workers, counterfactual=True)
+    result = _run(sc, runs, seed, workers, True, values, by_lever)
     text = page.build(result, scenario, lang)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "report.html"
@@ -229,9 +270,13 @@ def _report(result) -> str:
         f"{sc.place.name} ({sc.place.name_zh or sc.place.id}) - {plan} "
         f"{sc.period.start}-{sc.period.end}",
         f"{result.n_runs} replications, seed {result.seed}, {result.elapsed_seconds:.1f} s",
-        "",
-        "Targets",
     ]
+    if result.values:
+        from .scenario import describe_settings
+
+        lines.append("Changed from the scenario (--set), in every replication:")
+        lines += [f"  {line}" for line in describe_settings(sc, result.values)]
+    lines += ["", "Targets"]
     if not sc.targets:
         lines.append("  none: the scenario states no targets (a status-quo forecast)")
     else:
@@ -284,18 +329,49 @@ def _report(result) -> str:
         lines += [
             "",
             f"Firms attributable to the levers at the end of {result.years[-1]} "
-            "(same seeds, levers off)",
+            "(same seeds, every lever off)",
+            f"  {'tier':<24}{'extra firms [5%-95%]':>22}   whole programme's cost / extra firm",
         ]
         for _, r in att[att.metric == "at_least"].iterrows():
-            cpf = r["cost_per_extra_firm_yuan"]
-            cps = f"{cpf / WAN:10,.1f} 万元 per extra firm" if cpf == cpf and cpf else ""
-            lines.append(
-                f"  {r['tier']:<24}{r['mean']:8.1f} [{r['p05']:.0f}-{r['p95']:.0f}]   {cps}"
-            )
+            cpf = r["whole_programme_cost_per_extra_firm_yuan"]
+            cps = f"{cpf / WAN:10,.1f} 万元" if cpf == cpf and cpf else ""
+            band = f"{r['mean']:.1f} [{r['p05']:.0f}-{r['p95']:.0f}]"
+            lines.append(f"  {r['tier']:<24}{band:>22}   {cps}")
+        lines.append(
+            "  (all levers' money divided by each tier's extra firms in turn: not the price of "
+            "a firm of that tier; see --by-lever)"
+        )
+    lines += _lever_lines(result)
     notes = result.notes()
     if notes:
         lines += ["", "Notes"] + [f"  - {n}" for n in notes]
     return "\n".join(lines)
+
+
+def _lever_lines(result) -> list[str]:
+    """The per-lever table of the text report: each lever off alone, same seeds."""
+    table = result.lever_attribution()
+    if result.lever_off is None or table.empty:
+        return []
+    lines = [
+        "",
+        f"Per lever, each switched off alone (same seeds): firms it adds at the end of "
+        f"{result.years[-1]}, and its own cost per extra firm",
+        f"  {'lever':<18}{'cost 万元':>10}  {'tier':<24}{'extra firms ± se':>18}"
+        f"{'万元 per extra firm':>20}",
+    ]
+    for lever, rows in table[table.metric == "at_least"].groupby("lever", sort=False):
+        first = True
+        for r in rows.itertuples():
+            cost = f"{r.lever_cost_yuan / WAN:10,.1f}" if first else " " * 10
+            name = lever if first else ""
+            cpf = r.cost_per_extra_firm_yuan
+            cps = f"{cpf / WAN:20,.1f}" if cpf == cpf and cpf is not None else f"{'-':>20}"
+            extra = f"{r.extra_firms:.1f} ± {r.mc_se:.1f}" if r.mc_se == r.mc_se else ""
+            lines.append(f"  {name:<18}{cost}  {r.tier:<24}{extra:>18}{cps}")
+            first = False
+    lines.append("  (levers interact: their extra firms need not add up to the whole programme's)")
+    return lines
 
 
 def _q(x, q: float) -> float:
@@ -775,6 +851,86 @@ def dashboard(scenario, runs, seed, port, host, no_browser, lang) -> None:
         sys.exit(1)
     serve(scenario, runs, seed, host, port, not no_browser, echo=click.echo, started=STARTED,
           lang=lang)  # fmt: skip
+
+
+@main.command("compare")
+@click.argument("plans", nargs=-1, required=True, type=click.Path(dir_okay=False),
+                metavar="A.yaml [B.yaml]")  # fmt: skip
+@click.option("--set", "settings", multiple=True, metavar="PATH=VALUE",
+              help="Fix a quantity of plan B (the second file, or a copy of A when only one is "
+              "given) to VALUE in every replication. Repeatable.")  # fmt: skip
+@click.option("--runs", "-n", default=1000, show_default=True, help="Replications of each plan.")
+@click.option("--seed", "-s", default=0, show_default=True, help="Root seed (shared by A and B).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@click.option("--out", "-o", type=click.Path(file_okay=False),
+              help="Write compare.png, compare.csv and compare.json here.")  # fmt: skip
+@click.option("--workers", "-w", default=None, type=int,
+              help="Worker processes (default: all cores).")  # fmt: skip
+@click.option("--lang", type=click.Choice(LANGS), default="zh", show_default=True,
+              help="Language of the chart.")  # fmt: skip
+def compare_command(plans, settings, runs, seed, as_json, out, workers, lang) -> None:
+    """Two plans side by side on the same seeds: each target's probability, the expected cost,
+    and the differences B - A with their paired Monte Carlo errors.
+
+    Example: srdi compare scenarios/hebi.yaml --set levers.loans.coverage=0.9
+
+    Example: srdi compare plan.yaml alternative.yaml --runs 500 --out results/compare
+    """
+    from tqdm import tqdm
+
+    from .compare import compare
+    from .ensemble import estimate_seconds
+
+    if len(plans) > 2:
+        raise click.BadParameter(
+            f"expected one or two scenario files, got {len(plans)}", param_hint="A.yaml [B.yaml]"
+        )
+    if len(plans) == 1 and not settings:
+        raise click.BadParameter(
+            "one file compares the plan with itself changed: give --set PATH=VALUE, or a "
+            "second file",
+            param_hint="--set",
+        )
+    if runs < 1:
+        raise click.BadParameter(f"must be at least 1, got {runs}", param_hint="--runs")
+    a = _load(plans[0], "compare")
+    b = _load(plans[1], "compare") if len(plans) == 2 else a
+    values = _settings(b, settings)
+    out_dir = Path(out) if out else None
+    if out_dir is not None and (why := _writable_folder(out_dir)):
+        click.echo(f"error: --out: {why}; nothing was run or written.", err=True)
+        sys.exit(EXIT_INVALID)
+    label_a, label_b = plans[0], plans[-1]
+    workers = workers or os.cpu_count() or 1
+    _warn_if_long(
+        estimate_seconds(a, runs, False, workers) + estimate_seconds(b, runs, False, workers),
+        f"{runs} replications of each plan on {workers} worker(s)",
+        "--runs or more --workers",
+    )
+    with tqdm(total=runs, desc="compare", unit="run", disable=None, file=sys.stderr,
+              leave=False) as bar:  # fmt: skip
+        result = compare(a, b, runs, seed, workers, values, label_a, label_b, bar.update)
+    if out_dir is not None:
+        from . import plots
+        from .fonts import cjk
+
+        out_dir.mkdir(parents=True, exist_ok=True)
+        fig = plots.compare_chart(result, lang)
+        with cjk():
+            write_atomic(out_dir / "compare.png", lambda p: fig.savefig(p, dpi=110, format="png"))
+        tier_zh = {t.id: t.name_zh for t in a.ladder().tiers}
+        table = for_people(result.targets(), tier_zh)
+        write_atomic(out_dir / "compare.csv", lambda p: write_csv(table, p))
+        write_atomic(
+            out_dir / "compare.json",
+            lambda p: p.write_text(json.dumps(result.to_dict(), ensure_ascii=False, indent=1)),
+        )
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
+        return
+    click.echo(result.text())
+    if out_dir is not None:
+        click.echo(f"\nChart, table and JSON written to {out_dir}/")
 
 
 def pd_read(path: Path):

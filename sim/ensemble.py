@@ -3,7 +3,9 @@
 Replication r runs with child r of `SeedSequence(seed).spawn(runs)`, drawn in the parent
 before any work is dispatched, so results are identical whatever the number of workers. The
 counterfactual (every lever off) runs on the same child seeds: common random numbers, so
-the difference is the firms attributable to the policy.
+the difference is the firms attributable to the policy. With `by_lever`, each lever is also
+switched off alone on the same seeds: the firms each lever brings, and what each costs per
+extra firm (`EnsembleResult.lever_attribution`).
 """
 
 from __future__ import annotations
@@ -39,9 +41,13 @@ def run_replication(
     seed: np.random.SeedSequence,
     levers_on: bool = True,
     values: dict[str, float] | None = None,
+    levers_off: tuple[str, ...] = (),
 ) -> dict[str, np.ndarray]:
-    """One run of the model; arrays over (year, level) and (year, lever)."""
-    model = GrowthModel(scenario, seed=seed, levers_on=levers_on, values=values)
+    """One run of the model; arrays over (year, level) and (year, lever). `levers_off`: levers
+    left off while the others act."""
+    model = GrowthModel(
+        scenario, seed=seed, levers_on=levers_on, values=values, levers_off=levers_off
+    )
     model.run_model()
     h = model.history
     out = {m: np.stack([getattr(r, m) for r in h]) for m in METRICS}
@@ -52,13 +58,18 @@ def run_replication(
 
 
 def _run_chunk(args: tuple) -> list[dict[str, np.ndarray]]:
-    scenario, seeds, levers_on, values = args
-    return [run_replication(scenario, s, levers_on, values) for s in seeds]
+    scenario, seeds, levers_on, values, levers_off = args
+    return [run_replication(scenario, s, levers_on, values, levers_off) for s in seeds]
 
 
 @dataclass
 class EnsembleResult:
-    """Every replication's yearly outcomes, with and without the levers."""
+    """Every replication's yearly outcomes, with and without the levers.
+
+    `values`: the quantities fixed by the caller (`values=` of `run_ensemble`, `--set`).
+    `lever_off`: per lever of the scenario, the replications with that lever alone off (same
+    seeds); None when not run (`by_lever=False`).
+    """
 
     scenario: Scenario
     seed: int | None
@@ -66,6 +77,8 @@ class EnsembleResult:
     tiers: list[str]
     runs: dict[str, np.ndarray]
     counterfactual: dict[str, np.ndarray] | None = None
+    values: dict[str, float] = field(default_factory=dict)
+    lever_off: dict[str, dict[str, np.ndarray]] | None = None
     elapsed_seconds: float = 0.0
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -185,7 +198,12 @@ class EnsembleResult:
         return self.runs["cost"].sum(axis=(1, 2))
 
     def attributable(self) -> pd.DataFrame:
-        """Firms holding at least each title at the end because of the levers (vs. none)."""
+        """Firms holding at least each title (`at_least`), or that reached it after the base
+        year (`ever`), at the end because of the levers (vs. every lever off, same seeds).
+
+        `whole_programme_cost_per_extra_firm_yuan` divides the whole programme's mean cost (every
+        lever) by the tier's extra firms: the same money is divided by each tier's firms, so it
+        is no price of a firm of that tier; `lever_attribution` gives each lever's own."""
         if self.counterfactual is None:
             return pd.DataFrame()
         rows = []
@@ -204,12 +222,60 @@ class EnsembleResult:
                         "p05": float(np.quantile(d, 0.05)),
                         "p95": float(np.quantile(d, 0.95)),
                         "mc_se": float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else None,
-                        "cost_per_extra_firm_yuan": float(total.mean() / mean)
+                        "whole_programme_cost_per_extra_firm_yuan": float(total.mean() / mean)
                         if mean > 0
                         else None,
                     }
                 )
         return pd.DataFrame(rows)
+
+    def lever_attribution(self) -> pd.DataFrame:
+        """Per lever of the scenario: what it costs and the firms it brings, each lever switched
+        off alone on the same seeds (common random numbers).
+
+        Columns: `lever`, `tier`, `metric` (`at_least`, `ever`, as in `attributable`), `year`
+        (the last), `extra_firms` (mean over replications of levers on minus this lever off),
+        `p05`, `p95`, `mc_se` (of the mean difference), `lever_cost_yuan` (the lever's own
+        mean spending over the period, levers on), `marginal_cost_yuan` (mean total cost with
+        the levers on minus with this lever off: its own money plus what other levers spend
+        more, or less, because of it), `cost_per_extra_firm_yuan` (lever_cost / extra_firms,
+        empty when it brings none). Levers interact (titles are rationed, awards and stewards
+        act on the same applications), so the levers' extra firms need not add up to the
+        whole programme's. An empty table when not run (`by_lever`)."""
+        columns = [
+            "lever", "tier", "metric", "year", "extra_firms", "p05", "p95", "mc_se",
+            "lever_cost_yuan", "marginal_cost_yuan", "cost_per_extra_firm_yuan",
+        ]  # fmt: skip
+        if not self.lever_off:
+            return pd.DataFrame(columns=columns)
+        rows = []
+        end = len(self.years) - 1
+        total = self.total_cost()
+        for lever, off in self.lever_off.items():
+            own = float(self.runs["cost"][:, :, LEVER_NAMES.index(lever)].sum(axis=1).mean())
+            marginal = float((total - off["cost"].sum(axis=(1, 2))).mean())
+            for k, tier in enumerate(self.tiers, start=1):
+                for metric in ("at_least", "ever"):
+                    d = self.runs[metric][:, end, k] - off[metric][:, end, k]
+                    mean = float(d.mean())
+                    rows.append(
+                        {
+                            "lever": lever,
+                            "tier": tier,
+                            "metric": metric,
+                            "year": self.years[end],
+                            "extra_firms": mean,
+                            "p05": float(np.quantile(d, 0.05)),
+                            "p95": float(np.quantile(d, 0.95)),
+                            "mc_se": float(d.std(ddof=1) / math.sqrt(len(d)))
+                            if len(d) > 1
+                            else None,
+                            "lever_cost_yuan": own,
+                            "marginal_cost_yuan": marginal,
+                            "cost_per_extra_firm_yuan": own / mean if mean > 0 else None,
+                        }
+                    )
+        return pd.DataFrame(rows, columns=columns)
 
     def to_dict(self) -> dict[str, Any]:
         """Everything a planner needs, as plain JSON-ready values."""
@@ -234,6 +300,10 @@ class EnsembleResult:
                 "by_lever": _records(self.cost()),
             },
             "attributable": _records(self.attributable()),
+            "lever_attribution": (
+                _records(self.lever_attribution()) if self.lever_off is not None else None
+            ),
+            "set": dict(self.values),
             "has_targets": bool(self.scenario.targets),
             "has_levers": self.scenario.has_levers,
             "notes": self.notes(),
@@ -272,10 +342,15 @@ SECONDS_PER_REPLICATION = 0.014
 
 
 def estimate_seconds(
-    scenario: Scenario, runs: int, counterfactual: bool = True, workers: int = 1
+    scenario: Scenario,
+    runs: int,
+    counterfactual: bool = True,
+    workers: int = 1,
+    by_lever: bool = False,
 ) -> float:
     """Roughly how long `run_ensemble` will take: the firms of the base year, the candidates
-    born and the firms brought in, over the period, at the benchmarked cost per firm-year."""
+    born and the firms brought in, over the period, at the benchmarked cost per firm-year;
+    `by_lever` adds one pass per lever of the scenario."""
     from .parameters import central
 
     p = central(scenario.specs())
@@ -288,8 +363,15 @@ def estimate_seconds(
         * years
     )
     passes = 2 if counterfactual and scenario.has_levers else 1
+    if by_lever:
+        passes += len(levers_of(scenario))
     per_run = SECONDS_PER_REPLICATION + firms * years * SECONDS_PER_FIRM_YEAR
     return passes * runs * per_run / max(1, min(workers, os.cpu_count() or 1))
+
+
+def levers_of(scenario: Scenario) -> list[str]:
+    """The levers a scenario sets, in `LEVER_NAMES` order."""
+    return [name for name in LEVER_NAMES if getattr(scenario.levers, name) is not None]
 
 
 def run_ensemble(
@@ -300,6 +382,7 @@ def run_ensemble(
     workers: int = 1,
     values: dict[str, float] | None = None,
     progress: Callable[[int], None] | None = None,
+    by_lever: bool = False,
 ) -> EnsembleResult:
     """Run `runs` replications (and their counterfactuals) of a scenario.
 
@@ -312,6 +395,8 @@ def run_ensemble(
         workers: worker processes (1 = in this process). Results do not depend on it.
         values: fixed values for drawn quantities, by dotted path.
         progress: called with the number of replications just finished.
+        by_lever: also run every replication once per lever with that lever alone off (one
+            more pass per lever), for `EnsembleResult.lever_attribution`.
     """
     import time
 
@@ -319,27 +404,34 @@ def run_ensemble(
         raise ValueError(f"runs must be at least 1, got {runs}")
     start = time.perf_counter()
     seeds = np.random.SeedSequence(seed).spawn(runs)
-    # without levers the counterfactual is the forecast itself (same seeds, nothing to turn off)
-    passes = [True, False] if counterfactual and scenario.has_levers else [True]
-    results: dict[bool, list] = {}
+    # each pass: (key, levers on, levers left off); without levers the counterfactual is the
+    # forecast itself (same seeds, nothing to turn off)
+    passes: list[tuple[Any, bool, tuple[str, ...]]] = [(True, True, ())]
+    if counterfactual and scenario.has_levers:
+        passes.append((False, False, ()))
+    if by_lever:
+        passes += [(name, True, (name,)) for name in levers_of(scenario)]
+    results: dict[Any, list] = {}
     if values:
         check_values(scenario, values)  # refused here, before any worker starts
     workers = max(1, min(workers, os.cpu_count() or 1))
     if workers == 1:
-        for on in passes:
-            results[on] = []
+        for key, on, off in passes:
+            results[key] = []
             for s in seeds:
-                results[on].append(run_replication(scenario, s, on, values))
+                results[key].append(run_replication(scenario, s, on, values, off))
                 if progress:
                     progress(1 / len(passes))
     else:
         chunk = max(1, math.ceil(runs / (workers * 8)))
         with process_pool(workers) as pool:
-            for on in passes:
-                jobs = [(scenario, seeds[i : i + chunk], on, values) for i in range(0, runs, chunk)]
-                results[on] = []
+            for key, on, off in passes:
+                jobs = [
+                    (scenario, seeds[i : i + chunk], on, values, off) for i in range(0, runs, chunk)
+                ]
+                results[key] = []
                 for part in pool.map(_run_chunk, jobs):
-                    results[on].extend(part)
+                    results[key].extend(part)
                     if progress:
                         progress(len(part) / len(passes))
     period = scenario.period
@@ -354,5 +446,9 @@ def run_ensemble(
         tiers=scenario.tier_ids,
         runs=with_levers,
         counterfactual=without,
+        values=dict(values or {}),
+        lever_off={name: _stack(results[name]) for name in levers_of(scenario)}
+        if by_lever
+        else None,
         elapsed_seconds=time.perf_counter() - start,
     )

@@ -33,6 +33,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "no_targets": ("无目标:现状预测", "no targets: status quo"),
     "p_reach": ("达成概率", "P(reach target)"),
     "with_levers": ("有政策措施", "with levers"),
+    "difference_b_a": ("达成概率之差 B − A（95% 区间）", "difference B − A (95 % interval)"),
+    "cost_wan": ("预期资金（万元）", "expected cost (10,000 yuan)"),
 }
 
 LEVERS: dict[str, tuple[str, str]] = {

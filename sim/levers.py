@@ -12,6 +12,7 @@ or the label "assumption".
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -257,11 +258,11 @@ _CLASSES = {
 }
 
 
-def build_levers(levers_spec, p: dict[str, float], ladder) -> list:
-    """The lever objects a scenario switches on, in a fixed order."""
+def build_levers(levers_spec, p: dict[str, float], ladder, off: Collection[str] = ()) -> list:
+    """The lever objects a scenario switches on, in a fixed order, less those named in `off`."""
     out = []
     for name in LEVER_NAMES:
         spec = getattr(levers_spec, name)
-        if spec is not None:
+        if spec is not None and name not in off:
             out.append(_CLASSES[name](spec, p, ladder))
     return out

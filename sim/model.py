@@ -20,6 +20,7 @@ firms concerned.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -195,6 +196,9 @@ class GrowthModel(mesa.Model):
         scenario: a `Scenario` or the path of a scenario file.
         seed: an int or `numpy.random.SeedSequence`; all randomness derives from it.
         levers_on: False runs the counterfactual with every lever off (same draws).
+        levers_off: names of levers (`LEVER_NAMES`) to leave off while the others act: the
+            counterfactual of one lever alone (same draws), for the cost per extra firm of
+            each lever.
         values: override of drawn quantities by dotted path (for sweeps and calibration).
         origin: the first year whose batches are not known: batches published for earlier
             years are used as published, later ones drawn (`sim/batches.py`). None: every
@@ -212,8 +216,14 @@ class GrowthModel(mesa.Model):
         values: dict[str, float] | None = None,
         firm_history: tuple[str, ...] = (),
         origin: int | None = None,
+        levers_off: Collection[str] = (),
     ) -> None:
         unknown = [name for name in firm_history if name not in COLUMNS]
+        if set(levers_off) - set(LEVER_NAMES):
+            raise ValueError(
+                f"levers_off: unknown levers {sorted(set(levers_off) - set(LEVER_NAMES))}; "
+                f"known: {list(LEVER_NAMES)}"
+            )
         if unknown:
             raise ValueError(
                 f"firm_history: unknown firm columns {unknown}; known: {list(COLUMNS)}"
@@ -224,6 +234,7 @@ class GrowthModel(mesa.Model):
         self.ladder = self.scenario.ladder()
         self.top = self.ladder.top
         self.levers_on = levers_on
+        self.levers_off = frozenset(levers_off)
         # children derived without spawning: `spawn` would mutate the caller's SeedSequence, and a
         # second model on the same seed (the counterfactual) would get different streams
         streams = {
@@ -257,7 +268,11 @@ class GrowthModel(mesa.Model):
         self.firms = FirmPopulation()
         self._create_baseline(np.random.default_rng(streams["baseline"]))
         self._allocate_births(np.random.default_rng(streams["births"]))
-        self.levers = build_levers(self.scenario.levers, self.p, self.ladder) if levers_on else []
+        self.levers = (
+            build_levers(self.scenario.levers, self.p, self.ladder, self.levers_off)
+            if levers_on
+            else []
+        )
         for lever in self.levers:
             if hasattr(lever, "prepare"):  # set-up a lever needs (the firms it may bring in)
                 lever.prepare(self)
@@ -315,7 +330,11 @@ class GrowthModel(mesa.Model):
         years = self.period.years
         born = rng.poisson(self.p["baseline.candidate_inflow_per_year"], len(years))
         # room for every firm of the run: the births, and the most firms levers can bring in
-        lever = self.scenario.levers.bring_in if self.levers_on else None
+        lever = (
+            self.scenario.levers.bring_in
+            if self.levers_on and "bring_in" not in self.levers_off
+            else None
+        )
         most_brought_in = (
             int(round(self.p["levers.bring_in.firms_per_year"])) * len(years) if lever else 0
         )

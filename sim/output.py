@@ -66,7 +66,18 @@ COLUMNS_ZH = {
     "mean_wan_yuan": "均值(万元)",
     "p05_wan_yuan": "5%分位数(万元)",
     "p95_wan_yuan": "95%分位数(万元)",
-    "cost_per_extra_firm_wan_yuan": "每多一家企业的成本(万元)",
+    "whole_programme_cost_per_extra_firm_wan_yuan": "全部措施资金÷增加企业(万元/家)",
+    "extra_firms": "增加企业数",
+    "lever_cost_wan_yuan": "该措施资金(万元)",
+    "marginal_cost_wan_yuan": "关闭该措施节省的总资金(万元)",
+    "cost_per_extra_firm_wan_yuan": "该措施资金÷增加企业(万元/家)",
+    "target": "目标编号",
+    "value_a": "A目标值",
+    "value_b": "B目标值",
+    "probability_a": "A达成概率",
+    "probability_b": "B达成概率",
+    "difference": "差值(B−A)",
+    "difference_se": "差值标准误",
 }
 
 

@@ -7,7 +7,10 @@ The page (`srdi report`) carries, for one scenario's forecast:
   probability of the stretch value where the plan states one;
 * the fan chart of every target kind with the targets marked (`sim.plots.fan_chart`), embedded
   as a PNG data URI: the file references nothing outside itself and opens offline;
-* money per lever and year in 万元, and the firms attributable to the levers;
+* money per lever and year in 万元, and the firms attributable to the levers with the whole
+  programme's cost per extra firm; with `by_lever`, each lever's own cost per extra firm (each
+  lever switched off alone, same seeds);
+* the quantities fixed by `--set`, if any, under the title;
 * what the model leaves out (the scenario's `not_modelled`) and the forecast's notes;
 * provenance: the scenario file's SHA-256, seed, replications, package version and the
   calibration the parameters come from.
@@ -75,6 +78,7 @@ HEADINGS = {
     "fan": ("预测区间图", "Fan charts"),
     "cost": ("资金投入（万元）", "Money spent (10,000 yuan, 万元)"),
     "attributable": ("政策带来的企业", "Firms attributable to the levers"),
+    "by_lever": ("各项措施带来的企业与成本", "What each lever brings, and its cost per firm"),
     "not_modelled": ("模型未包含的措施", "What the model leaves out"),
     "notes": ("说明", "Notes"),
     "provenance": ("来源与可复现信息", "Provenance"),
@@ -91,6 +95,13 @@ COLUMNS = {
     "total": ("合计", "total"),
     "tier": ("层级", "tier"),
     "extra": ("增加企业（均值 [5%–95%]）", "extra firms (mean [5%–95%])"),
+    "whole_cpf": (
+        "全部措施总资金 ÷ 增加企业（万元/家）",
+        "whole programme's cost per extra firm (10,000 yuan)",
+    ),
+    "lever_cost": ("该措施资金（万元）", "the lever's cost (10,000 yuan)"),
+    "extra_se": ("增加企业（均值 ± 误差）", "extra firms (mean ± MC error)"),
+    "lever_cpf": ("该措施资金 ÷ 增加企业（万元/家）", "its cost per extra firm (10,000 yuan)"),
     "measure": ("措施", "measure"),
     "clause": ("条款", "clause"),
     "reason": ("原因", "reason"),
@@ -170,8 +181,23 @@ def build(result: EnsembleResult, scenario_file: str | Path, lang: Lang = "zh") 
             lang,
         )
         + "</p>",
-        f"<h2>{_pair(HEADINGS['verdicts'], lang)}</h2>",
     ]
+    if result.values:
+        from .scenario import describe_settings
+
+        changed = "; ".join(describe_settings(sc, result.values))
+        parts.append(
+            '<p class="sub">'
+            + _pair(
+                (
+                    f"本预测改变了情景中的数值（--set）：{changed}",
+                    f"Changed from the scenario (--set): {changed}",
+                ),
+                lang,
+            )  # fmt: skip
+            + "</p>"
+        )
+    parts.append(f"<h2>{_pair(HEADINGS['verdicts'], lang)}</h2>")
     if table.empty:
         parts.append(
             "<p>"
@@ -201,6 +227,8 @@ def build(result: EnsembleResult, scenario_file: str | Path, lang: Lang = "zh") 
         _cost_table(result, lang),
         f"<h2>{_pair(HEADINGS['attributable'], lang)}</h2>",
         _attributable_table(result, names, lang),
+        f"<h2>{_pair(HEADINGS['by_lever'], lang)}</h2>",
+        _lever_table(result, names, lang),
     ]
     if sc.not_modelled:
         parts.append(f"<h2>{_pair(HEADINGS['not_modelled'], lang)}</h2>")
@@ -301,22 +329,74 @@ def _attributable_table(result: EnsembleResult, names: dict[str, str], lang: Lan
     att = att[att.metric == "at_least"]
     head = (
         f'<th class="l">{_one(COLUMNS["tier"], lang)}</th><th>{_one(COLUMNS["extra"], lang)}</th>'
+        f"<th>{_one(COLUMNS['whole_cpf'], lang)}</th>"
     )
     rows = "".join(
         f'<tr><td class="l">{html.escape(names.get(r.tier, r.tier))}</td>'
-        f"<td>{r.mean:,.1f} [{r.p05:,.0f}–{r.p95:,.0f}]</td></tr>"
+        f"<td>{r.mean:,.1f} [{r.p05:,.0f}–{r.p95:,.0f}]</td>"
+        f"<td>{_money(r.whole_programme_cost_per_extra_firm_yuan)}</td></tr>"
         for r in att.itertuples()
     )
     year = result.years[-1]
     say = _pair(
         (
-            f"{year}年末持有该称号及以上的企业，与相同随机数下关闭全部措施的对照之差。",
+            f"{year}年末持有该称号及以上的企业，与相同随机数下关闭全部措施的对照之差。"
+            "末列为全部措施的总资金除以该层级增加的企业数：同一笔资金分别除以各层级，"
+            "不是该层级一家企业的价格。",
             f"Firms holding at least the title at the end of {year}, minus the same seeds with "
-            "every lever off.",
+            "every lever off. The last column divides the whole programme's money by each "
+            "tier's extra firms in turn: it is not the price of a firm of that tier.",
         ),
         lang,
     )
     return f"<p>{say}</p><table><tr>{head}</tr>{rows}</table>"
+
+
+def _money(yuan) -> str:
+    """万元 with one decimal, or a dash where there is no figure (no extra firm)."""
+    return "–" if yuan is None or yuan != yuan else f"{wan(yuan):,.1f}"
+
+
+def _lever_table(result: EnsembleResult, names: dict[str, str], lang: Lang) -> str:
+    """Each lever switched off alone on the same seeds: its cost, the firms it adds per tier
+    and its own cost per extra firm."""
+    table = result.lever_attribution()
+    if result.lever_off is None:
+        return "<p>" + _pair(("未逐项关闭措施运行（srdi report --by-lever）。",
+                              "Not run: srdi report --by-lever."), lang) + "</p>"  # fmt: skip
+    if table.empty:
+        return "<p>" + _pair(("本情景无政策措施。", "No levers."), lang) + "</p>"
+    keys = ("lever", "lever_cost", "tier", "extra_se", "lever_cpf")
+    head = "".join(
+        f'<th class="{"l" if k in ("lever", "tier") else ""}">{_one(COLUMNS[k], lang)}</th>'
+        for k in keys
+    )
+    rows = []
+    for lever, group in table[table.metric == "at_least"].groupby("lever", sort=False):
+        for i, r in enumerate(group.itertuples()):
+            first = (
+                f'<td class="l" rowspan="{len(group)}">{html.escape(lever_name(lever, lang))}'
+                f'</td><td rowspan="{len(group)}">{_money(r.lever_cost_yuan)}</td>'
+                if i == 0
+                else ""
+            )
+            rows.append(
+                f'<tr>{first}<td class="l">{html.escape(names.get(r.tier, r.tier))}</td>'
+                f"<td>{r.extra_firms:,.1f} ± {r.mc_se:,.1f}</td>"
+                f"<td>{_money(r.cost_per_extra_firm_yuan)}</td></tr>"
+            )
+    year = result.years[-1]
+    say = _pair(
+        (
+            f"每项措施单独关闭（相同随机数）：{year}年末持有该称号及以上的企业因该措施增加的数量，"
+            "及该措施自身资金除以增加的企业数。措施之间相互作用，各项之和不必等于全部措施的合计。",
+            f"Each lever switched off alone (same seeds): the firms holding at least the title "
+            f"at the end of {year} that the lever adds, and the lever's own money per extra "
+            "firm. Levers interact: their extra firms need not add up to the whole programme's.",
+        ),
+        lang,
+    )
+    return f"<p>{say}</p><table><tr>{head}</tr>{''.join(rows)}</table>"
 
 
 def _provenance(result: EnsembleResult, scenario_file: str | Path) -> str:

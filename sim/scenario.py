@@ -596,6 +596,61 @@ def check_values(
         raise ScenarioErrors(errs)
 
 
+def parse_settings(
+    scenario: Scenario, items: Iterable[str], source: str = "--set"
+) -> dict[str, float]:
+    """`PATH=VALUE` settings (the command line's `--set`) as the `values=` of a run, checked
+    against the scenario like any override (`check_values`): any quantity the scenario reads,
+    a lever or an uncertainty. Every problem is reported at once, as ScenarioErrors."""
+    values: dict[str, float] = {}
+    errs = []
+    for item in items:
+        path, eq, text = (part.strip() for part in str(item).partition("="))
+        problem = None
+        if not eq or not path:
+            problem = ("PATH=VALUE, e.g. levers.loans.coverage=0.6", repr(item))
+        elif path in values:
+            problem = ("set once", f"'{path}' set twice")
+        else:
+            try:
+                values[path] = float(text.replace("_", ""))
+            except ValueError:
+                problem = ("a number after '='", repr(text))
+        if problem:
+            errs.append(ScenarioError(source, path, expected=problem[0], found=problem[1],
+                                      kind="wrong_type"))  # fmt: skip
+    try:
+        check_values(scenario, values, source)
+    except ScenarioErrors as e:
+        for err in e.errors:
+            lever = err.path.split(".")[1] if err.path.startswith("levers.") else None
+            if err.kind == "unknown_key" and lever and getattr(scenario.levers, lever, 1) is None:
+                err.fix = (
+                    f"The scenario has no '{lever}' lever: --set changes quantities the "
+                    "scenario reads; add the lever to the scenario (or a sweep file's "
+                    "scenario_patch) first."
+                )
+        errs += e.errors
+    if errs:
+        raise ScenarioErrors(errs)
+    return values
+
+
+def describe_settings(scenario: Scenario, values: Mapping[str, float]) -> list[str]:
+    """One line per setting: the path, the value set, and what the scenario had."""
+    specs = scenario.specs()
+    out = []
+    for path, v in values.items():
+        spec = specs.get(path) or specs.get(path.rpartition(".")[0])
+        had = ""
+        if spec is not None and spec.sample:
+            had = f"calibrated, posterior {spec.low:g}-{spec.high:g}"
+        elif spec is not None:
+            had = f"{spec.low:g}-{spec.high:g}" if spec.draw else f"{spec.value:g}"
+        out.append(f"{path} = {v:g}" + (f" (scenario: {had})" if had else ""))
+    return out
+
+
 def _quantities(obj: Any, prefix: str) -> Iterable[tuple[str, Quantity]]:
     """Every Quantity inside a schema object, with its dotted path."""
     if isinstance(obj, Quantity):

@@ -94,7 +94,7 @@ def test_table_output_is_readable(hebi_out):
     total = next(line for line in report.splitlines() if line.strip().startswith("total"))
     printed = float(total.split()[1].replace(",", ""))
     assert printed == pytest.approx(saved["cost"]["total_yuan"]["mean"] / 1e4, abs=0.05)
-    assert "万元 per extra firm" in report
+    assert "whole programme's cost / extra firm" in report
 
 
 def test_out_writes_tables_and_fan_chart(hebi_out):
@@ -144,15 +144,16 @@ def test_money_for_people_is_in_wan_yuan_and_in_yuan_in_the_json(hebi_out):
         for q in ("mean", "p05", "p95"):
             assert row[f"{q}_wan_yuan"] == pytest.approx(rec[f"{q}_yuan"] / 1e4, rel=1e-5)
     att = pd.read_csv(out / "attributable.csv", encoding="utf-8-sig")
-    assert "cost_per_extra_firm_yuan" not in att.columns
+    assert "whole_programme_cost_per_extra_firm_yuan" not in att.columns
     for row, rec in zip(att.to_dict("records"), saved["attributable"], strict=True):
-        yuan = rec["cost_per_extra_firm_yuan"]
-        wan = row["cost_per_extra_firm_wan_yuan"]
+        yuan = rec["whole_programme_cost_per_extra_firm_yuan"]
+        wan = row["whole_programme_cost_per_extra_firm_wan_yuan"]
         assert wan != wan if yuan is None else wan == pytest.approx(yuan / 1e4, rel=1e-5)
 
 
 SHEETS = {"targets 目标": "targets", "counts 企业数": "counts", "cost 资金": "cost",
-          "attributable 政策带来": "attributable"}  # fmt: skip
+          "attributable 政策带来": "attributable",
+          "lever_attribution 各措施带来": "lever_attribution"}  # fmt: skip
 
 
 def test_the_workbook_holds_every_table_one_sheet_each(hebi_out):
