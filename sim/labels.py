@@ -30,6 +30,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "new_short": ("新增", "new"),
     "ever_short": ("累计", "cumulative"),
     "pool": ("培育库", "cultivation pool"),
+    "replications": ("次模拟", "replications"),
+    "seed": ("随机种子", "seed"),
     "no_targets": ("无目标:现状预测", "no targets: status quo"),
     "p_reach": ("达成概率", "P(reach target)"),
     "with_levers": ("有政策措施", "with levers"),
