@@ -20,13 +20,17 @@ import pandas as pd
 
 from . import competition
 from .levers import LEVER_NAMES
-from .model import GrowthModel
+from .model import RELAXATIONS, GrowthModel
 from .scenario import Scenario, check_values
 from .workers import process_pool
 
 log = logging.getLogger(__name__)
 
 METRICS = ("at_least", "exactly", "new", "ever", "lost", "reviewed", "applied", "brought_in")
+# closures and places of each title, recorded in every run; the candidates and eligible firms
+# of each title only in runs asked for the funnel (`srdi diagnose`)
+PLACES = ("closed", "titles_available", "rivals")
+FUNNEL = ("candidates", "eligible")
 QUANTILES = (0.05, 0.5, 0.95)
 TARGET_COLUMNS = (
     "id", "tier", "kind", "year", "value", "probability", "mc_se", "expected", "p05", "p95",
@@ -39,12 +43,19 @@ def run_replication(
     seed: np.random.SeedSequence,
     levers_on: bool = True,
     values: dict[str, float] | None = None,
+    relax: frozenset[str] = frozenset(),
+    funnel: bool = False,
 ) -> dict[str, np.ndarray]:
-    """One run of the model; arrays over (year, level) and (year, lever)."""
-    model = GrowthModel(scenario, seed=seed, levers_on=levers_on, values=values)
+    """One run of the model; arrays over (year, level) and (year, lever). `relax`: stages of
+    the funnel lifted (`sim.model.RELAXATIONS`); `funnel`: also count each title's candidates
+    and eligible firms."""
+    model = GrowthModel(
+        scenario, seed=seed, levers_on=levers_on, values=values, relax=relax, funnel=funnel
+    )
     model.run_model()
     h = model.history
-    out = {m: np.stack([getattr(r, m) for r in h]) for m in METRICS}
+    metrics = METRICS + PLACES + (FUNNEL if funnel else ())
+    out = {m: np.stack([getattr(r, m) for r in h]) for m in metrics}
     out["pool_size"] = np.array([r.pool_size for r in h])
     out["cost"] = np.array([[r.cost[name] for name in LEVER_NAMES] for r in h])
     model.discard_firms()
@@ -52,8 +63,8 @@ def run_replication(
 
 
 def _run_chunk(args: tuple) -> list[dict[str, np.ndarray]]:
-    scenario, seeds, levers_on, values = args
-    return [run_replication(scenario, s, levers_on, values) for s in seeds]
+    scenario, seeds, levers_on, values, relax, funnel = args
+    return [run_replication(scenario, s, levers_on, values, relax, funnel) for s in seeds]
 
 
 @dataclass
@@ -300,6 +311,8 @@ def run_ensemble(
     workers: int = 1,
     values: dict[str, float] | None = None,
     progress: Callable[[int], None] | None = None,
+    relax: frozenset[str] | set[str] = frozenset(),
+    funnel: bool = False,
 ) -> EnsembleResult:
     """Run `runs` replications (and their counterfactuals) of a scenario.
 
@@ -312,6 +325,11 @@ def run_ensemble(
         workers: worker processes (1 = in this process). Results do not depend on it.
         values: fixed values for drawn quantities, by dotted path.
         progress: called with the number of replications just finished.
+        relax: stages of the funnel lifted in every run, the counterfactual's too
+            (`sim.model.RELAXATIONS`; `srdi diagnose`). Same seeds: a relaxation's effect is
+            its own, not the draws'.
+        funnel: also record each title's candidates and eligible firms per year (`runs`
+            keys "candidates" and "eligible"; slower: every candidate's criteria are read).
     """
     import time
 
@@ -324,19 +342,28 @@ def run_ensemble(
     results: dict[bool, list] = {}
     if values:
         check_values(scenario, values)  # refused here, before any worker starts
+    relax = frozenset(relax)
+    if relax - RELAXATIONS.keys():
+        raise ValueError(
+            f"relax: unknown stages {sorted(relax - RELAXATIONS.keys())}; "
+            f"known: {list(RELAXATIONS)}"
+        )
     workers = max(1, min(workers, os.cpu_count() or 1))
     if workers == 1:
         for on in passes:
             results[on] = []
             for s in seeds:
-                results[on].append(run_replication(scenario, s, on, values))
+                results[on].append(run_replication(scenario, s, on, values, relax, funnel))
                 if progress:
                     progress(1 / len(passes))
     else:
         chunk = max(1, math.ceil(runs / (workers * 8)))
         with process_pool(workers) as pool:
             for on in passes:
-                jobs = [(scenario, seeds[i : i + chunk], on, values) for i in range(0, runs, chunk)]
+                jobs = [
+                    (scenario, seeds[i : i + chunk], on, values, relax, funnel)
+                    for i in range(0, runs, chunk)
+                ]
                 results[on] = []
                 for part in pool.map(_run_chunk, jobs):
                     results[on].extend(part)

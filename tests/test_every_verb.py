@@ -20,6 +20,7 @@ def _verbs(path: Path, out: Path) -> dict[str, list[str]]:
         "validate": ["validate", str(path)],
         "dashboard": ["dashboard", str(path), "--no-browser", "--port", "1"],
         "forecast": ["forecast", str(path), "--runs", "2", "--workers", "1", "--out", str(out)],
+        "diagnose": ["diagnose", str(path), "--runs", "2", "--workers", "1", "--out", str(out)],
         "sweep": [
             "sweep",
             str(path),
