@@ -22,7 +22,9 @@ not lift (too few candidates growing into the criteria, or too little time).
 **Binding stage.** Per target, the gain of a stage is P(reach | stage relaxed) - P(reach), and
 its Monte Carlo error the standard error of the paired differences over replications. The
 binding stage is the one with the largest gain, if that gain exceeds two of its errors; else
-"none binds" (no relaxation moves the probability beyond Monte Carlo error).
+"none binds" (no relaxation moves the probability beyond Monte Carlo error). When a second stage
+binds too and the first's lead over it is within two errors of their paired difference, the
+result says so (`runner_up`, `binding_clear`): the two stages bind about as much.
 """
 
 from __future__ import annotations
@@ -101,27 +103,37 @@ class Diagnosis:
 
     def targets(self) -> list[dict[str, Any]]:
         """Per target: P(reach), each stage's P(reach) if relaxed with its gain and error, the
-        binding stage (None: none binds), and P(reach) with every stage relaxed."""
+        binding stage (None: none binds), and P(reach) with every stage relaxed.
+
+        `runner_up` is the stage with the next largest gain among those that bind, and
+        `binding_clear` whether the binding stage's lead over it exceeds two Monte Carlo errors
+        of their paired difference (True when no other stage binds; None when none binds).
+        """
         out = []
         n = self.n_runs
         for t in self.scenario.targets:
             base = (self.plan.outcome(t) >= t.value).astype(float)
             p = float(base.mean())
-            stages = []
+            stages, reached = [], {}
             for stage, res in self.relaxed.items():
-                d = (res.outcome(t) >= t.value).astype(float) - base
-                se = float(d.std(ddof=1) / math.sqrt(n)) if n > 1 else 0.0
+                reached[stage] = (res.outcome(t) >= t.value).astype(float)
+                gain, se = _paired(reached[stage], base)
                 stages.append(
                     {
                         "stage": stage,
-                        "probability_if_relaxed": float(p + d.mean()),
-                        "gain": float(d.mean()),
+                        "probability_if_relaxed": float(reached[stage].mean()),
+                        "gain": gain,
                         "mc_se": se,
-                        "binds": bool(d.mean() > BINDING_ERRORS * se and d.mean() > 0),
+                        "binds": bool(gain > BINDING_ERRORS * se and gain > 0),
                     }
                 )
-            candidates = [s for s in stages if s["binds"]]
-            binding = max(candidates, key=lambda s: s["gain"])["stage"] if candidates else None
+            ranked = sorted((s for s in stages if s["binds"]), key=lambda s: -s["gain"])
+            binding = ranked[0]["stage"] if ranked else None
+            runner_up = ranked[1]["stage"] if len(ranked) > 1 else None
+            clear = None if binding is None else True
+            if runner_up is not None:
+                lead, se = _paired(reached[binding], reached[runner_up])
+                clear = bool(lead > BINDING_ERRORS * se)
             every = None
             if self.all_relaxed is not None:
                 every = float(np.mean(self.all_relaxed.outcome(t) >= t.value))
@@ -136,6 +148,8 @@ class Diagnosis:
                     "mc_se": math.sqrt(p * (1 - p) / n),
                     "stages": stages,
                     "binding": binding,
+                    "runner_up": runner_up,
+                    "binding_clear": clear,
                     "probability_all_relaxed": every,
                 }
             )
@@ -186,6 +200,13 @@ class Diagnosis:
             "funnel": funnel,
             "elapsed_seconds": round(self.elapsed_seconds, 3),
         }
+
+
+def _paired(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """Mean of a - b over replications and its standard error (paired: same seeds)."""
+    d = a - b
+    se = float(d.std(ddof=1) / math.sqrt(d.size)) if d.size > 1 else 0.0
+    return float(d.mean()), se
 
 
 def _plain(v: Any) -> Any:
@@ -297,6 +318,8 @@ def report(d: Diagnosis) -> str:
                 f"binding: {t['binding']}, P(reach) {t['probability']:.2f} -> "
                 f"{s['probability_if_relaxed']:.2f} (+{s['gain']:.2f} ± {s['mc_se']:.3f})"
             )
+            if not t["binding_clear"]:
+                why += f", {t['runner_up']} as much within Monte Carlo error"
         every = t["probability_all_relaxed"]
         tail = f"; every stage relaxed: {every:.2f}" if every is not None else ""
         lines.append(f"  {t['target']}: {why}{tail}")

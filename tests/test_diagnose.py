@@ -54,7 +54,7 @@ def test_a_stage_that_cannot_act_changes_nothing_on_the_same_seeds(hebi):
     for t in d.targets():
         (s,) = t["stages"]
         assert s["probability_if_relaxed"] == t["probability"] and s["gain"] == 0.0
-        assert t["binding"] is None
+        assert t["binding"] is None and t["binding_clear"] is None
 
 
 def test_relaxations_start_from_the_same_draws(hebi):
@@ -91,6 +91,7 @@ def test_the_stage_a_fixture_makes_binding_is_named(fixture, stage):
     for t in d.targets():
         by = {s["stage"]: s for s in t["stages"]}
         assert t["binding"] == stage, (t["target"], by)
+        assert t["binding_clear"] is True
         others = [s["probability_if_relaxed"] for name, s in by.items() if name != stage]
         assert by[stage]["probability_if_relaxed"] - t["probability"] > 0.5
         assert by[stage]["probability_if_relaxed"] > max(others)
@@ -113,7 +114,8 @@ def test_cli_json_and_files(tmp_path):
     assert {"targets", "funnel", "stages", "stages_not_run", "runs", "seed"} <= doc.keys()
     assert len(doc["targets"]) == 8
     for t in doc["targets"]:
-        assert {"target", "probability", "stages", "binding"} <= t.keys()
+        keys = {"target", "probability", "stages", "binding", "runner_up", "binding_clear"}
+        assert keys <= t.keys()
         assert [s["stage"] for s in t["stages"]] == ["titles", "closures"]
         assert all({"stage", "probability_if_relaxed"} <= s.keys() for s in t["stages"])
         assert t["binding"] in (None, "titles", "closures")
