@@ -933,6 +933,100 @@ def compare_command(plans, settings, runs, seed, as_json, out, workers, lang) ->
         click.echo(f"\nChart, table and JSON written to {out_dir}/")
 
 
+@main.command()
+@click.argument("scenario", type=click.Path(dir_okay=False))
+@click.option("--runs", "-n", default=1000, show_default=True,
+              help="Replications of each run (the plan and each relaxation).")  # fmt: skip
+@click.option("--seed", "-s", default=0, show_default=True, help="Root seed, shared by every run.")
+@click.option("--out", "-o", type=click.Path(file_okay=False),
+              help="Write diagnose.json, funnel.csv, stages.csv and two charts here.")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@click.option("--workers", "-w", default=None, type=int,
+              help="Worker processes (default: all cores).")  # fmt: skip
+@click.option("--stages", metavar="A,B", default=None,
+              help="Stages to relax (default: every one that can act in the scenario): "
+              "apply, titles, re_review, closures, budget, bring_in.")  # fmt: skip
+@click.option("--lang", type=click.Choice(LANGS), default="zh", show_default=True,
+              help="Language of the charts.")  # fmt: skip
+def diagnose(scenario, runs, seed, out, as_json, workers, stages, lang) -> None:
+    """What binds: each target title's funnel, and P(reach) if one stage alone were relaxed.
+
+    Relaxations (same seeds as the plan): every eligible firm applies, unlimited titles, no
+    re-review losses, no closures, no awards budget cap, every planned firm brought in. The
+    binding stage raises P(reach) most, by more than 2 Monte Carlo errors.
+
+    Example: srdi diagnose scenarios/hebi.yaml --out results/hebi-diagnose
+    """
+    from tqdm import tqdm
+
+    from . import diagnose as dg
+    from .ensemble import estimate_seconds
+    from .model import RELAXATIONS
+
+    sc = _load(scenario, "diagnose")
+    if runs < 1:
+        raise click.BadParameter(f"must be at least 1, got {runs}", param_hint="--runs")
+    chosen = None
+    if stages is not None:
+        chosen = [x.strip() for x in stages.split(",") if x.strip()]
+        wrong = [x for x in chosen if x not in RELAXATIONS]
+        if wrong or not chosen:
+            raise click.BadParameter(
+                f"expected stages among {', '.join(RELAXATIONS)} separated by commas, "
+                f"found '{stages}'",
+                param_hint="--stages",
+            )
+    out_dir = Path(out) if out else None
+    if out_dir is not None and (why := _writable_folder(out_dir)):
+        click.echo(f"error: --out: {why}; nothing was run or written.", err=True)
+        sys.exit(EXIT_INVALID)
+    workers = workers or os.cpu_count() or 1
+    n_runs = dg.runs_needed(sc, chosen)
+    _warn_if_long(
+        n_runs * estimate_seconds(sc, runs, False, workers),
+        f"{n_runs} runs of {runs} replications on {workers} worker(s)",
+        "--runs, --stages or more --workers",
+    )
+    with tqdm(total=runs * n_runs, desc=f"{sc.place.id}", unit="run", disable=None,
+              file=sys.stderr, leave=False) as bar:  # fmt: skip
+        result = dg.diagnose(
+            sc, runs=runs, seed=seed, workers=workers, stages=chosen, progress=bar.update
+        )
+    if out_dir is not None:
+        _write_diagnosis(result, out_dir, lang)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
+    else:
+        click.echo(dg.report(result))
+        if out_dir is not None:
+            click.echo(f"\nTables, charts and diagnose.json written to {out_dir}/")
+
+
+def _write_diagnosis(result, out_dir: Path, lang: str) -> None:
+    """The funnel and the stages as CSV (titles in Chinese too), the two charts (words in
+    `lang`) and the JSON, each file written whole or not at all."""
+    from . import diagnose_plots
+    from .fonts import cjk
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tier_zh = {t.id: t.name_zh for t in result.scenario.ladder().tiers}
+    for stem, df in (("funnel", result.funnel()), ("stages", result.stage_table())):
+        table = for_people(df, tier_zh)
+        write_atomic(out_dir / f"{stem}.csv", lambda p, t=table: write_csv(t, p))
+    for stem, draw in (
+        ("funnel", diagnose_plots.funnel_chart),
+        ("relaxations", diagnose_plots.relaxation_chart),
+    ):
+        fig = draw(result, lang)
+        png = out_dir / f"{stem}.png"
+        with cjk():
+            write_atomic(png, lambda p, f=fig: f.savefig(p, dpi=110, format="png"))
+    write_atomic(
+        out_dir / "diagnose.json",
+        lambda p: p.write_text(json.dumps(result.to_dict(), ensure_ascii=False, indent=1)),
+    )
+
+
 def pd_read(path: Path):
     import pandas as pd
 

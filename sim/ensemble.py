@@ -22,13 +22,17 @@ import pandas as pd
 
 from . import competition
 from .levers import LEVER_NAMES
-from .model import GrowthModel
+from .model import RELAXATIONS, GrowthModel
 from .scenario import Scenario, check_values
 from .workers import process_pool
 
 log = logging.getLogger(__name__)
 
 METRICS = ("at_least", "exactly", "new", "ever", "lost", "reviewed", "applied", "brought_in")
+# closures and places of each title, recorded in every run; the candidates and eligible firms
+# of each title only in runs asked for the funnel (`srdi diagnose`)
+PLACES = ("closed", "titles_available", "rivals")
+FUNNEL = ("candidates", "eligible")
 QUANTILES = (0.05, 0.5, 0.95)
 TARGET_COLUMNS = (
     "id", "tier", "kind", "year", "value", "probability", "mc_se", "expected", "p05", "p95",
@@ -42,15 +46,20 @@ def run_replication(
     levers_on: bool = True,
     values: dict[str, float] | None = None,
     levers_off: tuple[str, ...] = (),
+    relax: frozenset[str] = frozenset(),
+    funnel: bool = False,
 ) -> dict[str, np.ndarray]:
     """One run of the model; arrays over (year, level) and (year, lever). `levers_off`: levers
-    left off while the others act."""
+    left off while the others act; `relax`: stages of the funnel lifted
+    (`sim.model.RELAXATIONS`); `funnel`: also count each title's candidates and eligible firms."""
     model = GrowthModel(
-        scenario, seed=seed, levers_on=levers_on, values=values, levers_off=levers_off
-    )
+        scenario, seed=seed, levers_on=levers_on, values=values, levers_off=levers_off,
+        relax=relax, funnel=funnel,
+    )  # fmt: skip
     model.run_model()
     h = model.history
-    out = {m: np.stack([getattr(r, m) for r in h]) for m in METRICS}
+    metrics = METRICS + PLACES + (FUNNEL if funnel else ())
+    out = {m: np.stack([getattr(r, m) for r in h]) for m in metrics}
     out["pool_size"] = np.array([r.pool_size for r in h])
     out["cost"] = np.array([[r.cost[name] for name in LEVER_NAMES] for r in h])
     model.discard_firms()
@@ -58,8 +67,10 @@ def run_replication(
 
 
 def _run_chunk(args: tuple) -> list[dict[str, np.ndarray]]:
-    scenario, seeds, levers_on, values, levers_off = args
-    return [run_replication(scenario, s, levers_on, values, levers_off) for s in seeds]
+    scenario, seeds, levers_on, values, levers_off, relax, funnel = args
+    return [
+        run_replication(scenario, s, levers_on, values, levers_off, relax, funnel) for s in seeds
+    ]
 
 
 @dataclass
@@ -383,6 +394,8 @@ def run_ensemble(
     values: dict[str, float] | None = None,
     progress: Callable[[int], None] | None = None,
     by_lever: bool = False,
+    relax: frozenset[str] | set[str] = frozenset(),
+    funnel: bool = False,
 ) -> EnsembleResult:
     """Run `runs` replications (and their counterfactuals) of a scenario.
 
@@ -397,6 +410,11 @@ def run_ensemble(
         progress: called with the number of replications just finished.
         by_lever: also run every replication once per lever with that lever alone off (one
             more pass per lever), for `EnsembleResult.lever_attribution`.
+        relax: stages of the funnel lifted in every run, the counterfactual's too
+            (`sim.model.RELAXATIONS`; `srdi diagnose`). Same seeds: a relaxation's effect is
+            its own, not the draws'.
+        funnel: also record each title's candidates and eligible firms per year (`runs`
+            keys "candidates" and "eligible"; slower: every candidate's criteria are read).
     """
     import time
 
@@ -414,12 +432,18 @@ def run_ensemble(
     results: dict[Any, list] = {}
     if values:
         check_values(scenario, values)  # refused here, before any worker starts
+    relax = frozenset(relax)
+    if relax - RELAXATIONS.keys():
+        raise ValueError(
+            f"relax: unknown stages {sorted(relax - RELAXATIONS.keys())}; "
+            f"known: {list(RELAXATIONS)}"
+        )
     workers = max(1, min(workers, os.cpu_count() or 1))
     if workers == 1:
         for key, on, off in passes:
             results[key] = []
             for s in seeds:
-                results[key].append(run_replication(scenario, s, on, values, off))
+                results[key].append(run_replication(scenario, s, on, values, off, relax, funnel))
                 if progress:
                     progress(1 / len(passes))
     else:
@@ -427,7 +451,8 @@ def run_ensemble(
         with process_pool(workers) as pool:
             for key, on, off in passes:
                 jobs = [
-                    (scenario, seeds[i : i + chunk], on, values, off) for i in range(0, runs, chunk)
+                    (scenario, seeds[i : i + chunk], on, values, off, relax, funnel)
+                    for i in range(0, runs, chunk)
                 ]
                 results[key] = []
                 for part in pool.map(_run_chunk, jobs):

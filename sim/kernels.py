@@ -242,15 +242,17 @@ def poisson_from_uniform(lam: np.ndarray, u: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(cache=True)
-def close_firms(alive, in_pool, tier, hazard, key) -> int:
-    """Each alive firm closes with the hazard of the title it holds; returns how many closed."""
-    closed = 0
+def close_firms(alive, in_pool, tier, hazard, key, closed) -> int:
+    """Each alive firm closes with the hazard of the title it holds; returns how many closed
+    and adds them, by the level they held, to `closed` (one slot per level)."""
+    n_closed = 0
     for i in range(alive.size):
         if alive[i] and uniform_at(key, i) < hazard[tier[i]]:
             alive[i] = False
             in_pool[i] = False
-            closed += 1
-    return closed
+            closed[tier[i]] += 1
+            n_closed += 1
+    return n_closed
 
 
 @numba.njit(cache=True)

@@ -37,6 +37,12 @@ WORDS: dict[str, tuple[str, str]] = {
     "with_levers": ("有政策措施", "with levers"),
     "difference_b_a": ("达成概率之差 B − A（95% 区间）", "difference B − A (95 % interval)"),
     "cost_wan": ("预期资金（万元）", "expected cost (10,000 yuan)"),
+    "funnel": ("各环节企业数(家，模拟均值，对数坐标)", "firms per stage (mean, log scale)"),
+    "funnel_title": ("认定漏斗", "funnel of each title"),
+    "relax_title": ("若只放开一个环节的达成概率", "P(reach) if one stage alone is relaxed"),
+    "binding": ("制约环节", "binding"),
+    "none_binds": ("无制约环节", "none binds"),
+    "year": ("年份", "year"),
 }
 
 LEVERS: dict[str, tuple[str, str]] = {
@@ -48,6 +54,36 @@ LEVERS: dict[str, tuple[str, str]] = {
     "cultivation_pool": ("培育库", "cultivation pool"),
     "stewards": ("服务专员", "service stewards"),
 }
+
+# `srdi diagnose`: the funnel's stages and the relaxations, (zh, en)
+FUNNEL_WORDS: dict[str, tuple[str, str]] = {
+    "candidates": ("可申报企业", "candidates"),
+    "eligible": ("符合条件", "eligible"),
+    "applied": ("申报", "applied"),
+    "titled": ("获认定", "titled"),
+    "titles_available": ("可用名额", "places available"),
+    "rivals": ("外地竞争者", "rivals from outside"),
+    "lost": ("复核失去称号", "lost at re-review"),
+    "closed": ("关停退出", "closed"),
+    "brought_in": ("引进", "brought in"),
+}
+RELAX_WORDS: dict[str, tuple[str, str]] = {
+    "plan": ("按计划", "as planned"),
+    "apply": ("符合条件者全部申报", "every eligible firm applies"),
+    "titles": ("名额不限", "unlimited titles"),
+    "re_review": ("复核不失去称号", "no re-review losses"),
+    "closures": ("无企业关停", "no closures"),
+    "budget": ("奖励预算不设上限", "no awards budget cap"),
+    "bring_in": ("计划引进全部落地", "every planned firm brought in"),
+    "all": ("全部放开", "all relaxed"),
+}
+
+
+def stage_word(key: str, lang: Lang) -> str:
+    """A funnel stage's or a relaxation's name in `lang` (`srdi diagnose`)."""
+    zh, en = FUNNEL_WORDS.get(key) or RELAX_WORDS[key]
+    return zh if lang == "zh" else en
+
 
 _KIND_ZH = {"stock": "{y}年{tier}{v}家", "cumulative": "到{y}年累计认定{tier}{v}家",
             "new": "{y}年新增{tier}{v}家", "pool_size": "{y}年培育库企业{v}家"}  # fmt: skip

@@ -183,7 +183,9 @@ class BringIn:
         self._used = 0
 
     def entry(self, model: GrowthModel) -> None:
-        k = int(model.bring_in_rng.binomial(self.n, self.success))
+        # relaxed (`srdi diagnose`): every planned firm lands; the same stream is drawn from
+        success = 1.0 if "bring_in" in model.relax else self.success
+        k = int(model.bring_in_rng.binomial(self.n, success))
         if k == 0:
             return
         cols = {name: arr[self._used : self._used + k] for name, arr in self._reserve.items()}

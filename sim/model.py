@@ -13,6 +13,11 @@ for the rows it needs only. Firms born in the place are allocated at the start (
 year fixed), and firms brought in are appended after them, so a firm has the same row in a
 run and in its counterfactual: common random numbers hold firm by firm.
 
+Relaxations (`relax`, for `srdi diagnose`): switches that lift one stage of the funnel so that
+its effect on the targets can be measured on the same seeds; `RELAXATIONS` says what each does.
+Each leaves every random number where it was (the draws are counter-based), so a relaxation that
+cannot act in a scenario leaves its results identical.
+
 Speed: what touches every firm (growth, R&D and IP, who applies, re-review due dates,
 stewards, exits, the tally) is a compiled loop (sim/kernels.py); the rest is numpy on the
 firms concerned.
@@ -46,6 +51,15 @@ PURPOSES = (
     "matching_subsidy",
     *kernels.GROW_INVEST_DRAWS,  # growth, rd, main_share, debt_ratio (normals), ip_class1/2
 )
+# Stages of the funnel a run can relax (`GrowthModel(relax=...)`), and what relaxing each does.
+RELAXATIONS = {
+    "apply": "every eligible firm applies for the title above it (no apply draw)",
+    "titles": "every eligible applicant is titled: no quota, no rejection at the checks",
+    "re_review": "no title is lost at re-review (firms are still re-reviewed and rewarded)",
+    "closures": "no firm closes",
+    "budget": "the awards' yearly budget cap is lifted (every award claimed is paid)",
+    "bring_in": "every firm the plan brings in a year arrives (success rate 1)",
+}
 # Child streams of the model's seed sequence.
 STREAMS = ("parameters", "baseline", "births", "dynamics", "bring_in", "competition")
 
@@ -62,10 +76,17 @@ class YearRecord:
     lost: np.ndarray
     reviewed: np.ndarray
     applied: np.ndarray  # eligible applicants judged for each title (approval = new / applied)
+    closed: np.ndarray  # holders of each level (exactly) that closed in the year
+    titles_available: np.ndarray  # the places of a rationed title (inf: granted on criteria)
+    rivals: np.ndarray  # applicants from outside the place for those places (0: none)
     brought_in: np.ndarray
     pool_size: int
     cost: dict[str, float]
     budget_left: float
+    # counted only when the model is asked to (`funnel=True`): reading every candidate's
+    # criteria costs about a quarter more time on the national scenario
+    candidates: np.ndarray | None = None  # firms that could apply for each title this year
+    eligible: np.ndarray | None = None  # candidates meeting the title's criteria
 
 
 class City(mesa.Agent):
@@ -79,7 +100,8 @@ class City(mesa.Agent):
     def reset_year(self) -> None:
         self.claims: list[tuple[str, np.ndarray, np.ndarray]] = []
         self.cost = dict.fromkeys(LEVER_NAMES, 0.0)
-        self.budget_left = self.awards.budget if self.awards else np.inf
+        capped = self.awards is not None and "budget" not in self.model.relax
+        self.budget_left = self.awards.budget if capped else np.inf
 
     def claim(self, lever: str, idx: np.ndarray, amount: np.ndarray) -> None:
         """Register cash owed to firms `idx` by `lever`, paid in the awards phase."""
@@ -170,23 +192,27 @@ class Evaluator(mesa.Agent):
         sd = float(spend.std())
         z = (spend - spend.mean()) / sd if sd > 0 else np.zeros_like(spend)
         log_weight = m.p["competition.score_weight"] * z
-        tier_id = m.ladder.tier(level).id
-        rest = 0.0
-        if not m.competition.whole_pool:
-            below = m.ladder.level(competition.APPLIES_FROM[tier_id])
-            rest = m.competition.rest_applicants(
-                tier_id,
-                m.year,
-                float(m.history[-1].at_least[below]),
-                m.p[f"competition.applicants_per_holder.{tier_id}"],
-            )
         rest_log_weight = (
             float(np.log(np.mean(np.exp(log_weight)))) - m.p["competition.place_strength"]
         )
-        won = rationing.approve(
-            log_weight, u, m.competition.quota_of(level, m.year), rest, rest_log_weight
-        )
+        quota = m.competition.quota_of(level, m.year)
+        won = rationing.approve(log_weight, u, quota, self.rivals(level), rest_log_weight)
         return applicants[won]
+
+    def rivals(self, level: int) -> float:
+        """Applicants from outside the place for a rationed title this year (0 when the whole
+        pool is simulated): per firm of the province holding the title below, at last year end."""
+        m = self.model
+        if m.competition.whole_pool:
+            return 0.0
+        tier_id = m.ladder.tier(level).id
+        below = m.ladder.level(competition.APPLIES_FROM[tier_id])
+        return m.competition.rest_applicants(
+            tier_id,
+            m.year,
+            float(m.history[-1].at_least[below]),
+            m.p[f"competition.applicants_per_holder.{tier_id}"],
+        )
 
 
 class GrowthModel(mesa.Model):
@@ -206,6 +232,11 @@ class GrowthModel(mesa.Model):
         firm_history: firm columns (names of `COLUMNS`) to copy at the end of every year into
             `firm_history[name]`, one array per year, base year first. A run otherwise keeps
             yearly aggregates only (`history`), so its memory does not grow with the years.
+        relax: stages of the funnel to lift (names of `RELAXATIONS`); empty: the model as is.
+        funnel: also count each year, per title, the candidates (alive firms whose level lets
+            them apply for it) and the eligible ones (meeting its criteria), for `srdi
+            diagnose`. Off by default: it reads the criteria of every candidate, not only of
+            the firms that apply. Nothing else in the run changes.
     """
 
     def __init__(
@@ -217,6 +248,8 @@ class GrowthModel(mesa.Model):
         firm_history: tuple[str, ...] = (),
         origin: int | None = None,
         levers_off: Collection[str] = (),
+        relax: frozenset[str] | set[str] | tuple[str, ...] = frozenset(),
+        funnel: bool = False,
     ) -> None:
         unknown = [name for name in firm_history if name not in COLUMNS]
         if set(levers_off) - set(LEVER_NAMES):
@@ -227,6 +260,13 @@ class GrowthModel(mesa.Model):
         if unknown:
             raise ValueError(
                 f"firm_history: unknown firm columns {unknown}; known: {list(COLUMNS)}"
+            )
+        self.relax = frozenset(relax)
+        self.funnel = funnel
+        if self.relax - RELAXATIONS.keys():
+            raise ValueError(
+                f"relax: unknown stages {sorted(self.relax - RELAXATIONS.keys())}; "
+                f"known: {list(RELAXATIONS)}"
             )
         root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
         super().__init__(rng=root)
@@ -303,6 +343,7 @@ class GrowthModel(mesa.Model):
         self._buffers: dict[str, np.ndarray] = {}  # work arrays kept from year to year
         # the base year as the first record: the state every forecast starts from
         self.brought_in = np.zeros(self.top + 1, dtype=np.int64)
+        self._reset_funnel()
         zeros = np.zeros(self.top + 1, dtype=np.int64)
         self.collect(zeros, zeros, zeros, zeros)
         # mesa keeps each model's agent-id counter in a class-level dict (`Agent._ids`), which
@@ -392,6 +433,7 @@ class GrowthModel(mesa.Model):
         self.year += 1
         self.city.reset_year()
         self.brought_in = np.zeros(self.top + 1, dtype=np.int64)
+        self._reset_funnel()
         self.entry()
         self.select()
         self.finance()
@@ -403,6 +445,14 @@ class GrowthModel(mesa.Model):
         self.exit()
         self.collect(newly, lost, reviewed, applied)
         self.running = self.year < self.period.end  # mesa.batch_run stops at the period's end
+
+    def _reset_funnel(self) -> None:
+        """The year's funnel counts that `collect` records besides new, applied and lost."""
+        self.candidates = np.zeros(self.top + 1, dtype=np.int64)
+        self.eligible = np.zeros(self.top + 1, dtype=np.int64)
+        self.closed = np.zeros(self.top + 1, dtype=np.int64)
+        self.titles_available = np.zeros(self.top + 1)
+        self.rivals = np.zeros(self.top + 1)
 
     def entry(self) -> None:
         """Candidates born this year come alive; levers bring in titled firms from outside."""
@@ -526,6 +576,11 @@ class GrowthModel(mesa.Model):
         (`kernels.applicants`); the draw is checked first, so that the criteria are read for the
         firms that would apply only (the same firms either way: the chance does not depend on
         eligibility). A firm that may try two titles has the same apply draw for both.
+
+        It records the places available (`titles_available`, `rivals`) and, with `funnel`,
+        counts per title the candidates (alive firms whose start level lets them apply for it,
+        not granted a higher title this year) and the eligible ones among them. Relaxed `apply`:
+        the applicants are the eligible candidates; relaxed `titles`: every applicant is titled.
         """
         f, p = self.firms, self.p
         start = f.tier.copy()
@@ -554,14 +609,37 @@ class GrowthModel(mesa.Model):
         all_rows, all_levels = all_rows[:n_applying], all_levels[:n_applying]
         self.random_numbers["uniform"] += n_drawn
         for k in range(self.top, 0, -1):
-            applying = all_rows[all_levels == k]
-            # not granted a higher title earlier in this loop
-            applying = applying[f.tier[applying] == start[applying]]
-            if applying.size == 0:
+            if below[k] < 0:  # not granted this year
                 continue
-            applicants = applying[self.ladder.meets(k, f.values(applying))]
+            self.titles_available[k] = (
+                self.competition.quota_of(k, self.year)
+                if self.competition.rationed.get(k, False)
+                else np.inf
+            )
+            if self.competition.rationed.get(k, False):
+                self.rivals[k] = self._evaluator_of[k].rivals(k)
+            if self.funnel or "apply" in self.relax:
+                # candidates: at a start level that may apply for k, not granted a higher title
+                waiting = np.flatnonzero(
+                    f.alive & (start >= below[k]) & (start < k) & (f.tier == start)
+                )
+                eligible = waiting[self.ladder.meets(k, f.values(waiting))]
+                self.candidates[k] = waiting.size
+                self.eligible[k] = eligible.size
+            if "apply" in self.relax:
+                applicants = eligible
+            else:
+                applying = all_rows[all_levels == k]
+                # not granted a higher title earlier in this loop
+                applying = applying[f.tier[applying] == start[applying]]
+                if applying.size == 0:
+                    continue
+                applicants = applying[self.ladder.meets(k, f.values(applying))]
             applied[k] = applicants.size
-            approved = self._evaluator_of[k].approve(k, applicants)
+            if "titles" in self.relax:
+                approved = applicants
+            else:
+                approved = self._evaluator_of[k].approve(k, applicants)
             first = f.highest_tier[approved] < k
             f.tier[approved] = k
             f.title_year[approved] = self.year
@@ -594,6 +672,8 @@ class GrowthModel(mesa.Model):
                 meets, p["re_review.fail_if_eligible"], p["re_review.fail_if_ineligible"]
             )
             fails = self.uniform("re_review", due) < fail_p
+            if "re_review" in self.relax:
+                fails[:] = False
             # a failing firm drops to the highest title below that exists this year
             f.tier[due[fails]] = max(j for j in range(k) if j == 0 or self.granted(j, self.year))
             f.title_year[due] = self.year
@@ -610,14 +690,17 @@ class GrowthModel(mesa.Model):
         self.city.pay()
 
     def exit(self) -> None:
-        """Firms close with a hazard that falls with the title held."""
+        """Firms close with a hazard that falls with the title held (none if `closures` is
+        relaxed); the closures of each level are counted in `closed`."""
         f, p = self.firms, self.p
+        if "closures" in self.relax:
+            return
         hazard = np.array(
             [p["exit.hazard.pool"]] + [p[f"exit.hazard.{t}"] for t in self.ladder.ids],
             dtype=np.float64,
         )
         self.random_numbers["uniform"] += int(np.count_nonzero(f.alive))
-        kernels.close_firms(f.alive, f.in_pool, f.tier, hazard, self.key("exit"))
+        kernels.close_firms(f.alive, f.in_pool, f.tier, hazard, self.key("exit"), self.closed)
 
     def collect(
         self, newly: np.ndarray, lost: np.ndarray, reviewed: np.ndarray, applied: np.ndarray
@@ -646,6 +729,11 @@ class GrowthModel(mesa.Model):
                 lost=lost,
                 reviewed=reviewed,
                 applied=applied,
+                candidates=self.candidates if self.funnel else None,
+                eligible=self.eligible if self.funnel else None,
+                closed=self.closed,
+                titles_available=self.titles_available,
+                rivals=self.rivals,
                 brought_in=self.brought_in.copy(),
                 pool_size=int(pool_size),
                 cost=dict(self.city.cost),
@@ -688,4 +776,4 @@ class GrowthModel(mesa.Model):
         return self.ladder.explain(tier_id, self.firms.values(), i)
 
 
-__all__ = ["GrowthModel", "City", "Evaluator", "YearRecord", "COLUMNS", "NATIVE"]
+__all__ = ["GrowthModel", "City", "Evaluator", "YearRecord", "RELAXATIONS", "COLUMNS", "NATIVE"]

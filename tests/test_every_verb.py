@@ -22,6 +22,7 @@ def _verbs(path: Path, out: Path) -> dict[str, list[str]]:
         "forecast": ["forecast", str(path), "--runs", "2", "--workers", "1", "--out", str(out)],
         "compare": ["compare", str(path), "--set", "levers.loans.coverage=0.5"]
         + ["--runs", "2", "--workers", "1", "--out", str(out)],
+        "diagnose": ["diagnose", str(path), "--runs", "2", "--workers", "1", "--out", str(out)],
         "sweep": [
             "sweep",
             str(path),
