@@ -23,15 +23,20 @@ Boxes
     *coverage* (the share of all missed cases that it holds), a *density* (the share of its
     cases that miss) and a *mass* (the share of all cases in it). The box reported is the one
     on the trajectory closest to a perfect box (coverage 1, density 1), or with ``min_density``
-    the one of highest coverage among those at least that dense. The search then starts again
-    on the cases outside the chosen boxes, up to ``max_boxes``; it stops early when a box would
-    restrict no input or be no denser than the cases left. A box's limits name only the inputs
-    it restricts, inclusive ``[low, high]`` in the inputs' units (yuan, shares, firms), each
-    with its quasi-p value ``qp`` (Bryant & Lempert 2010; the workbench's binomial test): the
-    chance of a density gain at least as large from the limit if the input did not matter. A
-    limit with qp above 0.05 may be noise. With replication cases, the quantities drawn per
-    replication take one value per replication (the same in every experiment: common random
-    numbers), so their limits rest on ``runs`` distinct values: sweep with enough runs.
+    the one of highest coverage among those at least that dense. Each limit has a quasi-p value
+    ``qp`` (Bryant & Lempert 2010; the workbench's binomial test): the chance of a density gain
+    at least as large from the limit if the input did not matter, one per side (low, high).
+    A side with qp above 0.05 (`QP_MAX`) may be noise and is freed from the chosen box (one
+    step added at the end of its trajectory, again until none is); an input whose both sides
+    are freed drops out. The search then starts again on the cases outside the chosen boxes, up to
+    ``max_boxes``; it stops when a box would restrict no input or be no denser than the design
+    as a whole (the share of all cases that miss). A box's limits name only the inputs it
+    restricts, inclusive ``[low, high]`` in the inputs' units (yuan, shares, firms).
+
+    With replication cases, the quantities drawn per replication take one value per
+    replication (the same in every experiment: common random numbers), so their limits rest on
+    ``runs`` distinct values, and their qp values, which count every case, overstate how sure
+    they are: sweep with enough runs.
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ MAX_BOXES = 3
 PEEL_ALPHA = 0.05
 PASTE_ALPHA = 0.05
 MASS_MIN = 0.05
+QP_MAX = 0.05  # a side of a limit with a larger quasi-p value is freed (may be noise)
 
 
 class DiscoverError(SrdiError):
@@ -315,6 +321,57 @@ def _prim_module():
     return prim
 
 
+def _trajectory(box) -> pd.DataFrame:
+    """A workbench box's peeling, pasting (and dropping) trajectory."""
+    t = box.peeling_trajectory.reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "step": np.arange(len(t), dtype=np.int64),
+            "coverage": t["coverage"].astype(float),
+            "density": t["density"].astype(float),
+            "mass": t["mass"].astype(float),
+            "restricted": t["res_dim"].astype(np.int64),
+        }
+    )
+
+
+def _limits(box, k: int, lows: pd.Series, highs: pd.Series):
+    """Step k's limits on the inputs it restricts, and each one's quasi-p value (the larger of
+    its restricted sides' values; the workbench marks a free side -1)."""
+    lim = box.box_lims[k]
+    limits = {
+        c: (float(lim.loc[0, c]), float(lim.loc[1, c]))
+        for c in lim.columns
+        if lim.loc[0, c] > lows[c] or lim.loc[1, c] < highs[c]
+    }
+    qp = {}
+    for c in limits:
+        sides = [float(v) for v in box.qp[k].get(c, []) if v >= 0]
+        qp[c] = max(sides) if sides else math.nan
+    return limits, qp
+
+
+def _drop_noise(search, box, k: int, x: pd.DataFrame) -> bool:
+    """Free each side of step k's limits whose quasi-p value is above `QP_MAX` (it may be
+    noise): the box without them becomes a new, last step of its trajectory. Whether any was."""
+    lim = box.box_lims[k].copy()
+    free = search.box_init
+    noisy = False
+    for c, sides in box.qp[k].items():
+        for side, q in enumerate(sides):
+            if q > QP_MAX:  # -1: a side not restricted
+                lim.loc[side, c] = free.loc[side, c]
+                noisy = True
+    if noisy:
+        rest = search.yi_remaining
+        inside = np.ones(len(rest), dtype=bool)
+        for c in lim.columns:
+            v = x[c].to_numpy()[rest]
+            inside &= (v >= lim.loc[0, c]) & (v <= lim.loc[1, c])
+        box.update(lim, rest[inside])
+    return noisy
+
+
 def _choose(trajectory: pd.DataFrame, min_density: float | None) -> int:
     """The step reported: closest to coverage 1 and density 1, or, with `min_density`, the
     highest coverage among steps at least that dense (the densest step if none is)."""
@@ -369,38 +426,25 @@ def _find_boxes(
     lows, highs = x.min(), x.max()
     boxes: list[Box] = []
     outside = np.ones(len(x), dtype=bool)  # cases in no chosen box yet
+    base_rate = float(missed.mean())
     while len(boxes) < max_boxes and missed[outside].any():
-        rate = float(missed[outside].mean())
         found = search.find_box()
         if progress:
             progress(1)
         if found is None:
             break
-        t = found.peeling_trajectory.reset_index(drop=True)
-        traj = pd.DataFrame(
-            {
-                "step": np.arange(len(t), dtype=np.int64),
-                "coverage": t["coverage"].astype(float),
-                "density": t["density"].astype(float),
-                "mass": t["mass"].astype(float),
-                "restricted": t["res_dim"].astype(np.int64),
-            }
-        )
+        traj = _trajectory(found)
         k = _choose(traj, min_density)
         found.select(k)
-        lim = found.box_lims[k]
-        limits = {
-            c: (float(lim.loc[0, c]), float(lim.loc[1, c]))
-            for c in x.columns
-            if lim.loc[0, c] > lows[c] or lim.loc[1, c] < highs[c]
-        }
+        for _ in range(2 * x.shape[1]):  # each pass frees a side at least
+            if not _drop_noise(search, found, k, x):
+                break
+            traj = _trajectory(found)
+            k = len(traj) - 1
+        limits, qp = _limits(found, k, lows, highs)
         density = float(traj.loc[k, "density"])
-        qp = {}  # the larger quasi-p of an input's restricted sides (-1 marks a free side)
-        for c in limits:
-            sides = [float(v) for v in found.qp[k].get(c, []) if v >= 0]
-            qp[c] = max(sides) if sides else math.nan
-        if not limits or density <= rate:
-            break  # restricts nothing, or no denser than the cases left: nothing more to find
+        if not limits or density <= base_rate:
+            break  # restricts nothing, or no denser than the design: nothing more to find
         inside = np.ones(len(x), dtype=bool)
         for c, (lo, hi) in limits.items():
             inside &= (x[c].to_numpy() >= lo) & (x[c].to_numpy() <= hi)

@@ -233,6 +233,11 @@ def _dw(key: str, lang: Lang) -> str:
     return zh if lang == "zh" else en
 
 
+def _limit(v: float) -> str:
+    """A limit as people read it: 6324.35 -> 6324, 19500 -> 19.5k, 0.1240 -> 0.124."""
+    return _short(v) if abs(v) >= 1e4 else f"{v:.4g}" if abs(v) >= 1 else f"{v:.3g}"
+
+
 def discover_chart(result, lang: Lang = "zh") -> plt.Figure:
     """Where a target is missed (`sim.discover.Discovery`): left, each box's peeling trajectory
     (coverage against density, the chosen step ringed); right, each chosen box's limits per
@@ -278,12 +283,12 @@ def _discover_chart(result, lang: Lang) -> plt.Figure:
         c = colors[(k - 1) % len(colors)]
         right.barh(i, 1.0, left=0.0, color="0.9", height=0.6)
         right.barh(i, z - a, left=a, color=c, height=0.6, alpha=0.8)
-        right.text(1.02, i, f"[{_short(lo)}, {_short(hi)}]  ({_short(vmin)}–{_short(vmax)})",
+        right.text(1.02, i, f"[{_limit(lo)}, {_limit(hi)}]  ({_limit(vmin)}–{_limit(vmax)})",
                    va="center", fontsize=8)  # fmt: skip
     right.set_yticks(range(len(rows)), [f"{_dw('box', lang)} {k}: {_label(n)}" for k, n in rows],
                      fontsize=8)  # fmt: skip
     right.set_ylim(len(rows) - 0.5, -0.5) if rows else right.set_yticks([])
-    right.set_xlim(0, 1.6)
+    right.set_xlim(0, 1.75)
     right.set_xticks([0, 0.5, 1], ["0", "0.5", "1"])
     right.set_xlabel(_dw("position", lang), fontsize=9)
     right.set_title(_dw("limits", lang), fontsize=10)

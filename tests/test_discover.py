@@ -190,3 +190,19 @@ def test_a_real_sweep_records_each_replications_draws_and_discover_reads_them(tm
     doc = json.loads(r.stdout)
     assert doc["unit"] == "replication" and doc["cases"] == 2 * 3
     assert "approval.national_little_giant" in doc["inputs"]
+
+
+def test_limits_that_may_be_noise_are_freed():
+    from sim.discover import QP_MAX, find_boxes
+
+    rng = np.random.default_rng(3)
+    n = 600
+    x = pd.DataFrame({name: rng.random(n) for name in ("x", "noise1", "noise2", "noise3")})
+    missed = ((x["x"] < CUT) & (rng.random(n) < 0.9)) | (rng.random(n) < 0.05)
+    # a dense box: peeled deep enough to restrict the noise inputs and x's low end by chance
+    box = find_boxes(x, missed.to_numpy(), max_boxes=1, min_density=0.95)[0]
+    assert list(box.limits) == ["x"], box.limits
+    assert box.limits["x"][0] == x["x"].min()  # the low side freed too
+    assert 0.27 <= box.limits["x"][1] <= 0.33
+    assert all(q <= QP_MAX for q in box.qp.values())
+    assert box.chosen == len(box.trajectory) - 1  # the freed box is the last step
