@@ -1027,6 +1027,108 @@ def _write_diagnosis(result, out_dir: Path, lang: str) -> None:
     )
 
 
+@main.command()
+@click.argument("sweep_dir", type=click.Path())
+@click.option("--target", "-t", required=True, metavar="ID", help="A target id of the sweep.")
+@click.option("--threshold", type=float, default=0.5, show_default=True,
+              help="Experiment cases: missed when P(reach) is below this.")  # fmt: skip
+@click.option(
+    "--cases",
+    type=click.Choice(["auto", "replication", "experiment"]),
+    default="auto",
+    show_default=True,
+    help="One case per replication (auto: when the sweep wrote them) or experiment.",
+)
+@click.option("--boxes", type=int, default=3, show_default=True, help="Boxes to look for.")
+@click.option(
+    "--min-density",
+    type=float,
+    default=None,
+    help="Choose the widest box at least this dense (default: nearest to coverage 1, density 1).",
+)
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(file_okay=False),
+    help="Write discover.csv, discover_trajectory.csv, discover.json, discover.png.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@click.option("--lang", type=click.Choice(LANGS), default="zh", show_default=True,
+              help="Language of the chart.")  # fmt: skip
+def discover(sweep_dir, target, threshold, cases, boxes, min_density, out, as_json, lang) -> None:
+    """Where a target is missed: PRIM boxes of inputs over a finished sweep's cases.
+
+    Each box is a range per input in which the target is mostly missed, with its coverage (its
+    share of all misses) and density (the share of its cases that miss).
+
+    Example: srdi discover results/hebi-sweep --target little_giant_2025 --out results/why
+    """
+    from tqdm import tqdm
+
+    from . import discover as dc
+
+    out_dir = Path(out) if out else None
+    bar = tqdm(total=boxes + 1 if boxes > 0 else 1, desc=target, unit="step", disable=None,
+               file=sys.stderr, leave=False)  # fmt: skip
+    try:
+        result = dc.discover(
+            sweep_dir, target, threshold, cases, boxes, min_density, progress=bar.update
+        )
+    except dc.DiscoverError as e:
+        click.echo(f"error: {e} Nothing was written.", err=True)
+        sys.exit(EXIT_INVALID)
+    finally:
+        bar.close()
+    if out_dir is not None:
+        if why := _writable_folder(out_dir):
+            click.echo(f"error: --out: {why}; nothing was written.", err=True)
+            sys.exit(EXIT_INVALID)
+        _write_discovery(result, out_dir, lang)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
+    else:
+        click.echo(_discover_report(result))
+        if out_dir is not None:
+            click.echo(f"\nTable, trajectory, JSON and chart written to {out_dir}/")
+
+
+def _write_discovery(result, out_dir: Path, lang: str) -> None:
+    from .fonts import cjk
+    from .plots import discover_chart
+
+    doc = json.dumps(result.to_dict(), ensure_ascii=False, indent=1) + "\n"
+    write_atomic(out_dir / "discover.csv", lambda p: write_csv(result.table(), p))
+    write_atomic(out_dir / "discover_trajectory.csv", lambda p: write_csv(result.trajectories(), p))
+    write_atomic(out_dir / "discover.json", lambda p: p.write_text(doc, encoding="utf-8"))
+    fig = discover_chart(result, lang)
+    with cjk():
+        write_atomic(out_dir / "discover.png", lambda p: fig.savefig(p, dpi=110, format="png"))
+
+
+def _discover_report(result) -> str:
+    """The boxes as text: each box's statistics and limits per restricted input."""
+    share = result.missed / result.cases if result.cases else 0.0
+    lines = [
+        f"{result.target} ({result.goal['kind']} {result.goal['tier']} >= "
+        f"{result.goal['value']:g} in {result.goal['year']}): missed in {result.missed} of "
+        f"{result.cases} {result.unit}s ({share:.0%}), {len(result.ranges)} inputs",
+    ]
+    for k, b in enumerate(result.boxes, start=1):
+        lines += [
+            "",
+            f"box {k}: coverage {b.coverage:.2f}, density {b.density:.2f}, mass {b.mass:.2f} "
+            f"({b.missed} of {b.cases} cases missed; step {b.chosen} of the trajectory)",
+        ]
+        for name, (lo, hi) in b.limits.items():
+            vmin, vmax = result.ranges[name]
+            lines.append(
+                f"    {name:<52} {_short_number(lo):>8} - {_short_number(hi):<8}"
+                f"  (range {_short_number(vmin)} - {_short_number(vmax)}; qp {b.qp[name]:.2g})"
+            )
+    lines += ["", *(f"note: {n}" for n in result.notes)]
+    return "\n".join(lines)
+
+
 def pd_read(path: Path):
     import pandas as pd
 

@@ -64,6 +64,53 @@ RELAXATIONS = {
 STREAMS = ("parameters", "baseline", "births", "dynamics", "bring_in", "competition")
 
 
+def _streams(root: np.random.SeedSequence) -> dict[str, np.random.SeedSequence]:
+    """The model's child streams (`STREAMS`) of a replication's seed sequence."""
+    # children derived without spawning: `spawn` would mutate the caller's SeedSequence, and a
+    # second model on the same seed (the counterfactual) would get different streams
+    return {
+        name: np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, i))
+        for i, name in enumerate(STREAMS)
+    }
+
+
+def draw_inputs(
+    scenario: Scenario,
+    seed: int | np.random.SeedSequence | None,
+    values: dict[str, float] | None = None,
+    origin: int | None = None,
+) -> tuple[dict[str, float], competition.Competition]:
+    """What a replication draws before any firm exists: every quantity's value (`values`
+    replacing their draws) and the competition (places per rationed title and year).
+
+    `GrowthModel` starts from exactly these, so a sweep can record a replication's uncertain
+    inputs (`sim.sweep`, ``--replications``) without running it again.
+    """
+    root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    streams = _streams(root)
+    p = draw(scenario.specs(), np.random.default_rng(streams["parameters"]))
+    if values:
+        check_values(scenario, values)  # a misspelt path or a share of 5 is an error
+        p.update(values)
+    # an undated rate set explicitly (here or in the scenario's parameters) applies to every
+    # year: dated defaults (`<name>.<year>`) that are not set explicitly too are dropped
+    explicit = set(values or ()) | set(scenario.parameters)
+    for name in [k for k in p if k.rsplit(".", 1)[-1].isdigit()]:
+        if name not in explicit and name.rsplit(".", 1)[0] in explicit:
+            del p[name]
+    period = scenario.period
+    comp = competition.build(
+        scenario.place.level,
+        scenario.province,
+        scenario.tier_ids,
+        list(range(period.base_year + 1, period.end + 1)),
+        origin if origin is not None else competition.ALL_PUBLISHED,
+        np.random.default_rng(streams["competition"]),
+        scale=p["competition.quota_scale"],
+    )
+    return p, comp
+
+
 @dataclass
 class YearRecord:
     """What one year produced, per level 0..top (index = level)."""
@@ -275,36 +322,13 @@ class GrowthModel(mesa.Model):
         self.top = self.ladder.top
         self.levers_on = levers_on
         self.levers_off = frozenset(levers_off)
-        # children derived without spawning: `spawn` would mutate the caller's SeedSequence, and a
-        # second model on the same seed (the counterfactual) would get different streams
-        streams = {
-            name: np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, i))
-            for i, name in enumerate(STREAMS)
-        }
+        streams = _streams(root)
         self._streams = streams
         self.bring_in_rng = np.random.default_rng(streams["bring_in"])
-        self.p = draw(self.scenario.specs(), np.random.default_rng(streams["parameters"]))
-        if values:
-            check_values(self.scenario, values)  # a misspelt path or a share of 5 is an error
-            self.p.update(values)
-        # an undated rate set explicitly (here or in the scenario's parameters) applies to every
-        # year: dated defaults (`<name>.<year>`) that are not set explicitly too are dropped
-        explicit = set(values or ()) | set(self.scenario.parameters)
-        for name in [k for k in self.p if k.rsplit(".", 1)[-1].isdigit()]:
-            if name not in explicit and name.rsplit(".", 1)[0] in explicit:
-                del self.p[name]
+        self.p, self.competition = draw_inputs(self.scenario, root, values, origin)
         self.period = self.scenario.period
         self.year = self.period.base_year
         self.origin = origin
-        self.competition = competition.build(
-            self.scenario.place.level,
-            self.scenario.province,
-            self.ladder.ids,
-            list(range(self.period.base_year + 1, self.period.end + 1)),
-            origin if origin is not None else competition.ALL_PUBLISHED,
-            np.random.default_rng(streams["competition"]),
-            scale=self.p["competition.quota_scale"],
-        )
         self.firms = FirmPopulation()
         self._create_baseline(np.random.default_rng(streams["baseline"]))
         self._allocate_births(np.random.default_rng(streams["births"]))

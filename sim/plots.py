@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import matplotlib.pyplot as plt  # the CLI picks the Agg backend (sim/cli.py); a notebook its own
 import numpy as np
@@ -10,7 +11,7 @@ import pandas as pd
 
 from .ensemble import EnsembleResult
 from .fonts import cjk
-from .labels import Lang, check_lang, percent, tier_names, word
+from .labels import Lang, check_lang, percent, target_phrase, tier_names, word
 
 METRIC_OF_KIND = {"stock": "at_least", "cumulative": "ever", "new": "new", "pool_size": "pool_size"}
 
@@ -265,4 +266,105 @@ def compare_chart(comparison, lang: Lang = "zh") -> plt.Figure:
         runs = f"{comparison.n_runs} {word('replications', lang)}, {word('seed', lang)} "
         fig.suptitle(f"{runs}{comparison.a.seed}\n{money}", fontsize=10)
         fig.tight_layout()
+    return fig
+
+
+# --- scenario discovery (srdi discover) ---------------------------------------------------------
+
+_DISCOVER_WORDS: dict[str, tuple[str, str]] = {
+    "coverage": ("覆盖率(框内未达成 / 全部未达成)", "coverage (misses in the box / all misses)"),
+    "density": ("密度(框内未达成的比例)", "density (share of the box's cases that miss)"),
+    "trajectory": ("剥离轨迹", "peeling trajectory"),
+    "limits": ("选定框的各输入范围", "the chosen boxes' limits per input"),
+    "box": ("框", "box"),
+    "chosen": ("选定", "chosen"),
+    "position": ("在该输入的取值范围中的位置", "position in the input's range"),
+    "missed": ("未达成", "missed"),
+    "replication": ("次模拟", "replications"),
+    "experiment": ("个试验", "experiments"),
+    "no_box": ("没有找到未达成集中的区域", "no region where misses concentrate"),
+}
+
+
+def _dw(key: str, lang: Lang) -> str:
+    zh, en = _DISCOVER_WORDS[key]
+    return zh if lang == "zh" else en
+
+
+def _limit(v: float) -> str:
+    """A limit as people read it: 6324.35 -> 6324, 19500 -> 19.5k, 0.1240 -> 0.124."""
+    return _short(v) if abs(v) >= 1e4 else f"{v:.4g}" if abs(v) >= 1 else f"{v:.3g}"
+
+
+def discover_chart(result, lang: Lang = "zh") -> plt.Figure:
+    """Where a target is missed (`sim.discover.Discovery`): left, each box's peeling trajectory
+    (coverage against density, the chosen step ringed); right, each chosen box's limits per
+    restricted input, as a bar over the input's range (0 = its lowest value over the cases,
+    1 = its highest) with the limits written beside it. Labels in `lang`."""
+    check_lang(lang)
+    with cjk():
+        return _discover_chart(result, lang)
+
+
+def _discover_chart(result, lang: Lang) -> plt.Figure:
+    from .ladder import Ladder
+
+    rows = [(k, name) for k, b in enumerate(result.boxes, start=1) for name in b.limits]
+    fig, (left, right) = plt.subplots(
+        1, 2, figsize=(12, max(4.0, 1.0 + 0.42 * len(rows))),
+        gridspec_kw={"width_ratios": [1, 1.35]},
+    )  # fmt: skip
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for k, b in enumerate(result.boxes, start=1):
+        t, c = b.trajectory, colors[(k - 1) % len(colors)]
+        left.plot(t["coverage"], t["density"], marker="o", ms=3, lw=1.2, color=c,
+                  label=f"{_dw('box', lang)} {k}")  # fmt: skip
+        left.plot([b.coverage], [b.density], marker="o", ms=11, mfc="none", mec=c, mew=2)
+        right_half = b.coverage > 0.5  # the words on the side with room
+        left.annotate(f"{_dw('chosen', lang)} ({b.coverage:.2f}, {b.density:.2f})",
+                      (b.coverage, b.density), xytext=(-10 if right_half else 10, -14),
+                      textcoords="offset points", ha="right" if right_half else "left",
+                      fontsize=8, color=c)  # fmt: skip
+    left.set_xlim(-0.02, 1.02)
+    left.set_ylim(-0.02, 1.02)
+    left.set_xlabel(_dw("coverage", lang), fontsize=9)
+    left.set_ylabel(_dw("density", lang), fontsize=9)
+    left.set_title(_dw("trajectory", lang), fontsize=10)
+    left.grid(alpha=0.3)
+    if result.boxes:
+        left.legend(fontsize=8, frameon=False, loc="lower left")
+    for i, (k, name) in enumerate(rows):
+        lo, hi = result.boxes[k - 1].limits[name]
+        vmin, vmax = result.ranges[name]
+        span = (vmax - vmin) or 1.0
+        a, z = (lo - vmin) / span, (hi - vmin) / span
+        c = colors[(k - 1) % len(colors)]
+        right.barh(i, 1.0, left=0.0, color="0.9", height=0.6)
+        right.barh(i, z - a, left=a, color=c, height=0.6, alpha=0.8)
+        right.text(1.02, i, f"[{_limit(lo)}, {_limit(hi)}]  ({_limit(vmin)}–{_limit(vmax)})",
+                   va="center", fontsize=8)  # fmt: skip
+    right.set_yticks(range(len(rows)), [f"{_dw('box', lang)} {k}: {_label(n)}" for k, n in rows],
+                     fontsize=8)  # fmt: skip
+    right.set_ylim(len(rows) - 0.5, -0.5) if rows else right.set_yticks([])
+    right.set_xlim(0, 1.75)
+    right.set_xticks([0, 0.5, 1], ["0", "0.5", "1"])
+    right.set_xlabel(_dw("position", lang), fontsize=9)
+    right.set_title(_dw("limits", lang), fontsize=10)
+    for side in ("top", "right"):
+        right.spines[side].set_visible(False)
+    if not rows:
+        right.text(0.5, 0.5, _dw("no_box", lang), ha="center", va="center", fontsize=10,
+                   transform=right.transAxes)  # fmt: skip
+    g = result.goal
+    names = tier_names(Ladder.standard(), lang)
+    tier = names.get(g["tier"], g["tier"])
+    phrase = target_phrase(SimpleNamespace(**g), tier, lang)
+    unit = _dw(result.unit, lang)
+    if lang == "zh":
+        head = (f"{result.target}（{phrase}）：未达成 {result.missed} / {result.cases} "
+                f"{unit}")  # fmt: skip
+    else:
+        head = f"{result.target} ({phrase}): missed in {result.missed} of {result.cases} {unit}"
+    fig.suptitle(head, fontsize=11)
+    fig.tight_layout(rect=(0, 0, 1, 0.94))
     return fig

@@ -55,6 +55,13 @@ Results (``out`` folder)
     cost_p95_yuan, cost_<lever>_yuan per lever in the scenario, cost_per_extra_firm_yuan.
     ``replications.parquet`` (``replications=True``): one row per experiment, replication and
     target: outcome, outcome_without_levers, reached, cost_yuan.
+    ``draws.parquet`` (``replications=True``): one row per replication, its uncertain inputs:
+    every quantity drawn per replication that the design does not vary (a column named by its
+    path) and the places drawn for each rationed title and year (``quota.<tier>.<year>``).
+    Replication r draws the same values in every experiment (common random numbers), so one
+    row per replication holds for all of them; the varied paths' values are the experiment's
+    (in ``sweep.parquet``). The places are those of the first experiment's values: they depend
+    on a varied value only if ``competition.quota_scale`` is varied. `srdi discover` reads it.
     ``manifest.json``: scenario digest (sha256 of the canonical dump of the scenario and of the
     patch), parameter digest (every quantity the model reads, shipped defaults included), code
     digest, the design, the seeds, runs, the package version, and the last run's executor and
@@ -138,6 +145,7 @@ DEFAULT_FUTURES = 8
 FORMAT = "srdi-sweep/1"
 TABLE = "sweep.parquet"
 REPLICATIONS = "replications.parquet"
+DRAWS = "draws.parquet"
 MANIFEST = "manifest.json"
 CHUNKS = "chunks"
 _CHUNK_RE = re.compile(r"^(\d+)-(\d+)\.parquet$")
@@ -1370,6 +1378,7 @@ def run(
         _write_parquet(table, out_dir / TABLE)
         if reps_table is not None:
             _write_parquet(reps_table, out_dir / REPLICATIONS)
+            _write_parquet(replication_draws(p), out_dir / DRAWS)
         elapsed = time.perf_counter() - start
         _write_json(
             _manifest(p, identity, "complete", label, elapsed, len(done)), out_dir / MANIFEST
@@ -1403,6 +1412,31 @@ def _assemble_replications(p: SweepPlan, parts: list[pd.DataFrame]) -> pd.DataFr
     return rows.drop(columns="_t").reset_index(drop=True)
 
 
+def replication_draws(the_plan: SweepPlan) -> pd.DataFrame:
+    """Each replication's uncertain inputs that the design does not vary (see the module
+    docstring, ``draws.parquet``): drawn quantities by path, then ``quota.<tier>.<year>``."""
+    from .model import draw_inputs
+
+    sc = the_plan.scenario
+    specs = sc.specs()
+    varied = set(the_plan.paths)
+    fvals, lvals = the_plan.values(0)
+    values = {**fvals, **lvals}
+    rows = []
+    for r, seed in enumerate(np.random.SeedSequence(the_plan.seed).spawn(the_plan.runs)):
+        p, comp = draw_inputs(sc, seed, values or None)
+        row: dict[str, float] = {"replication": r}
+        for path in sorted(p):
+            spec = specs.get(path)
+            if spec is not None and (spec.draw or spec.sample) and path not in varied:
+                row[path] = float(p[path])
+        for (level, year), places in sorted(comp.quota.items()):
+            row[f"quota.{sc.tier_ids[level - 1]}.{year}"] = float(places)
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    return table.astype({"replication": np.int64})
+
+
 def _manifest(
     p: SweepPlan,
     identity: dict,
@@ -1425,7 +1459,11 @@ def _manifest(
         "targets": [t.id for t in p.scenario.targets],
         "tables": {
             "sweep": TABLE,
-            **({"replications": REPLICATIONS} if identity.get("replications") else {}),
+            **(
+                {"replications": REPLICATIONS, "draws": DRAWS}
+                if identity.get("replications")
+                else {}
+            ),
         },
         "status": status,
         "last_run": {
@@ -1484,6 +1522,7 @@ __all__ = [
     "parse_vary",
     "plan",
     "read",
+    "replication_draws",
     "run",
     "run_chunk",
     "sweep",

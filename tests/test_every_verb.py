@@ -35,6 +35,8 @@ def _verbs(path: Path, out: Path) -> dict[str, list[str]]:
             "--out",
             str(out),
         ],  # fmt: skip
+        # reads a sweep folder, not a scenario: a scenario file given in its place is refused
+        "discover": ["discover", str(path), "--target", "x", "--out", str(out)],
     }
 
 
