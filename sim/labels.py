@@ -35,6 +35,14 @@ WORDS: dict[str, tuple[str, str]] = {
     "no_targets": ("无目标:现状预测", "no targets: status quo"),
     "p_reach": ("达成概率", "P(reach target)"),
     "with_levers": ("有政策措施", "with levers"),
+    "cost_wan": ("预期总成本(万元)", "expected total cost (万元)"),
+    "mixes": ("已评估的政策组合", "mixes evaluated"),
+    "frontier": ("成本—概率前沿", "cost-probability frontier"),
+    "chosen": ("所选组合(新种子复核, ±2 标准误)", "answer (fresh seeds, ±2 se)"),
+    "goal": ("目标概率", "probability goal"),
+    "budget": ("预算上限", "budget"),
+    "out_of_reach": ("范围内无法达成", "out of reach"),
+    "plan_title": ("达成目标的最低成本政策组合", "the cheapest mix reaching each target"),
 }
 
 LEVERS: dict[str, tuple[str, str]] = {

@@ -32,6 +32,22 @@ def _verbs(path: Path, out: Path) -> dict[str, list[str]]:
             "--out",
             str(out),
         ],  # fmt: skip
+        "plan": [
+            "plan",
+            str(path),
+            "--target",
+            "all",
+            "--probability",
+            "0.8",
+            "--runs",
+            "2",
+            "--check-runs",
+            "2",
+            "--workers",
+            "1",
+            "--out",
+            str(out),
+        ],  # fmt: skip
     }
 
 
