@@ -79,6 +79,7 @@ NOT_DECIDED = (
 )
 DEFAULT_STEPS = 20  # a quantity that is not a whole number: (high - low) / 20
 SKIP_MARGIN = 3  # Monte Carlo errors below the goal at which a target is not refined
+CLI = "the command line"  # where a bad target, goal or budget is reported
 
 
 @dataclass(frozen=True)
@@ -199,7 +200,7 @@ def check_target(sc: Scenario, target: str) -> list[str]:
 
     near = nearest_paths(target, ids)
     raise ScenarioErrors([ScenarioError(
-        "--target", "", expected=f"a target id of the scenario ({', '.join(ids) or 'none'}) "
+        CLI, "--target", expected=f"a target id of the scenario ({', '.join(ids) or 'none'}) "
         "or 'all'", found=repr(target), kind="unknown_key",
         fix=(f"Did you mean {' or '.join(repr(n) for n in near)}?" if near else None)
         if ids else "The scenario states no targets: there is nothing to plan for.",
@@ -466,15 +467,20 @@ def search(
     ids = check_target(scenario, target)
     errs = []
     if not 0 < probability <= 1:
-        errs.append(ScenarioError("--probability", "", "a probability greater than 0 and at "
+        errs.append(ScenarioError(CLI, "--probability", "a probability greater than 0 and at "
                                   "most 1", repr(probability), kind="out_of_range"))  # fmt: skip
     if budget_yuan is not None and not budget_yuan >= 0:
-        errs.append(ScenarioError("--budget", "", "a sum in yuan, at least 0",
+        errs.append(ScenarioError(CLI, "--budget", "a sum in yuan, at least 0",
                                   repr(budget_yuan), kind="out_of_range"))  # fmt: skip
-    for name, v in (("runs", runs), ("check_runs", check_runs), ("generations", generations)):
-        if v < (0 if name == "generations" else 1):
-            errs.append(ScenarioError(f"--{name.replace('_', '-')}", "", "a whole number of at "
-                                      "least 1", repr(v), kind="out_of_range"))  # fmt: skip
+    for option, v, least in (
+        ("--runs", runs, 1),
+        ("--check-runs", check_runs, 1),
+        ("--generations", generations, 0),
+        ("--design", design or 0, 0),
+    ):
+        if v < least:
+            errs.append(ScenarioError(CLI, option, f"a whole number of at least {least}",
+                                      repr(v), kind="out_of_range"))  # fmt: skip
     if errs:
         raise ScenarioErrors(errs)
     ranges, ranges_from = lever_ranges(scenario, levers)
