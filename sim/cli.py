@@ -1129,6 +1129,212 @@ def _discover_report(result) -> str:
     return "\n".join(lines)
 
 
+@main.command("plan")
+@click.argument("scenario", type=click.Path(dir_okay=False))
+@click.option(
+    "--target",
+    "-t",
+    required=True,
+    metavar="ID|all",
+    help="A target id of the scenario, or 'all' (a plan for each target).",
+)
+@click.option(
+    "--probability",
+    "-p",
+    required=True,
+    metavar="P",
+    type=click.FloatRange(0, 1, min_open=True),
+    help="The probability of reaching the target to plan for, e.g. 0.8.",
+)
+@click.option(
+    "--budget",
+    type=click.FloatRange(min=0),
+    metavar="YUAN",
+    help="The most a mix may cost (expected total over the period, yuan).",
+)
+@click.option(
+    "--lever",
+    "-l",
+    "levers",
+    multiple=True,
+    metavar="PATH=LOW:HIGH[:STEP]",
+    help="A lever to search and its range (repeatable; replaces the scenario's plan: "
+    "section; default: every decided lever from 0 to twice its plan value).",
+)
+@click.option(
+    "--runs",
+    "-n",
+    default=100,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Replications per mix in the search (same seed at every mix).",
+)
+@click.option("--seed", "-s", default=0, show_default=True, help="Root seed of the search.")
+@click.option(
+    "--check-runs",
+    default=400,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Replications of the re-evaluation of each answer on fresh seeds.",
+)
+@click.option(
+    "--check-seed",
+    type=int,
+    default=None,
+    help="Root seed of the re-evaluation (default: seed + 1).",
+)
+@click.option(
+    "--design",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Latin hypercube points of the shared design (default 4 per lever, >= 10).",
+)
+@click.option(
+    "--generations",
+    default=2,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Differential-evolution generations per target (0: the design only).",
+)
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(file_okay=False),
+    help="Write plan.json, frontier.csv and plan.png here.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@click.option(
+    "--workers", "-w", default=None, type=int, help="Worker processes (default: all cores)."
+)
+@click.option(
+    "--lang",
+    type=click.Choice(LANGS),
+    default="zh",
+    show_default=True,
+    help="Language of the chart.",
+)
+def plan_command(
+    scenario, target, probability, budget, levers, runs, seed, check_runs, check_seed, design,
+    generations, out, as_json, workers, lang,
+) -> None:  # fmt: skip
+    """What it would take: the cheapest mix of lever values that reaches a target with
+    probability P (or each target, --target all), within --budget; the cost-probability
+    frontier of the mixes tried; the answer re-run on fresh seeds.
+
+    \b
+    Examples:
+      srdi plan scenarios/hebi.yaml --target all --probability 0.8 --out results/hebi-plan
+      srdi plan scenarios/hebi.yaml -t little_giant_2025 -p 0.5 \\
+        --lever levers.bring_in.firms_per_year=0:40:2 --budget 100000000
+    """
+    from tqdm import tqdm
+
+    from . import plan as planner
+    from .ensemble import estimate_seconds
+
+    sc = _load(scenario, "plan")
+    try:
+        ids = planner.check_target(sc, target)
+        ranges, _ = planner.lever_ranges(sc, levers)
+    except ScenarioErrors as e:
+        _fail(e)
+    out_dir = Path(out) if out else None
+    if out_dir is not None and (why := _writable_folder(out_dir)):
+        click.echo(f"error: --out: {why}; nothing was run or written.", err=True)
+        sys.exit(EXIT_INVALID)
+    workers = workers or os.cpu_count() or 1
+    total = planner.expected_runs(ranges, len(ids), runs, check_runs, design, generations)
+    _warn_if_long(
+        estimate_seconds(sc, total, counterfactual=False, workers=workers),
+        f"at most {total:,} replications on {workers} worker(s)",
+        "--runs, --check-runs, --design, --generations, fewer --lever or more --workers",
+    )
+    with tqdm(total=total, desc=f"{sc.place.id} plan", unit="run", disable=None,
+              file=sys.stderr, leave=False) as bar:  # fmt: skip
+        result = planner.search(
+            sc, target, probability, budget, levers, runs=runs, seed=seed,
+            check_runs=check_runs, check_seed=check_seed, design=design,
+            generations=generations, workers=workers, progress=lambda k: bar.update(k),
+        )  # fmt: skip
+    if out_dir is not None:
+        _write_plan(result, out_dir, lang)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
+    else:
+        click.echo(_plan_report(result))
+        if out_dir is not None:
+            click.echo(f"\nplan.json, frontier.csv and plan.png written to {out_dir}/")
+
+
+def _write_plan(result, out_dir: Path, lang: str) -> None:
+    """plan.json (yuan), frontier.csv (万元, for people) and the chart, each written whole."""
+    from . import plots
+    from .fonts import cjk
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table = for_people(result.frontier_table(), {})
+    write_atomic(out_dir / "frontier.csv", lambda p: write_csv(table, p))
+    fig = plots.plan_chart(result, lang)
+    with cjk():
+        write_atomic(out_dir / "plan.png", lambda p: fig.savefig(p, dpi=110, format="png"))
+    write_atomic(
+        out_dir / "plan.json",
+        lambda p: p.write_text(json.dumps(result.to_dict(), ensure_ascii=False, indent=1)),
+    )
+
+
+def _plan_report(result) -> str:
+    """Each target's answer, its mix and its frontier, money in 万元."""
+    sc = result.scenario
+    source = {
+        "command line": "--lever",
+        "scenario": "the scenario's plan: section",
+        "default": "default: 0 to twice the plan's values",
+    }[result.ranges_from]
+    lines = [
+        f"{sc.place.name} ({sc.place.name_zh or sc.place.id}): the cheapest mix reaching "
+        f"P >= {result.probability_goal:g}"
+        + (f" within {result.budget_yuan / WAN:,.1f} 万元" if result.budget_yuan else ""),
+        f"Levers searched ({source}):",
+    ]
+    for r in result.ranges:
+        lines.append(f"  {_short_path(r.path):<34} {r.low:g} to {r.high:g}, step {r.step:g}")
+    lines.append(
+        f"{len(result.points)} mixes x {result.runs} replications (seed {result.seed}); each "
+        f"answer re-run on {result.check_runs} fresh replications (seed {result.check_seed}); "
+        f"{result.elapsed_seconds:.0f} s"
+    )
+    names = [_short_path(r.path) for r in result.ranges]
+    for p in result.plans:
+        t = next(t for t in sc.targets if t.id == p.target)
+        lines += ["", f"{p.target}: {t.value:g} {t.tier} ({t.kind}) in {t.year}"]
+        verdict = "reachable" if p.reachable else "NOT reachable within the bounds"
+        what = "cheapest mix" if p.reachable else "likeliest mix found"
+        lines.append(
+            f"  {verdict}; {what}: {p.cost_yuan / WAN:,.1f} 万元, P {p.probability:.2f} "
+            f"± {p.mc_se:.3f} on fresh seeds ({p.search_probability:.2f} in the search)"
+        )
+        lines.append(
+            "  mix: "
+            + ", ".join(
+                f"{n} {_short_number(p.levers[r.path])}"
+                for n, r in zip(names, result.ranges, strict=True)
+            )  # fmt: skip
+        )
+        lines.append(f"  frontier ({len(p.frontier)} mixes, search seeds):")
+        lines.append(f"    {'万元':>10} {'P':>5}  " + "  ".join(names))
+        for f in p.frontier:
+            cells = "  ".join(
+                f"{_short_number(f.levers[r.path]):>{len(n)}}"
+                for n, r in zip(names, result.ranges, strict=True)
+            )
+            mark = " <" if f.levers == p.levers else ""
+            lines.append(
+                f"    {f.cost_yuan / WAN:>10,.1f} {f.probability[p.target]:5.2f}  {cells}{mark}"
+            )
+    return "\n".join(lines)
+
+
 def pd_read(path: Path):
     import pandas as pd
 

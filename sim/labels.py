@@ -36,13 +36,20 @@ WORDS: dict[str, tuple[str, str]] = {
     "p_reach": ("达成概率", "P(reach target)"),
     "with_levers": ("有政策措施", "with levers"),
     "difference_b_a": ("达成概率之差 B − A（95% 区间）", "difference B − A (95 % interval)"),
-    "cost_wan": ("预期资金（万元）", "expected cost (10,000 yuan)"),
+    "cost_wan": ("预期总成本（万元）", "expected total cost (10,000 yuan, 万元)"),
     "funnel": ("各环节企业数(家，模拟均值，对数坐标)", "firms per stage (mean, log scale)"),
     "funnel_title": ("认定漏斗", "funnel of each title"),
     "relax_title": ("若只放开一个环节的达成概率", "P(reach) if one stage alone is relaxed"),
     "binding": ("制约环节", "binding"),
     "none_binds": ("无制约环节", "none binds"),
     "year": ("年份", "year"),
+    "mixes": ("已评估的政策组合", "mixes evaluated"),
+    "frontier": ("成本—概率前沿", "cost-probability frontier"),
+    "chosen": ("所选组合(新种子复核, ±2 标准误)", "answer (fresh seeds, ±2 se)"),
+    "goal": ("目标概率", "probability goal"),
+    "budget": ("预算上限", "budget"),
+    "out_of_reach": ("范围内无法达成", "out of reach"),
+    "plan_title": ("达成目标的最低成本政策组合", "the cheapest mix reaching each target"),
 }
 
 LEVERS: dict[str, tuple[str, str]] = {

@@ -11,7 +11,7 @@ import pandas as pd
 
 from .ensemble import EnsembleResult
 from .fonts import cjk
-from .labels import Lang, check_lang, percent, target_phrase, tier_names, word
+from .labels import WAN, Lang, check_lang, percent, target_phrase, tier_names, word
 
 METRIC_OF_KIND = {"stock": "at_least", "cumulative": "ever", "new": "new", "pool_size": "pool_size"}
 
@@ -367,4 +367,65 @@ def _discover_chart(result, lang: Lang) -> plt.Figure:
         head = f"{result.target} ({phrase}): missed in {result.missed} of {result.cases} {unit}"
     fig.suptitle(head, fontsize=11)
     fig.tight_layout(rect=(0, 0, 1, 0.94))
+    return fig
+
+
+def plan_chart(result, lang: Lang = "zh", columns: int = 4) -> plt.Figure:
+    """One panel per target of a `sim.plan.PlanResult`: every mix evaluated (cost in 万元,
+    probability on the search seeds), the cost-probability frontier as a step line, the
+    probability goal, the budget, and the answer with its probability on fresh seeds (±2
+    Monte Carlo errors). Labels in `lang`, drawn in the shipped CJK font."""
+    check_lang(lang)
+    sc = result.scenario
+    names = tier_names(sc.ladder(), lang)
+    targets = {t.id: t for t in sc.targets}
+    n = len(result.plans)
+    ncols = min(columns, n)
+    nrows = -(-n // ncols)
+    with cjk():
+        fig, axes = plt.subplots(
+            nrows, ncols, figsize=(3.9 * ncols, 3.3 * nrows + 0.8), squeeze=False
+        )
+        for ax, plan in zip(axes.flat, result.plans, strict=False):
+            t = targets[plan.target]
+            cost = np.array([p.cost_yuan for p in result.points]) / WAN
+            prob = np.array([p.probability[plan.target] for p in result.points])
+            ax.scatter(cost, prob, s=10, color="grey", alpha=0.5, label=word("mixes", lang))
+            fx = [p.cost_yuan / WAN for p in plan.frontier]
+            fy = [p.probability[plan.target] for p in plan.frontier]
+            ax.step(fx, fy, where="post", color="tab:blue", lw=1.5, label=word("frontier", lang))
+            ax.axhline(plan.probability_goal, color="tab:red", ls=":", lw=1,
+                       label=word("goal", lang))  # fmt: skip
+            if result.budget_yuan is not None:
+                ax.axvline(result.budget_yuan / WAN, color="black", ls="--", lw=1,
+                           label=word("budget", lang))  # fmt: skip
+            ax.errorbar([plan.cost_yuan / WAN], [plan.probability], yerr=[2 * plan.mc_se],
+                        marker="*", ms=11, color="tab:red", capsize=3, ls="none",
+                        label=word("chosen", lang))  # fmt: skip
+            title = target_phrase(t, names.get(t.tier, t.tier), lang)
+            if not plan.reachable:
+                title += (
+                    f"（{word('out_of_reach', lang)}）"
+                    if lang == "zh"
+                    else (f" ({word('out_of_reach', lang)})")
+                )
+            ax.set_title(title, fontsize=9)
+            ax.set_ylim(-0.03, 1.03)
+            ax.set_xlabel(word("cost_wan", lang), fontsize=8)
+            ax.set_ylabel(word("p_reach", lang), fontsize=8)
+            ax.tick_params(labelsize=8)
+            ax.grid(alpha=0.3)
+        for ax in list(axes.flat)[n:]:
+            ax.set_visible(False)
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8,
+                   frameon=False)  # fmt: skip
+        place = sc.place
+        goal = percent(result.probability_goal)
+        if lang == "zh":
+            head = f"{place.name_zh or place.name}：{word('plan_title', lang)}（达成概率 ≥ {goal}）"
+        else:
+            head = f"{place.name}: {word('plan_title', lang)} (P >= {goal})"
+        fig.suptitle(head, fontsize=11)
+        fig.tight_layout(rect=(0, 0.4 / (3.3 * nrows + 0.8), 1, 0.96))
     return fig

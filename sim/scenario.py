@@ -326,6 +326,31 @@ class NotModelled(_Strict):
     reason: NonEmpty
 
 
+class LeverRange(_Strict):
+    """The values `srdi plan` tries for one lever quantity: low, low + step, ... up to high."""
+
+    low: float
+    high: float
+    step: float | None = Field(
+        default=None,
+        gt=0,
+        description="default: 1 for whole-number quantities, (high - low) / 20 for the others",
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LeverRange:
+        if self.low > self.high:
+            raise ValueError(f"'low' <= 'high' (low {self.low:g} > high {self.high:g})")
+        return self
+
+
+class PlanSearch(_Strict):
+    """The `plan:` section: the lever quantities `srdi plan` searches, by dotted path."""
+
+    levers: dict[str, LeverRange] = Field(min_length=1)
+    note: str | None = None
+
+
 # --- the ladder section: renamed tiers, changed thresholds, local tiers -----------------------
 
 
@@ -435,6 +460,9 @@ class Scenario(_Strict):
     levers: Levers = Field(default_factory=Levers)
     parameters: dict[str, Quantity] = Field(default_factory=dict)
     not_modelled: list[NotModelled] = Field(default_factory=list)
+    plan: PlanSearch | None = Field(
+        default=None, description="the levers `srdi plan` searches and their ranges"
+    )
     notes: str | None = None
     _ladder: Ladder | None = PrivateAttr(default=None)
     _specs: dict[str, Spec] | None = PrivateAttr(default=None)
@@ -506,8 +534,9 @@ class Scenario(_Strict):
         out["baseline.candidate_inflow_per_year"] = base.candidate_inflow_per_year.spec(
             integer=True
         )
+        whole = lever_paths(self)
         for path, q in _quantities(self.levers, "levers"):
-            out[path] = q.spec(integer=path.endswith("firms_per_year") or path.endswith(".size"))
+            out[path] = q.spec(integer=whole[path])
         self._specs = out
         return out
 
@@ -648,6 +677,53 @@ def describe_settings(scenario: Scenario, values: Mapping[str, float]) -> list[s
         elif spec is not None:
             had = f"{spec.low:g}-{spec.high:g}" if spec.draw else f"{spec.value:g}"
         out.append(f"{path} = {v:g}" + (f" (scenario: {had})" if had else ""))
+    return out
+
+
+def lever_paths(scenario: Scenario) -> dict[str, bool]:
+    """The scenario's lever quantities by dotted path, each with whether it is a whole number
+    (firms per year, a pool's size), as `Scenario.specs` reads them."""
+    return {
+        path: path.endswith("firms_per_year") or path.endswith(".size")
+        for path, _ in _quantities(scenario.levers, "levers")
+    }
+
+
+def lever_range_problems(
+    scenario: Scenario, path: str, low: float, high: float, step: float | None
+) -> list[tuple[str, str, str, str | None, str]]:
+    """What is wrong with a range `srdi plan` would search for a lever quantity (the scenario's
+    `plan:` section and `--lever`), as (field, expected, found, fix, kind); field is '' for the
+    path itself, else 'low', 'high' or 'step'. Empty when the range can be searched."""
+    levers = lever_paths(scenario)
+    if path not in levers:
+        near = nearest_paths(path, levers)
+        if f"levers.{path}" in levers:
+            fix = f"Write the full path 'levers.{path}'."
+        elif near:
+            fix = f"Did you mean {' or '.join(repr(n) for n in near)}?"
+        else:
+            fix = "The scenario has no levers to search." if not levers else None
+        known = ", ".join(sorted(levers)) or "none"
+        return [("", f"a lever quantity of the scenario ({known})", repr(path), fix,
+                 "unknown_key")]  # fmt: skip
+    out = []
+    lo, hi = value_bounds(path) or (-math.inf, math.inf)
+    for key, v in (("low", low), ("high", high)):
+        if not lo <= v <= hi:
+            what = f"between {lo:g} and {hi:g}" if math.isfinite(hi) else f"at least {lo:g}"
+            fix = "Write 25 % as 0.25." if hi == 1.0 and v > 1 else None
+            out.append((key, f"a number {what}", f"{v:g}", fix, "out_of_range"))
+    if step is not None and not step > 0:
+        out.append(("step", "a number greater than 0", f"{step:g}", None, "out_of_range"))
+    elif levers[path]:
+        for key, v in (("low", low), ("high", high), ("step", step)):
+            if v is not None and v != int(v):
+                out.append((key, f"a whole number ({path} counts firms)", f"{v:g}", None,
+                            "invalid"))  # fmt: skip
+    if step is not None and high > low and step > high - low:
+        out.append(("step", f"at most high - low ({high - low:g}), so that more than one "
+                    "value is searched", f"{step:g}", None, "out_of_range"))  # fmt: skip
     return out
 
 
@@ -1151,6 +1227,16 @@ def _reference_errors(sc: Scenario, file: str, lines: Mapping[Loc, int]) -> list
                 )
             )
 
+    if sc.plan is not None:
+        for path, r in sc.plan.levers.items():
+            loc = ("plan", "levers", path)
+            for key, expected, found, fix, kind in lever_range_problems(
+                sc, path, r.low, r.high, r.step
+            ):
+                errs.append(ScenarioError(
+                    file, ".".join(filter(None, ("plan.levers", path, key))), expected, found,
+                    _line_for(lines, (*loc, key) if key else loc), fix, kind,
+                ))  # fmt: skip
     # every number: non-negative; estimates say how; assumptions are ranges
     for path, q in _quantities(sc, ""):
         dotted = path.strip(".")

@@ -37,6 +37,22 @@ def _verbs(path: Path, out: Path) -> dict[str, list[str]]:
         ],  # fmt: skip
         # reads a sweep folder, not a scenario: a scenario file given in its place is refused
         "discover": ["discover", str(path), "--target", "x", "--out", str(out)],
+        "plan": [
+            "plan",
+            str(path),
+            "--target",
+            "all",
+            "--probability",
+            "0.8",
+            "--runs",
+            "2",
+            "--check-runs",
+            "2",
+            "--workers",
+            "1",
+            "--out",
+            str(out),
+        ],  # fmt: skip
     }
 
 
