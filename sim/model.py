@@ -195,7 +195,9 @@ class GrowthModel(mesa.Model):
         scenario: a `Scenario` or the path of a scenario file.
         seed: an int or `numpy.random.SeedSequence`; all randomness derives from it.
         levers_on: False runs the counterfactual with every lever off (same draws).
-        values: override of drawn quantities by dotted path (for sweeps and calibration).
+        values: override of drawn quantities by dotted path (for sweeps and calibration);
+            `competition.batch_quantile.<tier>` fixes that title's batches at a quantile of
+            their distribution (sensitivity analysis; `sim/batches.py`).
         origin: the first year whose batches are not known: batches published for earlier
             years are used as published, later ones drawn (`sim/batches.py`). None: every
             batch published so far is known (a forecast); a backtest sets its origin.
@@ -253,6 +255,11 @@ class GrowthModel(mesa.Model):
             origin if origin is not None else competition.ALL_PUBLISHED,
             np.random.default_rng(streams["competition"]),
             scale=self.p["competition.quota_scale"],
+            batch_quantiles={
+                t: self.p[competition.BATCH_QUANTILE + t]
+                for t in self.ladder.ids
+                if competition.BATCH_QUANTILE + t in self.p
+            },
         )
         self.firms = FirmPopulation()
         self._create_baseline(np.random.default_rng(streams["baseline"]))
