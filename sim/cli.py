@@ -807,7 +807,7 @@ def sensitivity_command(scenario, method, samples, runs, seed, out, as_json, wor
     samples = samples if samples is not None else sa.DEFAULT_SAMPLES[method]
     runs = runs if runs is not None else sa.DEFAULT_RUNS
     for option, why in sa.option_problems(method, samples, runs):
-        raise click.BadParameter(why.removeprefix("must").strip(), param_hint=option)
+        raise click.BadParameter(why, param_hint=option)
     try:
         ins = sa.check(sc, scenario)
     except ScenarioErrors as errors:

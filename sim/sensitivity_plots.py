@@ -72,8 +72,9 @@ def chart(result: SensitivityResult, target_id: str, lang: Lang = "zh", top: int
         ax.set_xlim(left=min(0.0, float(np.nanmin(np.r_[a - a_err, b - b_err, 0.0]))))
     ax.axvline(0, color="0.3", lw=0.6)
     conv = result.convergence
-    status = _w("converged" if conv["converged"] else "not_converged", lang)
-    change = conv["by_target"].get(target_id)
+    change = conv["by_target"].get(target_id)  # this target's own check
+    ok = change is not None and change <= conv["threshold"]
+    status = _w("converged" if ok else "not_converged", lang)
     sub = (
         f"{result.method}, N={result.samples}, "
         + (
