@@ -58,8 +58,8 @@ from .competition import BATCH_QUANTILE
 from .scenario import Scenario, ScenarioError, ScenarioErrors
 
 METHODS = ("sobol", "morris")
-DEFAULT_SAMPLES = {"sobol": 256, "morris": 32}
-DEFAULT_RUNS = 1
+DEFAULT_SAMPLES = {"sobol": 512, "morris": 32}
+DEFAULT_RUNS = 2  # halves the replication noise inputs that change the firms pick up (README)
 CALIBRATED_QUANTILES = (0.05, 0.95)
 BATCH_QUANTILES = (0.05, 0.95)
 SOBOL_THRESHOLD = 0.05  # max change of a total index between N/2 and N, to call it converged
@@ -358,8 +358,8 @@ def check(scenario: Scenario, file: str = "<scenario>") -> list[Input]:
 def sensitivity(
     scenario: Scenario,
     method: str = "sobol",
-    samples: int = 128,
-    runs: int = 2,
+    samples: int = 512,
+    runs: int = DEFAULT_RUNS,
     seed: int = 0,
     workers: int = 1,
     progress: Callable[[int], None] | None = None,
