@@ -35,6 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.special import ndtri
 
 SIGMA_PRIOR = 0.5  # assumption (range 0.3-1.0): log-sd of a one-year-ahead batch, little data
 SIGMA_FLOOR = 0.15  # assumption: no batch is known to within 15 % a year ahead
@@ -42,6 +43,7 @@ PRIOR_WEIGHT = 2.0  # the prior counts as this many observed errors (assumption,
 SIGMA_ONE_BATCH = 1.5  # assumption (range 1.0-2.0): log-sd after a single (pilot) batch; the
 # 90 % interval spans a factor of about 12 either way
 FLOOR_SHARE = 0.25  # a batch is never forecast below a quarter of the last one
+QUANTILE_CLIP = 1e-6  # a fixed quantile stays this far inside (0, 1): no batch of 0 or infinity
 
 
 @dataclass(frozen=True)
@@ -82,23 +84,37 @@ class BatchPlan:
     bounds: dict[int, float] = field(default_factory=dict)  # lower bounds of forecast years
     notes: tuple[str, ...] = field(default=())
 
-    def draw(self, years: Sequence[int], rng: np.random.Generator) -> dict[int, float]:
+    def draw(
+        self, years: Sequence[int], rng: np.random.Generator, quantile: float | None = None
+    ) -> dict[int, float]:
         """One replication's batch per year: published sizes, then the random walk.
 
         Consumes one uniform per year with a published range and one normal per forecast
         year, in year order, so that two runs on the same stream draw the same batches.
+
+        `quantile` fixes the batches instead (sensitivity analysis, `srdi sensitivity`): every
+        year's batch at that quantile of its own distribution (a published range at that
+        share of the way from low to high, a forecast batch at that quantile of its lognormal;
+        kept inside 1e-6 .. 1 - 1e-6). The same numbers are consumed, so the draws that
+        follow on the stream are unchanged.
         """
         out: dict[int, float] = {}
         walk, previous = 0.0, max(self.published, default=None)
+        z = None
+        if quantile is not None:
+            q = min(max(float(quantile), QUANTILE_CLIP), 1.0 - QUANTILE_CLIP)
+            z = float(ndtri(q))
         for year in sorted(years):
             if year in self.published:
                 b = self.published[year]
-                out[year] = b.low + rng.random() * (b.high - b.low)
+                u = rng.random()
+                out[year] = b.low + (u if z is None else q) * (b.high - b.low)
             elif year in self.median:
                 gap = year - previous if previous is not None else 1
                 walk += self.sigma * np.sqrt(gap) * rng.standard_normal()
                 previous = year
-                out[year] = self.median[year] * float(np.exp(walk))
+                shift = walk if z is None else self.log_sd[year] * z
+                out[year] = self.median[year] * float(np.exp(shift))
                 if year in self.bounds:
                     out[year] = max(out[year], self.bounds[year])
         return out

@@ -25,6 +25,7 @@ Batch sizes come from `sim/batches.py`, knowing what was published before the sc
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -41,6 +42,7 @@ APPLIES_FROM = {
     "national_little_giant": "provincial_srdi",
     "single_champion": "national_little_giant",
 }
+BATCH_QUANTILE = "competition.batch_quantile."  # + tier id: a run's batches fixed at a quantile
 ALL_PUBLISHED = 10_000  # an origin after every published batch: a forecast knows them all
 PROVINCIAL_TIERS = ("innovative_sme", "provincial_srdi")
 SHARE_LOG_SD = 0.2  # assumption (range 0.1-0.4): year-to-year log spread of a province's share
@@ -170,14 +172,18 @@ def build(
     origin: int,
     rng: np.random.Generator,
     scale: float = 1.0,
+    batch_quantiles: Mapping[str, float] | None = None,
 ) -> Competition:
     """Draw one replication's competition for a place (see the module docstring).
 
     `tier_ids[k-1]` is the id of level k. Draws consume the generator in a fixed order: the
     national batches by tier, then the province's share, then the province's own lists.
     `scale` multiplies every quota: the share of the pool simulated (calibration runs the
-    country at 1/50).
+    country at 1/50). `batch_quantiles` (tier id -> quantile) fixes that title's batches at a
+    quantile of their distribution instead of drawing them (`BatchPlan.draw`), for sensitivity
+    analysis; the generator is consumed as without it.
     """
+    fixed = dict(batch_quantiles or {})
     national = load_context("national")
     comp = Competition(rationed={}, whole_pool=place_level in ("country", "province"))
     level_of = {t: k for k, t in enumerate(tier_ids, start=1)}
@@ -188,7 +194,7 @@ def build(
             plan = plan_batches(
                 published_batches(national, tier), stated_goals(national, tier), origin, all_years
             )
-            national_quota[tier] = plan.draw(all_years, rng)
+            national_quota[tier] = plan.draw(all_years, rng, fixed.get(tier))
     if place_level == "country":
         for tier, quota in national_quota.items():
             if tier in level_of:
@@ -222,7 +228,7 @@ def build(
             plan = plan_batches(
                 published_batches(ctx, tier), stated_goals(ctx, tier), origin, all_years
             )
-            province_quota[tier] = plan.draw(all_years, rng)
+            province_quota[tier] = plan.draw(all_years, rng, fixed.get(tier))
             for year, q in province_quota[tier].items():
                 comp.quota[(level_of[tier], year)] = q
         elif tier in level_of:

@@ -107,6 +107,11 @@ def draw_inputs(
         origin if origin is not None else competition.ALL_PUBLISHED,
         np.random.default_rng(streams["competition"]),
         scale=p["competition.quota_scale"],
+        batch_quantiles={
+            t: p[competition.BATCH_QUANTILE + t]
+            for t in scenario.tier_ids
+            if competition.BATCH_QUANTILE + t in p
+        },
     )
     return p, comp
 
@@ -272,7 +277,9 @@ class GrowthModel(mesa.Model):
         levers_off: names of levers (`LEVER_NAMES`) to leave off while the others act: the
             counterfactual of one lever alone (same draws), for the cost per extra firm of
             each lever.
-        values: override of drawn quantities by dotted path (for sweeps and calibration).
+        values: override of drawn quantities by dotted path (for sweeps and calibration);
+            `competition.batch_quantile.<tier>` fixes that title's batches at a quantile of
+            their distribution (sensitivity analysis; `sim/batches.py`).
         origin: the first year whose batches are not known: batches published for earlier
             years are used as published, later ones drawn (`sim/batches.py`). None: every
             batch published so far is known (a forecast); a backtest sets its origin.

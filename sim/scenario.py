@@ -566,6 +566,8 @@ def value_bounds(path: str) -> tuple[float, float] | None:
     """The interval a quantity's values must lie in, or None when any finite number will do:
     rates and shares in [0, 1], other lever and baseline quantities at least 0."""
     last = path.rsplit(".", 1)[-1]
+    if path.startswith("competition.batch_quantile."):  # a quantile of the batch's distribution
+        return 0.0, 1.0
     if path.startswith(FRACTION_PREFIXES) or last.endswith(SHARE_SUFFIXES):
         return 0.0, 1.0
     if path.startswith(("levers.", "baseline.")):
@@ -598,7 +600,11 @@ def check_values(
     take: an unknown path (with the nearest known ones; `within` limits the known paths to
     those starting with it), a value that is not a finite number, or one outside what the
     quantity allows. Every problem is reported at once."""
+    from .competition import BATCH_QUANTILE
+
     known = {k for k in scenario.specs() if k.startswith(within)}
+    # a run may also fix a title's batches at a quantile (`srdi sensitivity`): no drawn quantity
+    known |= {p for t in scenario.tier_ids if (p := BATCH_QUANTILE + t).startswith(within)}
     errs = []
     for path, v in values.items():
         if not _known_path(str(path), known):

@@ -53,6 +53,16 @@ def _verbs(path: Path, out: Path) -> dict[str, list[str]]:
             "--out",
             str(out),
         ],  # fmt: skip
+        "sensitivity": [
+            "sensitivity",
+            str(path),
+            "--samples",
+            "4",
+            "--workers",
+            "1",
+            "--out",
+            str(out),
+        ],  # fmt: skip
     }
 
 
