@@ -10,6 +10,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .fonts import cjk
 from .labels import Lang, check_lang, target_phrase, tier_names
 from .sensitivity import SensitivityResult
 
@@ -40,8 +41,14 @@ def _w(key: str, lang: Lang) -> str:
 
 
 def chart(result: SensitivityResult, target_id: str, lang: Lang = "zh", top: int = TOP):
-    """One target's inputs, most influential at the top (at most `top` of them)."""
+    """One target's inputs, most influential at the top (at most `top` of them), drawn in the
+    shipped CJK font."""
     lang = check_lang(lang)
+    with cjk():
+        return _chart(result, target_id, lang, top)
+
+
+def _chart(result: SensitivityResult, target_id: str, lang: Lang, top: int):
     target = next(t for t in result.scenario.targets if t.id == target_id)
     names = tier_names(result.scenario.ladder(), lang)
     rows = result.ranking(target_id).head(top)

@@ -303,3 +303,24 @@ def test_sweep_warns_before_a_long_run(monkeypatch, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "expected to take about 17 min (2 experiments of 2 replications)" in r.stderr
     assert "--samples" in r.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["compare", HEBI, "--set", "levers.loans.coverage=0.6", "--runs", "4"],
+        ["diagnose", HEBI, "--runs", "4", "--stages", "titles"],
+        ["plan", HEBI, "--target", "provincial_srdi_2025", "--probability", "0.5", "--runs", "4",
+         "--check-runs", "4", "--generations", "1"],
+    ],
+    ids=["compare", "diagnose", "plan"],
+)  # fmt: skip
+def test_the_planners_figures_have_every_glyph(args, tmp_path):
+    """The figures `compare`, `diagnose` and `plan` write, in Chinese, with no glyph missing."""
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        r = srdi(*args, "--workers", "1", "--lang", "zh", "--out", tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert list(tmp_path.glob("*.png"))
+    missing = [str(w.message) for w in seen if "missing from font" in str(w.message)]
+    assert not missing, missing[:3]

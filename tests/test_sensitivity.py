@@ -171,3 +171,21 @@ def test_cli_refuses_bad_options_and_a_scenario_without_targets(tmp_path):
     r = srdi("sensitivity", quo, "--samples", "4", "--out", out)
     assert r.returncode == 2 and "targets" in r.stderr and quo.name in r.stderr
     assert not out.exists() or not any(out.iterdir())
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_chart_draws_every_glyph(sobol, lang):
+    """The chart is drawn in the shipped CJK font: no label falls back to boxes."""
+    import io
+    import warnings
+
+    import matplotlib.pyplot as plt
+
+    from sim.sensitivity_plots import chart
+
+    target = sobol.scenario.targets[0].id
+    fig = chart(sobol, target, lang)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*[Gg]lyph.*missing")
+        fig.savefig(io.BytesIO(), format="png", dpi=40)
+    plt.close(fig)
