@@ -18,7 +18,7 @@ import click
 
 from .errors import ScenarioErrors, SrdiError
 from .labels import LANGS, WAN
-from .output import for_people, write_atomic, write_csv, write_xlsx
+from .output import for_people, write_atomic, write_csv, write_figure, write_json, write_xlsx
 
 EXIT_INVALID = 2
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
@@ -240,7 +240,6 @@ def _write_outputs(result, out_dir: Path, lang: str = "zh") -> None:
     chart (words in `lang`) and the JSON (money in yuan), each file written whole or not at
     all."""
     from . import plots
-    from .fonts import cjk
 
     out_dir.mkdir(parents=True, exist_ok=True)
     tier_zh = {t.id: t.name_zh for t in result.scenario.ladder().tiers}
@@ -253,12 +252,8 @@ def _write_outputs(result, out_dir: Path, lang: str = "zh") -> None:
     sheets = {sheet: df for (_, sheet), df in tables.items()}
     write_atomic(out_dir / "forecast.xlsx", lambda p: write_xlsx(sheets, p))
     fig = plots.fan_chart(result, lang)
-    with cjk():
-        write_atomic(out_dir / "fan_chart.png", lambda p: fig.savefig(p, dpi=110, format="png"))
-    write_atomic(
-        out_dir / "forecast.json",
-        lambda p: p.write_text(json.dumps(result.to_dict(), ensure_ascii=False, indent=1)),
-    )
+    write_figure(out_dir / "fan_chart.png", fig)
+    write_json(out_dir / "forecast.json", result.to_dict())
 
 
 def _report(result) -> str:
@@ -618,7 +613,6 @@ def plot_sweep(folder, x, y, out, lang) -> None:
     Example: srdi plot sweep results/sweep
     """
     from . import plots
-    from .fonts import cjk
     from .labels import word
     from .sweep import MANIFEST, TABLE, read
 
@@ -650,8 +644,7 @@ def plot_sweep(folder, x, y, out, lang) -> None:
         title += f"（{over} 取平均）" if lang == "zh" else f", mean over {over}"
     fig = plots.sweep_chart(table, x, y, title=title, lang=lang)
     target = Path(out) if out else folder / "sweep.png"
-    with cjk():
-        write_atomic(target, lambda p: fig.savefig(p, dpi=110, format="png"))
+    write_figure(target, fig)
     click.echo(f"wrote {target}")
 
 
@@ -912,19 +905,14 @@ def compare_command(plans, settings, runs, seed, as_json, out, workers, lang) ->
         result = compare(a, b, runs, seed, workers, values, label_a, label_b, bar.update)
     if out_dir is not None:
         from . import plots
-        from .fonts import cjk
 
         out_dir.mkdir(parents=True, exist_ok=True)
         fig = plots.compare_chart(result, lang)
-        with cjk():
-            write_atomic(out_dir / "compare.png", lambda p: fig.savefig(p, dpi=110, format="png"))
+        write_figure(out_dir / "compare.png", fig)
         tier_zh = {t.id: t.name_zh for t in a.ladder().tiers}
         table = for_people(result.targets(), tier_zh)
         write_atomic(out_dir / "compare.csv", lambda p: write_csv(table, p))
-        write_atomic(
-            out_dir / "compare.json",
-            lambda p: p.write_text(json.dumps(result.to_dict(), ensure_ascii=False, indent=1)),
-        )
+        write_json(out_dir / "compare.json", result.to_dict())
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
         return
@@ -1006,7 +994,6 @@ def _write_diagnosis(result, out_dir: Path, lang: str) -> None:
     """The funnel and the stages as CSV (titles in Chinese too), the two charts (words in
     `lang`) and the JSON, each file written whole or not at all."""
     from . import diagnose_plots
-    from .fonts import cjk
 
     out_dir.mkdir(parents=True, exist_ok=True)
     tier_zh = {t.id: t.name_zh for t in result.scenario.ladder().tiers}
@@ -1017,14 +1004,8 @@ def _write_diagnosis(result, out_dir: Path, lang: str) -> None:
         ("funnel", diagnose_plots.funnel_chart),
         ("relaxations", diagnose_plots.relaxation_chart),
     ):
-        fig = draw(result, lang)
-        png = out_dir / f"{stem}.png"
-        with cjk():
-            write_atomic(png, lambda p, f=fig: f.savefig(p, dpi=110, format="png"))
-    write_atomic(
-        out_dir / "diagnose.json",
-        lambda p: p.write_text(json.dumps(result.to_dict(), ensure_ascii=False, indent=1)),
-    )
+        write_figure(out_dir / f"{stem}.png", draw(result, lang))
+    write_json(out_dir / "diagnose.json", result.to_dict())
 
 
 @main.command()
@@ -1093,16 +1074,13 @@ def discover(sweep_dir, target, threshold, cases, boxes, min_density, out, as_js
 
 
 def _write_discovery(result, out_dir: Path, lang: str) -> None:
-    from .fonts import cjk
     from .plots import discover_chart
 
-    doc = json.dumps(result.to_dict(), ensure_ascii=False, indent=1) + "\n"
     write_atomic(out_dir / "discover.csv", lambda p: write_csv(result.table(), p))
     write_atomic(out_dir / "discover_trajectory.csv", lambda p: write_csv(result.trajectories(), p))
-    write_atomic(out_dir / "discover.json", lambda p: p.write_text(doc, encoding="utf-8"))
+    write_json(out_dir / "discover.json", result.to_dict())
     fig = discover_chart(result, lang)
-    with cjk():
-        write_atomic(out_dir / "discover.png", lambda p: fig.savefig(p, dpi=110, format="png"))
+    write_figure(out_dir / "discover.png", fig)
 
 
 def _discover_report(result) -> str:
@@ -1269,18 +1247,13 @@ def plan_command(
 def _write_plan(result, out_dir: Path, lang: str) -> None:
     """plan.json (yuan), frontier.csv (万元, for people) and the chart, each written whole."""
     from . import plots
-    from .fonts import cjk
 
     out_dir.mkdir(parents=True, exist_ok=True)
     table = for_people(result.frontier_table(), {})
     write_atomic(out_dir / "frontier.csv", lambda p: write_csv(table, p))
     fig = plots.plan_chart(result, lang)
-    with cjk():
-        write_atomic(out_dir / "plan.png", lambda p: fig.savefig(p, dpi=110, format="png"))
-    write_atomic(
-        out_dir / "plan.json",
-        lambda p: p.write_text(json.dumps(result.to_dict(), ensure_ascii=False, indent=1)),
-    )
+    write_figure(out_dir / "plan.png", fig)
+    write_json(out_dir / "plan.json", result.to_dict())
 
 
 def _plan_report(result) -> str:
@@ -1400,24 +1373,16 @@ def sensitivity_command(scenario, method, samples, runs, seed, out, as_json, wor
 
 def _write_sensitivity(result, doc: dict, out_dir: Path, lang: str) -> None:
     """sensitivity.json, indices.csv and sensitivity-<target>.png, each written whole."""
-    from .fonts import cjk
     from .sensitivity_plots import chart
 
-    write_atomic(
-        out_dir / "sensitivity.json",
-        lambda p: p.write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8"),
-    )
+    write_json(out_dir / "sensitivity.json", doc)
     write_atomic(out_dir / "indices.csv", lambda p: write_csv(result.indices, p))
     import matplotlib.pyplot as plt
 
-    with cjk():
-        for t in result.scenario.targets:
-            fig = chart(result, t.id, lang)
-            write_atomic(
-                out_dir / f"sensitivity-{t.id}.png",
-                lambda p, fig=fig: fig.savefig(p, dpi=110, format="png"),
-            )
-            plt.close(fig)
+    for t in result.scenario.targets:
+        fig = chart(result, t.id, lang)
+        write_figure(out_dir / f"sensitivity-{t.id}.png", fig)
+        plt.close(fig)
 
 
 NOISY = 0.1  # a replication-noise share of the outcome's variance worth a warning

@@ -34,6 +34,22 @@ def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
         raise
 
 
+def write_figure(path: Path, fig) -> None:
+    """A matplotlib figure as a PNG (110 dpi) into `path`, atomically, in the CJK font."""
+    from .fonts import cjk
+
+    with cjk():
+        write_atomic(path, lambda p: fig.savefig(p, dpi=110, format="png"))
+
+
+def write_json(path: Path, obj: object) -> None:
+    """`obj` as indented UTF-8 JSON (Chinese kept as it is) into `path`, atomically."""
+    import json
+
+    text = json.dumps(obj, ensure_ascii=False, indent=1)
+    write_atomic(path, lambda p: p.write_text(text, encoding="utf-8"))
+
+
 def write_text_atomic(path: Path, text: str) -> None:
     """`text` as UTF-8 into `path`, atomically."""
     write_atomic(path, lambda p: p.write_text(text, encoding="utf-8"))
