@@ -223,16 +223,16 @@ class EnsembleResult:
         for k, tier in enumerate(self.tiers, start=1):
             for metric in ("at_least", "ever"):
                 d = self.runs[metric][:, end, k] - self.counterfactual[metric][:, end, k]
-                mean = float(d.mean())
+                mean, p05, p95, se = _difference(d)
                 rows.append(
                     {
                         "tier": tier,
                         "metric": metric,
                         "year": self.years[end],
                         "mean": mean,
-                        "p05": float(np.quantile(d, 0.05)),
-                        "p95": float(np.quantile(d, 0.95)),
-                        "mc_se": float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else None,
+                        "p05": p05,
+                        "p95": p95,
+                        "mc_se": se,
                         "whole_programme_cost_per_extra_firm_yuan": float(total.mean() / mean)
                         if mean > 0
                         else None,
@@ -268,7 +268,7 @@ class EnsembleResult:
             for k, tier in enumerate(self.tiers, start=1):
                 for metric in ("at_least", "ever"):
                     d = self.runs[metric][:, end, k] - off[metric][:, end, k]
-                    mean = float(d.mean())
+                    mean, p05, p95, se = _difference(d)
                     rows.append(
                         {
                             "lever": lever,
@@ -276,11 +276,9 @@ class EnsembleResult:
                             "metric": metric,
                             "year": self.years[end],
                             "extra_firms": mean,
-                            "p05": float(np.quantile(d, 0.05)),
-                            "p95": float(np.quantile(d, 0.95)),
-                            "mc_se": float(d.std(ddof=1) / math.sqrt(len(d)))
-                            if len(d) > 1
-                            else None,
+                            "p05": p05,
+                            "p95": p95,
+                            "mc_se": se,
                             "lever_cost_yuan": own,
                             "marginal_cost_yuan": marginal,
                             "cost_per_extra_firm_yuan": own / mean if mean > 0 else None,
@@ -321,6 +319,13 @@ class EnsembleResult:
             "elapsed_seconds": round(self.elapsed_seconds, 3),
             **self.meta,
         }
+
+
+def _difference(d: np.ndarray) -> tuple[float, float, float, float | None]:
+    """Per-replication differences (levers on minus off, same seeds): their mean, 5 and 95 %
+    quantiles, and the Monte Carlo standard error of the mean (None for one replication)."""
+    se = float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else None
+    return float(d.mean()), float(np.quantile(d, 0.05)), float(np.quantile(d, 0.95)), se
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
