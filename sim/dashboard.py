@@ -36,7 +36,7 @@ import solara
 import solara.util
 
 from .errors import SrdiError
-from .labels import WAN, Lang, lever_name, target_phrase, tier_names
+from .labels import WAN, Lang, in_lang, lever_name, target_phrase, tier_names
 from .scenario import Scenario, load, value_bounds
 
 if TYPE_CHECKING:  # the model's modules load with the plan's run, once the page is served
@@ -90,8 +90,7 @@ WORDS: dict[str, tuple[str, str]] = {
 
 def say(key: str, lang: Lang, **fields) -> str:
     """A word of the page in `lang`, its fields filled in."""
-    zh, en = WORDS[key]
-    return (zh if lang == "zh" else en).format(**fields)
+    return in_lang(WORDS[key], lang).format(**fields)
 
 
 DEBOUNCE_SECONDS = 0.3  # a slider dragged sends many values: run only the one it rests on

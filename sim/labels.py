@@ -86,10 +86,15 @@ RELAX_WORDS: dict[str, tuple[str, str]] = {
 }
 
 
+def in_lang(pair: tuple[str, str], lang: Lang) -> str:
+    """The text of a (Chinese, English) pair in `lang`: every word table of the project is
+    made of such pairs."""
+    return pair[0] if lang == "zh" else pair[1]
+
+
 def stage_word(key: str, lang: Lang) -> str:
     """A funnel stage's or a relaxation's name in `lang` (`srdi diagnose`)."""
-    zh, en = FUNNEL_WORDS.get(key) or RELAX_WORDS[key]
-    return zh if lang == "zh" else en
+    return in_lang(FUNNEL_WORDS.get(key) or RELAX_WORDS[key], lang)
 
 
 _KIND_ZH = {"stock": "{y}年{tier}{v}家", "cumulative": "到{y}年累计认定{tier}{v}家",
@@ -120,14 +125,12 @@ def check_lang(lang: str) -> Lang:
 
 def word(key: str, lang: Lang) -> str:
     """A figure or table word in `lang`."""
-    zh, en = WORDS[key]
-    return zh if lang == "zh" else en
+    return in_lang(WORDS[key], lang)
 
 
 def lever_name(lever: str, lang: Lang) -> str:
     """A lever's name in `lang` (its id if it has none)."""
-    zh, en = LEVERS.get(lever, (lever, lever))
-    return zh if lang == "zh" else en
+    return in_lang(LEVERS.get(lever, (lever, lever)), lang)
 
 
 def tier_names(ladder, lang: Lang) -> dict[str, str]:

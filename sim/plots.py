@@ -11,7 +11,7 @@ import pandas as pd
 
 from .ensemble import EnsembleResult
 from .fonts import cjk
-from .labels import WAN, Lang, check_lang, percent, target_phrase, tier_names, word
+from .labels import WAN, Lang, check_lang, in_lang, percent, target_phrase, tier_names, word
 
 METRIC_OF_KIND = {"stock": "at_least", "cumulative": "ever", "new": "new", "pool_size": "pool_size"}
 
@@ -287,8 +287,7 @@ _DISCOVER_WORDS: dict[str, tuple[str, str]] = {
 
 
 def _dw(key: str, lang: Lang) -> str:
-    zh, en = _DISCOVER_WORDS[key]
-    return zh if lang == "zh" else en
+    return in_lang(_DISCOVER_WORDS[key], lang)
 
 
 def _limit(v: float) -> str:

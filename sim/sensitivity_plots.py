@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .fonts import cjk
-from .labels import Lang, check_lang, target_phrase, tier_names
+from .labels import Lang, check_lang, in_lang, target_phrase, tier_names
 from .sensitivity import SensitivityResult
 
 TOP = 12  # inputs shown per chart: the most influential
@@ -36,8 +36,7 @@ KIND_WORDS: dict[str, tuple[str, str]] = {
 
 
 def _w(key: str, lang: Lang) -> str:
-    zh, en = WORDS[key]
-    return zh if lang == "zh" else en
+    return in_lang(WORDS[key], lang)
 
 
 def chart(result: SensitivityResult, target_id: str, lang: Lang = "zh", top: int = TOP):
@@ -71,7 +70,7 @@ def _chart(result: SensitivityResult, target_id: str, lang: Lang, top: int):
                 xerr=None if b_err is None else np.nan_to_num(b_err),
                 color="#9ecae1", capsize=2, label=_w(second, lang))  # fmt: skip
         ax.legend(loc="lower right", fontsize=8)
-    kinds = {k: (zh if lang == "zh" else en) for k, (zh, en) in KIND_WORDS.items()}
+    kinds = {k: in_lang(pair, lang) for k, pair in KIND_WORDS.items()}
     labels = [f"{n} [{kinds[k]}]" for n, k in zip(rows["input"], rows["kind"], strict=True)]
     ax.set_yticks(y, labels, fontsize=8)
     ax.set_xlabel(_w("sobol_axis" if sobol else "morris_axis", lang))
