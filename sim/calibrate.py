@@ -17,9 +17,16 @@ replication. Everything else here drives that function:
   a forward-difference Jacobian whose points run in parallel and Broyden updates between
   Jacobians; a Laplace approximation of the posterior around the optimum (Jacobian of the
   standardised residuals plus a weak prior, the variance of a uniform over the bounds), sampled
-  and truncated to the bounds: that sample is what forecasts draw from. An importance-sampling
-  check (simulated likelihood over Laplace density of fresh draws) reports how far the Laplace
-  sample is from the posterior (its effective sample size);
+  and truncated to the bounds. With `posterior: importance` (config.yaml, the default) that
+  sample only proposes: `posterior_proposals` draws are weighed by their simulated likelihood
+  (simulated over Laplace density) and the posterior sample is drawn from them by systematic
+  resampling (sampling-importance-resampling, Rubin 1988). This matters where a moment is a
+  bound or an interval met at the optimum: it has no gradient there, the Laplace sample wanders
+  past it (at origin 2022, more than one draw in twenty left too few applicants to fill the
+  published lists), and the weights pull the sample back. The effective sample size of the
+  weights is saved with the fit. With `posterior: laplace` the Laplace sample is used as it
+  is, and the same weights of `importance_draws` fresh draws only report how far it is from
+  the posterior;
 - **posterior predictive** (`predict`): replications drawing one posterior row each, giving
   90 % bands for every observed series and the forecast through 2025;
 - **hold-out** (`run_holdout`): the same fit on data before a year, forecasts from that year on,
@@ -614,7 +621,11 @@ def fit(
         int(settings["warm_passes"])
         + 2 * (len(names) + 1)
         + int(settings["max_evaluations"])
-        + int(settings.get("importance_draws", 0))
+        + (
+            int(settings["posterior_proposals"])
+            if settings.get("posterior", "laplace") == "importance"
+            else int(settings.get("importance_draws", 0))
+        )
     )
     say(
         f"fitting {len(names)} parameters to {len(cal.fitted)} moments at 1/{cal.scale:g} scale, "
@@ -672,19 +683,34 @@ def fit(
         cov = np.linalg.inv(precision)
         rng = np.random.default_rng(np.random.SeedSequence([cal.seed, 7]))
         draws = int(settings["posterior_draws"])
-        sample_u = _truncated_normal(u_hat, cov, draws, rng)
         m_is = int(settings.get("importance_draws", 0))
         ess = []
-        if m_is:
-            # a check of the Laplace approximation, not used to change the sample: the effective
-            # sample size of importance weights (simulated likelihood / Laplace density) of
-            # fresh Laplace draws; a small one says the Laplace sample is wider than the posterior
-            say(f"  importance-sampling check of the Laplace approximation: {m_is} draws")
-            prop = _truncated_normal(u_hat, cov, m_is, rng)
+        if settings.get("posterior", "laplace") == "importance":
+            # sampling-importance-resampling: the Laplace approximation proposes, the simulated
+            # likelihood weighs, and the posterior sample is drawn from the weighted proposals.
+            # A bound or an interval moment that is met at the optimum has no gradient there,
+            # so the Laplace sample alone wanders past it; the weights pull it back.
+            m_prop = int(settings["posterior_proposals"])
+            say(f"  posterior: {m_prop} Laplace proposals weighed by the simulated likelihood")
+            prop = _truncated_normal(u_hat, cov, m_prop, rng)
             w = _weights(cal, prop, u_hat, precision, at[u_hat.tobytes()],
                          int(settings["importance_runs"]), runner)  # fmt: skip
             ess.append(1.0 / float(w @ w))
-            say(f"  effective sample size {ess[-1]:.1f} of {m_is}")
+            say(f"  effective sample size {ess[-1]:.1f} of {m_prop}")
+            sample_u = prop[_systematic_resample(w, draws, rng)]
+        else:
+            sample_u = _truncated_normal(u_hat, cov, draws, rng)
+            if m_is:
+                # a check of the Laplace approximation, not used to change the sample: the
+                # effective sample size of importance weights (simulated likelihood / Laplace
+                # density) of fresh Laplace draws; a small one says the Laplace sample is wider
+                # than the posterior
+                say(f"  importance-sampling check of the Laplace approximation: {m_is} draws")
+                prop = _truncated_normal(u_hat, cov, m_is, rng)
+                w = _weights(cal, prop, u_hat, precision, at[u_hat.tobytes()],
+                             int(settings["importance_runs"]), runner)  # fmt: skip
+                ess.append(1.0 / float(w @ w))
+                say(f"  effective sample size {ess[-1]:.1f} of {m_is}")
     theta_hat = cal.from_unit(u_hat)
     sample = np.array([cal.from_unit(s) for s in sample_u])
     future, future_how = {}, "none: every national batch is a rationed quota (sim/batches.py)"
@@ -701,6 +727,12 @@ def fit(
             "simulated method of moments with common random numbers (bounded Levenberg-Marquardt"
             " with Broyden updates); Laplace approximation of the posterior (with a weak prior),"
             " truncated to the bounds"
+            + (
+                f"; {settings['posterior_proposals']} Laplace proposals resampled by their"
+                " simulated likelihood (sampling-importance-resampling)"
+                if settings.get("posterior", "laplace") == "importance"
+                else ""
+            )
         ),
         "scale": cal.scale,
         "runs_per_evaluation": cal.runs,
@@ -710,7 +742,7 @@ def fit(
         "quick": quick,
         "elapsed_seconds": round(elapsed, 1),
         "sum_of_squares": _r(float(r_hat @ r_hat)),
-        "importance_check_effective_sample_size": _r(ess[0]) if ess else None,
+        "importance_effective_sample_size": _r(ess[0]) if ess else None,
         "posterior_sd": {n: _r(sample[:, j].std(ddof=1)) for j, n in enumerate(names)},
         "future_how": future_how,
     }
@@ -796,6 +828,15 @@ def _weights(
         logw[i] = -0.5 * float(r @ r) + 0.5 * float(d @ precision @ d)
     w = np.exp(logw - logw.max())
     return w / w.sum()
+
+
+def _systematic_resample(w: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """`n` indices drawn with probabilities `w` by systematic resampling (one uniform; each
+    index appears floor or ceil of n * w times), in the order of the proposals."""
+    edges = np.cumsum(w)
+    edges[-1] = 1.0
+    points = (rng.random() + np.arange(n)) / n
+    return np.searchsorted(edges, points, side="right")
 
 
 def _truncated_normal(

@@ -11,6 +11,8 @@ import pandas as pd
 import pytest
 import yaml
 from cli_helper import srdi as run_in_process
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sim import calibrate as cal
 from sim import parameters as pm
@@ -59,7 +61,7 @@ def test_pass_rates_are_passes_over_the_batch(config, obs):
 
 def test_over_40000_is_a_lower_bound_and_disagreeing_sources_an_interval(config, obs):
     m = {x.id: x for x in cal.moments(config, obs)}
-    assert m["provincial_srdi_stock_2022"].form == "lower"
+    assert m["provincial_srdi_stock_2021"].form == "lower"
     champ = m["single_champion_stock_2023"]
     assert (champ.form, champ.low, champ.high) == ("interval", 848, 1186)
 
@@ -148,6 +150,45 @@ def test_a_holdout_fit_predicts_with_its_origin(config, obs, monkeypatch):
     assert fit_.meta["fitted_before"] == 2023
     cal.predict(fit_, config, obs, runs=1, seed=1, scale=400.0)
     assert seen == [2023]
+
+
+@given(
+    st.lists(st.floats(0.0, 1.0), min_size=1, max_size=30).filter(lambda w: sum(w) > 1e-6),
+    st.integers(1, 200),
+    st.integers(0, 2**32 - 1),
+)
+def test_systematic_resampling_keeps_each_proposal_its_share(weights, n, seed):
+    """Each proposal appears floor or ceil of n * w times: the posterior sample follows the
+    weights without the extra noise of multinomial draws."""
+    w = np.asarray(weights) / sum(weights)
+    picked = cal._systematic_resample(w, n, np.random.default_rng(seed))
+    counts = np.bincount(picked, minlength=w.size)
+    assert picked.size == n and counts.sum() == n
+    assert np.all(counts >= np.floor(n * w - 1e-9)) and np.all(counts <= np.ceil(n * w + 1e-9))
+    assert np.all(counts[w == 0] == 0)
+
+
+def test_the_posterior_is_drawn_from_proposals_weighed_by_their_likelihood(
+    config, obs, monkeypatch
+):
+    """With `posterior: importance` the saved sample holds only proposals the simulated
+    likelihood keeps: here (a stub likelihood) those with a provincial application rate in the
+    upper half of its bounds, which the Laplace sample alone would not respect."""
+
+    def upper_half(cal_, proposal, mean, precision, series_hat, runs, runner):
+        w = (proposal[:, 0] > 0.5).astype(float)
+        return w / w.sum()
+
+    monkeypatch.setattr(cal, "_weights", upper_half)
+    conf = dict(config, posterior="importance")
+    fit_, calib = cal.fit(conf, obs, before=2022, quick=True, progress=lambda msg: None)
+    name = fit_.names[0]
+    units = np.array([calib.to_unit(row) for row in fit_.sample[:, : len(calib.names)]])
+    assert name == calib.names[0] and np.all(units[:, 0] > 0.5)
+    laplace = dict(config, posterior="laplace", importance_draws=0)
+    fit_l, _ = cal.fit(laplace, obs, before=2022, quick=True, progress=lambda msg: None)
+    units_l = np.array([calib.to_unit(row) for row in fit_l.sample[:, : len(calib.names)]])
+    assert np.any(units_l[:, 0] <= 0.5)
 
 
 def _recording_runner(seen: list):
