@@ -148,17 +148,23 @@ class Firm(mesa.Agent):
         self.revenue_yuan *= math.exp(dlog)
         self.years_in_niche += 1
         a, sd = p["firm.adjust_speed"], p["firm.ratio_shock_sd"]
-        share_level = p["firm.main_share_mean"] + 0.5 * p["firm.main_share_sd"] * self.capability
+        share_level = (
+            p["firm.main_share_mean"]
+            + p["firm.main_share_capability_loading"] * p["firm.main_share_sd"] * self.capability
+        )
         share = self.main_share + a * (share_level - self.main_share) + sd * rnd.gauss(0.0, 1.0)
-        self.main_share = min(max(share, 0.05), 1.0)
-        debt_level = p["firm.debt_ratio_mean"] - 0.3 * p["firm.debt_ratio_sd"] * self.capability
+        self.main_share = min(max(share, p["firm.main_share_floor"]), 1.0)
+        debt_level = (
+            p["firm.debt_ratio_mean"]
+            - p["firm.debt_ratio_capability_loading"] * p["firm.debt_ratio_sd"] * self.capability
+        )
         debt = (
             self.debt_ratio
             + a * (debt_level - self.debt_ratio)
             + p["firm.loan_debt_increase"] * self.loan
             + sd * rnd.gauss(0.0, 1.0)
         )
-        self.debt_ratio = min(max(debt, 0.0), 1.5)
+        self.debt_ratio = min(max(debt, 0.0), p["firm.debt_ratio_ceiling"])
 
         # R&D and IP
         target = math.log(p["rd.base_intensity"]) + p["rd.capability_effect"] * self.capability
@@ -169,7 +175,7 @@ class Firm(mesa.Agent):
             + p["rd.shock_sd"] * rnd.gauss(0.0, 1.0)
         )
         self.rd_intensity_prev = self.rd_intensity
-        self.rd_intensity = min(math.exp(log_rd) + self.rd_boost, 0.5)
+        self.rd_intensity = min(math.exp(log_rd) + self.rd_boost, p["rd.max_intensity"])
         self.rd_boost = 0.0
         if (  # the R&D reward: judged on this year's R&D, paid at the year's end
             m.rd_support
@@ -178,7 +184,7 @@ class Firm(mesa.Agent):
             and self.rd_growth >= m.rd_min_growth
         ):
             city.claim("rd_support", self, min(m.rd_share * self.rd_spend_yuan, m.rd_cap))
-        rate = (self.rd_intensity * self.revenue_yuan * 1e-6) ** 0.8 * math.exp(
+        rate = (self.rd_intensity * self.revenue_yuan * 1e-6) ** p["ip.rd_elasticity"] * math.exp(
             p["ip.capability_effect"] * self.capability
         )
         self.ip_class1 += int(m.rng.poisson(p["ip.class1_rate"] * rate))

@@ -8,6 +8,7 @@ arrays with `alive = False`, so firm indices are stable for a whole run.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -203,6 +204,19 @@ def _poisson(rng: np.random.Generator, lam, n: int) -> np.ndarray:
     return poisson_from_uniform(lam, rng.random(n))
 
 
+def idiosyncratic_loading(loading: float) -> float:
+    """Loading of a firm's own part of a ratio whose capability loading is `loading`.
+
+    Derived, not a parameter: sqrt(1 - loading^2), so that the ratio's cross-firm sd is its
+    parameter's sd (capability is standard normal). Rounded to two places, the factors the
+    model was written with (0.87 and 0.95 for the shipped loadings 0.5 and 0.3), so that seeded
+    results are unchanged; the total sd is then within 0.5 % of the parameter's.
+    """
+    if not -1.0 <= loading <= 1.0:
+        raise ValueError(f"a capability loading must lie in [-1, 1], not {loading}")
+    return round(math.sqrt(1.0 - loading * loading), 2)
+
+
 def draw_firms(
     n: int,
     level: int | np.ndarray,
@@ -216,11 +230,14 @@ def draw_firms(
     keeps the drawn firms that meet their title's criteria.
     """
     p = params
+    share_loading = float(p["firm.main_share_capability_loading"])
+    debt_loading = float(p["firm.debt_ratio_capability_loading"])
+    rd_cap = float(p["rd.max_intensity"])
     cap = _normals(rng, n) + p["population.capability_tier_step"] * level
     log_rev = (
         np.log(p["population.revenue_median_yuan"])
         + p["population.revenue_tier_step_log"] * level
-        + 0.3 * cap
+        + float(p["population.revenue_capability_loading"]) * cap
         + p["population.revenue_sd_log"] * _normals(rng, n)
     )
     g_mean = p["economy.growth_mean"] + p["growth.capability_effect"] * cap
@@ -230,36 +247,47 @@ def draw_firms(
     rd = np.exp(rd_level + p["rd.shock_sd"] * _normals(rng, n))
     rd_prev = np.exp(rd_level + p["rd.shock_sd"] * _normals(rng, n))
     revenue = np.exp(log_rev)
-    rd_m = np.maximum(rd * revenue / 1e6, 0.0) ** 0.8
+    rd_m = np.maximum(rd * revenue / 1e6, 0.0) ** float(p["ip.rd_elasticity"])
     ip_rate = rd_m * np.exp(p["ip.capability_effect"] * cap) * p["population.ip_history_years"]
-    niche_extra = _poisson(rng, max(p["population.years_in_niche_mean"] - 1.0, 0.0) + level, n)
+    niche_step = float(p["population.years_in_niche_tier_step"])
+    niche_mean = max(p["population.years_in_niche_mean"] - 1.0, 0.0) + niche_step * level
+    niche_extra = _poisson(rng, niche_mean, n)
     level = np.broadcast_to(np.asarray(level, dtype=np.int8), (n,))
-    share_level = p["firm.main_share_mean"] + 0.5 * p["firm.main_share_sd"] * cap
-    debt_level = p["firm.debt_ratio_mean"] - 0.3 * p["firm.debt_ratio_sd"] * cap
+    share_level = p["firm.main_share_mean"] + share_loading * p["firm.main_share_sd"] * cap
+    debt_level = p["firm.debt_ratio_mean"] - debt_loading * p["firm.debt_ratio_sd"] * cap
     high_tech_logit = np.log(
         p["population.high_tech_share"] / (1 - p["population.high_tech_share"])
     )
+    high_tech_slope = float(p["population.high_tech_capability_effect"])
+    title_age_years = int(round(p["population.title_age_years"]))
     cols = {
         "tier": level.copy(),
-        "title_year": (year - rng.integers(0, 3, n)) * (level > 0),
+        "title_year": (year - rng.integers(0, title_age_years, n)) * (level > 0),
         "highest_tier": level.copy(),
         "revenue_yuan": revenue,
         "revenue_prev_yuan": revenue / (1.0 + np.maximum(growth, -0.9)),
         "growth": growth,
         "growth_prev": growth_prev,
-        "rd_intensity": np.minimum(rd, 0.5),
-        "rd_intensity_prev": np.minimum(rd_prev, 0.5),
+        "rd_intensity": np.minimum(rd, rd_cap),
+        "rd_intensity_prev": np.minimum(rd_prev, rd_cap),
         "ip_class1": _poisson(rng, p["ip.class1_rate"] * ip_rate, n),
         "ip_class2": _poisson(rng, p["ip.class2_rate"] * ip_rate, n),
         "years_in_niche": 1 + niche_extra,
         "main_share": np.clip(
-            share_level + 0.87 * p["firm.main_share_sd"] * _normals(rng, n), 0.05, 1.0
+            share_level
+            + idiosyncratic_loading(share_loading) * p["firm.main_share_sd"] * _normals(rng, n),
+            float(p["firm.main_share_floor"]),
+            1.0,
         ),
         "debt_ratio": np.clip(
-            debt_level + 0.95 * p["firm.debt_ratio_sd"] * _normals(rng, n), 0.0, 1.5
+            debt_level
+            + idiosyncratic_loading(debt_loading) * p["firm.debt_ratio_sd"] * _normals(rng, n),
+            0.0,
+            float(p["firm.debt_ratio_ceiling"]),
         ),
         "capability": cap,
-        "high_tech": rng.random(n) < 1.0 / (1.0 + np.exp(-(high_tech_logit + cap))),
+        "high_tech": rng.random(n)
+        < 1.0 / (1.0 + np.exp(-(high_tech_logit + high_tech_slope * cap))),
         "strategic_emerging": rng.random(n) < p["population.strategic_emerging_share"],
         "alive": np.ones(n, dtype=bool),
     }

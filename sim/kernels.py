@@ -50,14 +50,20 @@ class YearRules(NamedTuple):
     ratio_shock_sd: float
     main_share_mean: float
     main_share_sd: float
+    main_share_capability_loading: float  # in units of main_share_sd per sd of capability
+    main_share_floor: float
     debt_ratio_mean: float
     debt_ratio_sd: float
+    debt_ratio_capability_loading: float  # in units of debt_ratio_sd per sd of capability
+    debt_ratio_ceiling: float
     loan_debt_increase: float
     rd_log_base: float  # log of rd.base_intensity
     rd_capability_effect: float
     rd_adjust_speed: float
     rd_loan_effect: float
     rd_shock_sd: float
+    rd_max_intensity: float
+    ip_rd_elasticity: float
     ip_capability_effect: float
     ip_class1_rate: float
     ip_class2_rate: float
@@ -123,8 +129,9 @@ def grow_and_invest(
     Revenue: log growth = drift + capability, loan and title effects + shock. Main-business
     share and debt ratio move part of the way to their capability levels, plus a shock (a loan
     adds debt). R&D intensity: log intensity moves toward its capability level (a loan raises
-    it), plus a shock, and cash received last year adds to it (`rd_boost`, then spent). IP of
-    each class arrives as Poisson((R&D in M yuan)^0.8 x exp(capability effect) x class rate),
+    it), plus a shock, and cash received last year adds to it (`rd_boost`, then spent), up to
+    `rd_max_intensity`. IP of each class arrives as
+    Poisson((R&D in M yuan)^elasticity x exp(capability effect) x class rate),
     by inversion at the firm's uniform. Draws the search cannot settle are listed in
     `unsettled_*` (row, rate, class 1 or 2) for `poisson_exact`; returns how many.
     `ip_rate` is float32 scratch space, one per row: the IP draws run in a second, tighter
@@ -154,28 +161,28 @@ def grow_and_invest(
         revenue[i] = np.float64(revenue[i]) * ratio
         years_in_niche[i] += 1
         ms = np.float64(main_share[i])
-        share_level = r.main_share_mean + 0.5 * r.main_share_sd * cap
+        share_level = r.main_share_mean + r.main_share_capability_loading * r.main_share_sd * cap
         ms += r.adjust_speed * (share_level - ms)
         ms += r.ratio_shock_sd * normal_from_uniform(uniform_at(k_share, i))
-        main_share[i] = min(max(ms, 0.05), 1.0)
+        main_share[i] = min(max(ms, r.main_share_floor), 1.0)
         debt = np.float64(debt_ratio[i])
-        debt_level = r.debt_ratio_mean - 0.3 * r.debt_ratio_sd * cap
+        debt_level = r.debt_ratio_mean - r.debt_ratio_capability_loading * r.debt_ratio_sd * cap
         debt += r.adjust_speed * (debt_level - debt) + r.loan_debt_increase * has_loan
         debt += r.ratio_shock_sd * normal_from_uniform(uniform_at(k_debt, i))
-        debt_ratio[i] = min(max(debt, 0.0), 1.5)
+        debt_ratio[i] = min(max(debt, 0.0), r.debt_ratio_ceiling)
         # invest
         log_rd = np.float64(np.log(max(rd_intensity[i], np.float32(1e-4))))
         target = r.rd_log_base + r.rd_capability_effect * cap
         log_rd += r.rd_adjust_speed * (target - log_rd) + r.rd_loan_effect * has_loan
         log_rd += r.rd_shock_sd * normal_from_uniform(uniform_at(k_rd, i))
         rd_intensity_prev[i] = rd_intensity[i]
-        rd = min(np.float64(np.exp(np.float32(log_rd))) + rd_boost[i], 0.5)
+        rd = min(np.float64(np.exp(np.float32(log_rd))) + rd_boost[i], r.rd_max_intensity)
         rd_intensity[i] = rd
         rd_boost[i] = 0.0
         # IP arrivals, from the stored R&D and revenue:
-        # (R&D in M yuan)^0.8 x exp(capability effect), as one exp of a log
+        # (R&D in M yuan)^elasticity x exp(capability effect), as one exp of a log
         rd_m = np.float32(rd_intensity[i] * revenue[i] * np.float32(1e-6))
-        log_rate = 0.8 * np.log(rd_m) + r.ip_capability_effect * cap
+        log_rate = r.ip_rd_elasticity * np.log(rd_m) + r.ip_capability_effect * cap
         rate = np.float64(np.exp(np.float32(log_rate))) if rd_m > 0 else 0.0
         ip_rate[i] = rate  # float32 scratch
     for i in range(alive.size):

@@ -3,7 +3,8 @@
 Every number the model uses is a `Quantity`: a cited point value or a range. Ranges marked as
 uncertain are drawn once per replication; point values are used as they are. Draws consume
 one uniform per quantity, in sorted order of the quantity's dotted path, so that two runs with
-the same paths (a scenario and its counterfactual, or two sweep points) share their draws.
+the same paths (a scenario and its counterfactual, or two sweep points) share their draws;
+quantities added later (`DRAWN_LAST`) draw after the others, so that seeded runs are unchanged.
 
 Calibrated defaults: the calibration's fit (`sim/data/calibration/fit.yaml`, package data made
 by `srdi calibrate`; or the file named by $SRDI_CALIBRATION, `off` for none) replaces the
@@ -161,18 +162,43 @@ def _apply_fit(out: dict[str, Spec], path: Path) -> None:
             )  # fmt: skip
 
 
+# Quantities added after the draw order was fixed (issue 15: constants of the cycle moved into
+# sim/data/parameters.yaml). Each draws its uniform after every other quantity and after the
+# posterior row, in this order, so that adding one leaves every seeded run's draws as they
+# were. Append only: a quantity added later goes at the end.
+DRAWN_LAST: tuple[str, ...] = (
+    "firm.main_share_capability_loading",
+    "firm.debt_ratio_capability_loading",
+    "firm.main_share_floor",
+    "firm.debt_ratio_ceiling",
+    "rd.max_intensity",
+    "ip.rd_elasticity",
+    "population.revenue_capability_loading",
+    "population.high_tech_capability_effect",
+    "population.years_in_niche_tier_step",
+    "population.title_age_years",
+)
+
+
 def draw(specs: Mapping[str, Spec], rng: np.random.Generator) -> dict[str, float]:
-    """One replication's values: one uniform per quantity, in sorted path order."""
-    names = sorted(specs)
+    """One replication's values: one uniform per quantity, in sorted path order.
+
+    The quantities of `DRAWN_LAST` draw theirs after the others (and after the row of the
+    posterior sample), in the order listed.
+    """
+    last = set(DRAWN_LAST)
+    names = sorted(name for name in specs if name not in last)
     u = rng.random(len(names))
     out = {name: specs[name].at(float(ui)) for name, ui in zip(names, u, strict=True)}
-    sampled = [name for name in names if specs[name].sample]
-    if sampled:  # calibrated parameters: one row of the posterior sample, jointly
-        row = rng.random()
-        for name in sampled:
-            col = specs[name].sample
-            out[name] = col[min(int(row * len(col)), len(col) - 1)]
-    return out
+    sampled = sorted(name for name in specs if specs[name].sample)
+    row = rng.random() if sampled else 0.0  # calibrated parameters: one row, jointly
+    appended = [name for name in DRAWN_LAST if name in specs]
+    u = rng.random(len(appended))
+    out |= {name: specs[name].at(float(ui)) for name, ui in zip(appended, u, strict=True)}
+    for name in sampled:
+        col = specs[name].sample
+        out[name] = col[min(int(row * len(col)), len(col) - 1)]
+    return {name: out[name] for name in sorted(out)}
 
 
 def central(specs: Mapping[str, Spec]) -> dict[str, float]:
