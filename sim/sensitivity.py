@@ -29,7 +29,7 @@ and named in the notes: a cost per firm where no budget caps a lever, the approv
 title that is rationed, an award elasticity without awards. Its total index would be 0 (on
 common random numbers its points repeat the base point's outcomes exactly), and the Sobol
 indices of the other inputs do not depend on it, but each input costs N design points: on
-Hebi 9 of 40 inputs are inert, a fifth of the design. The screen reads the inputs one at a
+Hebi 10 of 40 inputs are inert, a quarter of the design. The screen reads the inputs one at a
 time at the centre, so an input that acted only jointly with another one's extreme would be
 missed; the note says which were left out, and `screen=False` keeps every input.
 
