@@ -1351,6 +1351,10 @@ def sensitivity_command(scenario, method, samples, runs, seed, out, as_json, wor
         click.echo(f"error: --out: {why}; nothing was run or written.", err=True)
         sys.exit(EXIT_INVALID)
     workers = workers or os.cpu_count() or 1
+    screened = None
+    if method == "sobol":  # the inert inputs first: the design's size depends on them
+        screened = sa.screen(sc, ins, seed, workers)
+        ins = screened[0]
     points = samples * sa.points_per_sample(len(ins), method)
     _warn_if_long(
         estimate_seconds(sc, points * runs, counterfactual=False, workers=workers),
@@ -1359,7 +1363,9 @@ def sensitivity_command(scenario, method, samples, runs, seed, out, as_json, wor
     )
     with tqdm(total=points, desc=f"{sc.place.id} {method}", unit="point", disable=None,
               file=sys.stderr, leave=False) as bar:  # fmt: skip
-        result = sa.sensitivity(sc, method, samples, runs, seed, workers, bar.update)
+        result = sa.sensitivity(
+            sc, method, samples, runs, seed, workers, bar.update, screened=screened
+        )
     doc = result.to_dict()
     if out_dir is not None:
         _write_sensitivity(result, doc, out_dir, lang)
@@ -1421,6 +1427,10 @@ def _sensitivity_report(result, top: int = 5) -> str:
         f"\nConvergence: {c['measure']}: {c['max_change']:.3f} "
         f"({'converged' if c['converged'] else 'not converged'}: threshold {c['threshold']:g})"
     )
+    if "max_ST_conf" in c:
+        lines.append(
+            f"  widest bootstrap 95 % interval of a total index at N: ± {c['max_ST_conf']:.3f}"
+        )
     if not c["converged"]:
         lines.append("  Run with more --samples (doubled) or --runs for stable indices.")
     lines.extend(f"note: {n}" for n in result.notes)

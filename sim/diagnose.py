@@ -51,10 +51,17 @@ FUNNEL_COLUMNS = (
 _SOURCE = {"titled": "new"}
 BINDING_ERRORS = 2.0  # a stage binds when its gain exceeds this many Monte Carlo errors
 DEFAULT_RUNS = 500
+NO_TARGETS = "the scenario states no targets: no P(reach) to relax; the funnel alone"
 
 
 def applicable_stages(scenario: Scenario) -> tuple[list[str], dict[str, str]]:
-    """The stages whose relaxation can act in `scenario`, and why each other one cannot."""
+    """The stages whose relaxation can act in `scenario`, and why each other one cannot.
+
+    A scenario without targets has nothing a relaxation could be measured on: none is run, and
+    the diagnosis is the plan's funnel alone.
+    """
+    if not scenario.targets:
+        return [], {s: NO_TARGETS for s in STAGES}
     levers = scenario.levers
     skipped = {}
     awards = levers.awards
@@ -243,7 +250,7 @@ def diagnose(
         raise ValueError(f"stages: unknown {unknown}; known: {list(RELAXATIONS)}")
     start = time.perf_counter()
     usable, skipped = applicable_stages(scenario)
-    chosen = list(dict.fromkeys(stages)) if stages is not None else usable
+    chosen = list(dict.fromkeys(stages)) if stages is not None and usable else usable
     skipped = {s: skipped.get(s, "not asked for") for s in STAGES if s not in chosen}
 
     def run(relax: Sequence[str], funnel: bool = False) -> EnsembleResult:
@@ -276,7 +283,8 @@ def diagnose(
 
 def runs_needed(scenario: Scenario, stages: Sequence[str] | None, all_relaxed: bool = True) -> int:
     """How many ensembles `diagnose` runs: the plan, each stage, and every stage at once."""
-    chosen = list(stages) if stages is not None else applicable_stages(scenario)[0]
+    usable = applicable_stages(scenario)[0]
+    chosen = list(stages) if stages is not None and usable else usable
     return 1 + len(chosen) + (1 if all_relaxed and len(chosen) > 1 else 0)
 
 
@@ -290,8 +298,10 @@ def report(d: Diagnosis) -> str:
         f"{d.elapsed_seconds:.1f} s",
         "",
     ]
-    for s, why in d.skipped.items():
-        lines.append(f"not run: {s} ({why})")
+    if not sc.targets:  # one line, not one per stage
+        lines.append(f"not run: any relaxation ({NO_TARGETS})")
+    else:
+        lines += [f"not run: {s} ({why})" for s, why in d.skipped.items()]
     if d.skipped:
         lines.append("")
     targets = d.targets()

@@ -117,7 +117,11 @@ def relaxation_chart(d: Diagnosis, lang: Lang = "zh") -> plt.Figure:
         ax.set_xlim(-0.02, 1.02)
         ax.set_xlabel(word("p_reach", lang), fontsize=9)
         ax.grid(axis="x", alpha=0.3)
-        ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        if targets:
+            ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        else:  # nothing to relax: say so rather than draw empty axes
+            ax.text(0.5, 0.5, word("no_targets", lang), ha="center", va="center", fontsize=9,
+                    transform=ax.transAxes)  # fmt: skip
         place = d.scenario.place
         head = (
             f"{place.name_zh or place.name}：{word('relax_title', lang)}（相同随机种子）"

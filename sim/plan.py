@@ -186,7 +186,18 @@ def lever_ranges(sc: Scenario, levers: Sequence[str] = ()) -> tuple[list[LeverRa
         return [
             _range(sc, path, r.low, r.high, r.step) for path, r in sc.plan.levers.items()
         ], "scenario"
-    return default_ranges(sc), "default"
+    ranges = default_ranges(sc)
+    if not any(r.high > r.low for r in ranges):
+        raise ScenarioErrors([ScenarioError(
+            CLI, "--lever", expected="a lever to search: a scenario with levers (or a plan: "
+            "section), or --lever PATH=LOW:HIGH for a lever it has",
+            found="no lever to search" if not ranges else "every lever's plan value is 0",
+            kind="missing", fix="srdi plan searches the values of the place's own levers; "
+            "this scenario decides none, so there is nothing to search. srdi forecast gives "
+            "its targets' odds as they stand; add a lever to the scenario to ask what it "
+            "would take.",
+        )])  # fmt: skip
+    return ranges, "default"
 
 
 def check_target(sc: Scenario, target: str) -> list[str]:

@@ -22,6 +22,17 @@
 A dated quantity (`apply.base.<tier>.<year>`) whose year is outside the scenario's period is
 never read and is left out. Inputs whose range is a point are left out.
 
+**Inert inputs** (Sobol only). Before the design, each input is set to the low and to the high
+end of its range, every other input at its centre, on the same `SCREEN_RUNS` seeds; an input
+that changes no target's outcome in any of those replications is left out of the Sobol design
+and named in the notes: a cost per firm where no budget caps a lever, the approval rate of a
+title that is rationed, an award elasticity without awards. Its total index would be 0 (on
+common random numbers its points repeat the base point's outcomes exactly), and the Sobol
+indices of the other inputs do not depend on it, but each input costs N design points: on
+Hebi 10 of 40 inputs are inert, a quarter of the design. The screen reads the inputs one at a
+time at the centre, so an input that acted only jointly with another one's extreme would be
+missed; the note says which were left out, and `screen=False` keeps every input.
+
 **Outcome.** For every target, its outcome value (`EnsembleResult.outcome`: the count at the
 target year), averaged over `runs` replications at each design point. Reached or not (0/1) is
 too coarse: at a few replications per point it is mostly noise, and a Sobol estimator needs
@@ -40,6 +51,18 @@ N, so the indices are computed twice from the same runs: on the first N/2 base s
 all N. Sobol: converged when no total index changes by more than `SOBOL_THRESHOLD` (0.05, on
 indices between 0 and 1: the ranking of the inputs that matter no longer moves). Morris: when
 no `mu_star`, divided by the largest of its target, changes by more than `MORRIS_THRESHOLD`.
+The Sobol check also reports the widest bootstrap 95 % interval of a total index at N
+(`max_ST_conf`, the half-width SALib gives), the measure of Sarrazin, Pianosi and Wagener
+(2016, "Global sensitivity analysis of environmental models: convergence and validation",
+Environ. Model. Softw. 79): it is not the criterion, but it says how far the indices still are
+from their limit.
+
+**Replication noise.** Inputs that change the number of firms (the base-year counts, the
+candidates, their inflow) give the firms other rows, hence other random numbers: common random
+numbers do not hold across their values, and the noise of the replications enters their total
+index (Jansen's estimator reads it as their effect) and the spread of its estimate. A total
+index well above its first-order index for such an input, on a target with a large noise share
+(`noise_share`), is mostly that noise; `DEFAULT_RUNS` replications per point keep it down.
 """
 
 from __future__ import annotations
@@ -59,7 +82,7 @@ from .scenario import Scenario, ScenarioError, ScenarioErrors
 
 METHODS = ("sobol", "morris")
 DEFAULT_SAMPLES = {"sobol": 512, "morris": 32}
-DEFAULT_RUNS = 2  # halves the replication noise inputs that change the firms pick up (README)
+DEFAULT_RUNS = 3  # a third of one run's noise, which inputs that change the firms pick up
 CALIBRATED_QUANTILES = (0.05, 0.95)
 BATCH_QUANTILES = (0.05, 0.95)
 SOBOL_THRESHOLD = 0.05  # max change of a total index between N/2 and N, to call it converged
@@ -67,6 +90,7 @@ MORRIS_THRESHOLD = 0.1  # max change of mu_star / max mu_star between N/2 and N
 MORRIS_LEVELS = 4
 RESAMPLES = 100  # bootstrap resamples of the confidence intervals
 NOISE_RUNS = 16  # replications at the centre of the design, to measure the replications' noise
+SCREEN_RUNS = 4  # replications at each end of an input's range, to find the inert inputs
 SOBOL_COLUMNS = ("target", "rank", "input", "kind", "S1", "S1_conf", "ST", "ST_conf")
 MORRIS_COLUMNS = ("target", "rank", "input", "kind", "mu_star", "mu_star_conf", "sigma")
 
@@ -133,16 +157,78 @@ def _values(ins: Sequence[Input], row: np.ndarray) -> dict[str, float]:
     }
 
 
-def _evaluate(task: tuple) -> np.ndarray:
-    """Outcome means (points x targets) of a chunk of design points, same seeds at each."""
+def _outcomes(task: tuple) -> np.ndarray:
+    """Outcomes (points x replications x targets) of a chunk of design points, same seeds at
+    each."""
     from .ensemble import run_ensemble
 
     scenario, seed, runs, points = task
-    out = np.empty((len(points), len(scenario.targets)))
+    out = np.empty((len(points), runs, len(scenario.targets)))
     for p, values in enumerate(points):
         res = run_ensemble(scenario, runs, seed, counterfactual=False, workers=1, values=values)
-        out[p] = [float(np.mean(res.outcome(t))) for t in scenario.targets]
+        for j, t in enumerate(scenario.targets):
+            out[p, :, j] = res.outcome(t)
     return out
+
+
+def _evaluate(task: tuple) -> np.ndarray:
+    """Outcome means (points x targets) of a chunk of design points, same seeds at each."""
+    return _outcomes(task).mean(axis=1)
+
+
+def _map(
+    fn: Callable[[tuple], np.ndarray],
+    scenario: Scenario,
+    seed: int,
+    runs: int,
+    points: Sequence[dict[str, float]],
+    workers: int,
+    progress: Callable[[int], None] | None = None,
+) -> np.ndarray:
+    """`fn` over the points in chunks, in this process or in `workers` processes; the results
+    in the points' order (they do not depend on `workers`)."""
+    from .workers import process_pool
+
+    size = max(1, min(64, math.ceil(len(points) / (workers * 16))))
+    tasks = [(scenario, seed, runs, points[i : i + size]) for i in range(0, len(points), size)]
+    parts = []
+    if workers == 1:
+        for task in tasks:
+            parts.append(fn(task))
+            if progress:
+                progress(len(task[3]))
+    else:
+        with process_pool(workers) as pool:
+            for task, part in zip(tasks, pool.map(fn, tasks), strict=True):
+                parts.append(part)
+                if progress:
+                    progress(len(task[3]))
+    return np.concatenate(parts)
+
+
+def screen(
+    scenario: Scenario, ins: Sequence[Input], seed: int = 0, workers: int = 1
+) -> tuple[list[Input], list[Input]]:
+    """(active, inert): an input is inert when setting it to the low and to the high end of its
+    range (the others at their centre) changes no target's outcome in any of `SCREEN_RUNS`
+    replications on the same seeds (module docstring). Every input is kept when fewer than two
+    would be left."""
+    import os
+
+    centre = _values(ins, np.array([(i.low + i.high) / 2 for i in ins]))
+    points = []
+    for i in ins:
+        for end in (i.low, i.high):
+            points.append({**centre, **_values([i], np.array([end]))})
+    workers = max(1, min(workers, os.cpu_count() or 1))
+    out = _map(_outcomes, scenario, seed, SCREEN_RUNS, points, workers)
+    low, high = out[0::2], out[1::2]
+    moved = (low != high).any(axis=(1, 2))
+    active = [i for i, m in zip(ins, moved, strict=True) if m]
+    inert = [i for i, m in zip(ins, moved, strict=True) if not m]
+    if len(active) < 2:
+        return list(ins), []
+    return active, inert
 
 
 def design(ins: Sequence[Input], method: str, samples: int, seed: int) -> np.ndarray:
@@ -201,6 +287,7 @@ class SensitivityResult:
     runs: int
     seed: int
     inputs: list[Input]
+    inert: list[Input]  # left out of a Sobol design: they changed no target (`screen`)
     indices: pd.DataFrame  # SOBOL_COLUMNS or MORRIS_COLUMNS, ranked within each target
     convergence: dict[str, Any]
     noise: dict[str, float | None]  # target -> share of the outcome's variance that is noise
@@ -236,6 +323,9 @@ class SensitivityResult:
             ],
             "inputs": [
                 {"input": i.name, "kind": i.kind, "low": i.low, "high": i.high} for i in self.inputs
+            ],
+            "inputs_inert": [
+                {"input": i.name, "kind": i.kind, "low": i.low, "high": i.high} for i in self.inert
             ],
             "indices": [
                 {k: _plain(v) for k, v in rec.items()}
@@ -289,7 +379,7 @@ def _convergence(
     finite = change.dropna()
     worst = float(finite.max()) if len(finite) else 0.0
     what = "ST" if method == "sobol" else "mu_star / max mu_star of the target"
-    return {
+    out = {
         "compared": [samples // 2, samples],
         "measure": f"max absolute change of {what} between the first N/2 samples and all N",
         "max_change": worst,
@@ -297,6 +387,10 @@ def _convergence(
         "converged": bool(worst <= threshold),
         "by_target": by_target,
     }
+    if method == "sobol":  # Sarrazin et al. (2016): the widest bootstrap interval, for reading
+        conf = full["ST_conf"].dropna()
+        out["max_ST_conf"] = float(conf.max()) if len(conf) else 0.0
+    return out
 
 
 def _noise(
@@ -363,6 +457,8 @@ def sensitivity(
     seed: int = 0,
     workers: int = 1,
     progress: Callable[[int], None] | None = None,
+    screen_inert: bool = True,
+    screened: tuple[Sequence[Input], Sequence[Input]] | None = None,
 ) -> SensitivityResult:
     """Sobol or Morris indices of every target's outcome to every uncertain input.
 
@@ -375,34 +471,26 @@ def sensitivity(
         seed: root seed of the replications, the design and the bootstrap.
         workers: worker processes over the design points; results do not depend on it.
         progress: called with the number of design points just finished.
+        screen_inert: (Sobol) leave out the inputs that change no target (`screen`).
+        screened: (Sobol) the (active, inert) inputs of an earlier `screen` of this scenario
+            and seed, not screened again (the command line screens first to size its bar).
     """
     import os
-
-    from .workers import process_pool
 
     start = time.perf_counter()
     problems = option_problems(method, samples, runs)
     if problems:
         raise ValueError("; ".join(f"{opt.lstrip('-')} {why}" for opt, why in problems))
     ins = check(scenario)
+    workers = max(1, min(workers, os.cpu_count() or 1))
+    inert: Sequence[Input] = []
+    if method == "sobol" and screened is not None:
+        ins, inert = list(screened[0]), list(screened[1])
+    elif method == "sobol" and screen_inert:
+        ins, inert = screen(scenario, ins, seed, workers)
     X = design(ins, method, samples, seed)
     points = [_values(ins, row) for row in X]
-    workers = max(1, min(workers, os.cpu_count() or 1))
-    size = max(1, min(64, math.ceil(len(points) / (workers * 16))))
-    tasks = [(scenario, seed, runs, points[i : i + size]) for i in range(0, len(points), size)]
-    parts = []
-    if workers == 1:
-        for task in tasks:
-            parts.append(_evaluate(task))
-            if progress:
-                progress(len(task[3]))
-    else:
-        with process_pool(workers) as pool:
-            for task, part in zip(tasks, pool.map(_evaluate, tasks), strict=True):
-                parts.append(part)
-                if progress:
-                    progress(len(task[3]))
-    Y = np.concatenate(parts)
+    Y = _map(_evaluate, scenario, seed, runs, points, workers, progress)
     targets = scenario.targets
     full = _table(ins, method, targets, X, Y, seed)
     half_rows = (samples // 2) * points_per_sample(len(ins), method)
@@ -414,6 +502,13 @@ def sensitivity(
         for j, t in enumerate(targets)
         if not np.ptp(Y[:, j]) > 0
     ]
+    if inert:
+        notes.append(
+            f"{len(inert)} inert input(s) left out of the design: none changed any target in "
+            f"{SCREEN_RUNS} replications at either end of its range, the others at their "
+            f"centre, same seeds (a total index of 0, or too small for those replications to "
+            f"show): {', '.join(i.name for i in inert)}"
+        )
     return SensitivityResult(
         scenario=scenario,
         method=method,
@@ -421,6 +516,7 @@ def sensitivity(
         runs=runs,
         seed=seed,
         inputs=list(ins),
+        inert=list(inert),
         indices=full,
         convergence=_convergence(method, half, full, samples),
         noise=noise,

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.diagnose import FUNNEL_COLUMNS, applicable_stages, diagnose
+from sim.diagnose import FUNNEL_COLUMNS, STAGES, applicable_stages, diagnose, runs_needed
 from sim.ensemble import run_ensemble
 from sim.scenario import load
 from tests.cli_helper import srdi
@@ -55,6 +55,19 @@ def test_a_stage_that_cannot_act_changes_nothing_on_the_same_seeds(hebi):
         (s,) = t["stages"]
         assert s["probability_if_relaxed"] == t["probability"] and s["gain"] == 0.0
         assert t["binding"] is None and t["binding_clear"] is None
+
+
+def test_a_scenario_without_targets_runs_the_funnel_alone():
+    """Henan's status quo states no targets: no relaxation has a P(reach) to move, so none is
+    run (each would cost a whole ensemble of the province for nothing), even when asked for."""
+    henan = load(ROOT / "scenarios" / "henan_status_quo.yaml")
+    usable, skipped = applicable_stages(henan)
+    assert usable == [] and set(skipped) == set(STAGES)
+    assert runs_needed(henan, None) == 1 and runs_needed(henan, ["apply"]) == 1
+    for stages in (None, ["apply"]):
+        d = diagnose(henan, runs=2, seed=0, stages=stages)
+        assert d.relaxed == {} and d.all_relaxed is None and d.targets() == []
+        assert set(d.skipped) == set(STAGES) and not d.funnel().empty
 
 
 def test_relaxations_start_from_the_same_draws(hebi):

@@ -202,6 +202,21 @@ def test_cli_refuses_bad_targets_and_levers(tmp_path, extra, words):
     assert not out.exists() or not any(out.iterdir())
 
 
+def test_a_scenario_without_levers_is_refused_with_why(tmp_path):
+    """national.yaml states targets but no lever: there is no mix to search. The plan is
+    refused at once (it ran the targets as they stand and called them 'reachable' at 0 yuan
+    with no lever before), with exit 2 and what to do instead."""
+    national = ROOT / "scenarios" / "national.yaml"
+    with pytest.raises(ScenarioErrors):
+        lever_ranges(load(national))
+    out = tmp_path / "out"
+    r = srdi("plan", national, "--target", "all", "--probability", "0.8", "--runs", "2",
+             "--workers", "1", "--out", out)  # fmt: skip
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "no lever to search" in r.stderr and "srdi forecast" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and not out.exists()
+
+
 def test_the_answer_does_not_depend_on_the_worker_count(scenario):
     def run(workers):
         r = search(scenario, "all", GOAL, levers=[f"{LEVER}=0:8:4"], runs=10, seed=3,

@@ -14,7 +14,7 @@ from sim import competition
 from sim.batches import PublishedBatch, plan_batches
 from sim.errors import ScenarioErrors
 from sim.scenario import check_values, load
-from sim.sensitivity import inputs, sensitivity
+from sim.sensitivity import inputs, screen, sensitivity
 
 ROOT = Path(__file__).resolve().parents[1]
 HEBI = ROOT / "scenarios" / "hebi.yaml"
@@ -115,6 +115,29 @@ def test_morris_ranks_the_decisive_input_first(decisive):
     assert 200 < top["mu_star"] < 400
     assert res.design_points == 4 * (len(res.inputs) + 1)
     assert res.convergence["compared"] == [2, 4]
+
+
+def test_inert_inputs_are_left_out_of_the_sobol_design_and_named():
+    """Hebi has no budget cap: a lever's cost per firm changes no count, nor does an award
+    elasticity without awards. Such inputs cost N design points each for a total index of 0;
+    the screen leaves them out and the notes name them. An input that acts stays in."""
+    hebi = load(HEBI)
+    ins = inputs(hebi)
+    active, inert = screen(hebi, ins, seed=0, workers=1)
+    names = {i.name for i in inert}
+    assert {"levers.stewards.cost_per_firm_yuan", "apply.award_elasticity"} <= names
+    assert {"baseline.candidates", "competition.batch_quantile.provincial_srdi"} <= {
+        i.name for i in active
+    }
+    assert sorted(active + inert, key=ins.index) == ins
+    res = sensitivity(hebi, "sobol", samples=4, runs=1, seed=0, screened=(active, inert))
+    assert res.inputs == active and res.inert == inert
+    assert res.design_points == 4 * (len(active) + 2)
+    assert set(res.indices["input"]) == {i.name for i in active}
+    assert any("inert" in n and "levers.stewards.cost_per_firm_yuan" in n for n in res.notes)
+    doc = res.to_dict()
+    assert {i["input"] for i in doc["inputs_inert"]} == names
+    assert doc["convergence"]["max_ST_conf"] > 0  # wide at N=4: the bootstrap says so
 
 
 def test_same_indices_with_one_or_two_workers(decisive, sobol):
