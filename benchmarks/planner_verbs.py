@@ -134,13 +134,17 @@ def main() -> None:
         for name, command, seconds, load, ok, answer in rows
     }
     path = ROOT / "benchmarks" / "planner_verbs.md"
-    if path.exists():  # the rows of verbs not run this time stay as they were
-        for line in path.read_text().splitlines():
+    notes: list[str] = []  # the paragraphs below the table stay as they were
+    if path.exists():  # so do the rows of verbs not run this time
+        old = path.read_text().splitlines()
+        last_row = max((i for i, line in enumerate(old) if line.startswith("|")), default=-1)
+        notes = old[last_row + 1 :] if last_row >= 0 else []
+        for line in old:
             name = line.split("|")[1].strip() if line.startswith("| ") else ""
             if name in VERBS and name not in table:
                 table[name] = line
-    lines += [table[name] for name in VERBS if name in table]
-    path.write_text("\n".join(lines) + "\n")
+    lines += [table[name] for name in VERBS if name in table] + notes
+    path.write_text("\n".join(lines).rstrip("\n") + "\n")
 
 
 if __name__ == "__main__":
