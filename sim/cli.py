@@ -21,6 +21,11 @@ from .labels import LANGS, WAN
 from .output import for_people, write_atomic, write_csv, write_figure, write_json, write_xlsx
 
 EXIT_INVALID = 2
+# --scheduler of forecast, report and sweep (sim/executor.py)
+SCHEDULER_HELP = (
+    "A Dask scheduler (tcp://host:8786), or 'local' to start a Dask LocalCluster of --workers "
+    "workers; with an address, --workers is not used (the cluster has its own)."
+)
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 STARTED = time.perf_counter()  # the dashboard reports its start-up time from here
 
@@ -83,6 +88,7 @@ def main() -> None:
 @click.option(
     "--workers", "-w", default=None, type=int, help="Worker processes (default: all cores)."
 )
+@click.option("--scheduler", metavar="ADDRESS", help=SCHEDULER_HELP)
 @click.option(
     "--no-counterfactual", is_flag=True, help="Skip the run with every lever off (faster)."
 )
@@ -100,8 +106,9 @@ def main() -> None:
               help="Also run each lever switched off alone (one more run per lever): what "
               "each lever costs per extra firm.")  # fmt: skip
 def forecast(
-    scenario, runs, seed, out, as_json, workers, no_counterfactual, lang, settings, by_lever
-) -> None:
+    scenario, runs, seed, out, as_json, workers, scheduler, no_counterfactual, lang, settings,
+    by_lever,
+) -> None:  # fmt: skip
     """Probability of reaching each target, expected counts with 90 % bands, and cost.
 
     Example: srdi forecast scenarios/hebi.yaml --runs 1000 --seed 1 --out results/hebi
@@ -114,7 +121,7 @@ def forecast(
     if out_dir is not None and (why := _writable_folder(out_dir)):
         click.echo(f"error: --out: {why}; nothing was run or written.", err=True)
         sys.exit(EXIT_INVALID)
-    result = _run(sc, runs, seed, workers, not no_counterfactual, values, by_lever)
+    result = _run(sc, runs, seed, workers, not no_counterfactual, values, by_lever, scheduler)
     if out_dir is not None:
         _write_outputs(result, out_dir, lang)
     if as_json:
@@ -153,15 +160,24 @@ def _run(
     counterfactual: bool,
     values: dict[str, float] | None = None,
     by_lever: bool = False,
+    scheduler: str | None = None,
 ):
     """The ensemble behind `forecast` and `report`, with a progress bar (ETA), and a warning
-    with ways to shorten it first when the run is expected to take over a minute."""
+    with ways to shorten it first when the run is expected to take over a minute. With a
+    scheduler the replications run on Dask (`--workers` sizes a `local` cluster; an address's
+    cluster has its own workers); an unreachable one is an error, exit 2, nothing written."""
     from tqdm import tqdm
 
     from .ensemble import estimate_seconds, run_ensemble
+    from .executor import SchedulerUnreachable
 
     if runs < 1:
         raise click.BadParameter(f"must be at least 1, got {runs}", param_hint="--runs")
+    if scheduler and scheduler != "local" and workers is not None:
+        click.echo(
+            f"note: --workers {workers} is not used: the cluster at {scheduler} has its own.",
+            err=True,
+        )
     workers = workers or os.cpu_count() or 1
     _warn_if_long(
         estimate_seconds(sc, runs, counterfactual, workers, by_lever),
@@ -169,21 +185,27 @@ def _run(
         f"{', each lever off alone' if by_lever else ''} on {workers} worker(s)",
         "--runs, --no-counterfactual"
         + (", no --by-lever" if by_lever else "")
-        + " or more --workers",
+        + " or more --workers (or --scheduler)",
     )
     with tqdm(
         total=runs, desc=f"{sc.place.id}", unit="run", disable=None, file=sys.stderr, leave=False
     ) as bar:
-        return run_ensemble(
-            sc,
-            runs=runs,
-            seed=seed,
-            counterfactual=counterfactual,
-            workers=workers,
-            values=values or None,
-            progress=lambda k: bar.update(k),
-            by_lever=by_lever,
-        )
+        try:
+            return run_ensemble(
+                sc,
+                runs=runs,
+                seed=seed,
+                counterfactual=counterfactual,
+                workers=workers,
+                values=values or None,
+                progress=lambda k: bar.update(k),
+                by_lever=by_lever,
+                scheduler=scheduler,
+            )
+        except SchedulerUnreachable as e:
+            bar.close()
+            click.echo(f"error: {e}", err=True)
+            sys.exit(EXIT_INVALID)
 
 
 def _warn_if_long(seconds: float, what: str, shorter: str) -> None:
@@ -206,13 +228,14 @@ def _warn_if_long(seconds: float, what: str, shorter: str) -> None:
 @click.option("--seed", "-s", default=0, show_default=True, help="Root seed.")
 @click.option("--workers", "-w", type=int, default=None,
               help="Worker processes (default: all cores).")  # fmt: skip
+@click.option("--scheduler", metavar="ADDRESS", help=SCHEDULER_HELP)
 @click.option("--set", "settings", multiple=True, metavar="PATH=VALUE",
               help="Fix a quantity of the scenario to VALUE in every replication (as in "
               "`srdi forecast`). Repeatable.")  # fmt: skip
 @click.option("--by-lever", is_flag=True,
               help="Also run each lever switched off alone: a table of each lever's cost per "
               "extra firm.")  # fmt: skip
-def report(scenario, out, lang, runs, seed, workers, settings, by_lever) -> None:
+def report(scenario, out, lang, runs, seed, workers, scheduler, settings, by_lever) -> None:
     """One self-contained HTML page of a forecast: verdicts, charts, cost, provenance.
 
     The page embeds its chart and styles, opens offline and prints on A4.
@@ -227,7 +250,7 @@ def report(scenario, out, lang, runs, seed, workers, settings, by_lever) -> None
     if why := _writable_folder(out_dir):
         click.echo(f"error: --out: {why}; nothing was run or written.", err=True)
         sys.exit(EXIT_INVALID)
-    result = _run(sc, runs, seed, workers, True, values, by_lever)
+    result = _run(sc, runs, seed, workers, True, values, by_lever, scheduler)
     text = page.build(result, scenario, lang)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "report.html"
@@ -453,11 +476,7 @@ def list_scenarios(folder) -> None:
 @click.option(
     "--workers", "-w", type=int, default=None, help="Worker processes (default: all cores)."
 )
-@click.option(
-    "--scheduler",
-    metavar="ADDRESS",
-    help="A Dask scheduler (tcp://host:8786), or 'local' to start a Dask LocalCluster.",
-)
+@click.option("--scheduler", metavar="ADDRESS", help=SCHEDULER_HELP)
 @click.option("--chunk-size", type=int, help="Experiments per chunk (default: automatic).")
 @click.option("--replications", is_flag=True, help="Also write one row per replication.")
 @click.option(

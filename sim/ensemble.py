@@ -21,10 +21,10 @@ import numpy as np
 import pandas as pd
 
 from . import competition
+from .executor import executor
 from .levers import LEVER_NAMES
 from .model import RELAXATIONS, GrowthModel
 from .scenario import Scenario, check_values
-from .workers import process_pool
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +66,15 @@ def run_replication(
     return out
 
 
-def _run_chunk(args: tuple) -> list[dict[str, np.ndarray]]:
-    scenario, seeds, levers_on, values, levers_off, relax, funnel = args
+def _run_chunk(task: dict[str, Any]) -> list[dict[str, np.ndarray]]:
+    """Run one chunk of a pass: consecutive replications from `task["first"]` on."""
     return [
-        run_replication(scenario, s, levers_on, values, levers_off, relax, funnel) for s in seeds
-    ]
+        run_replication(
+            task["scenario"], s, task["levers_on"], task["values"], task["levers_off"],
+            task["relax"], task["funnel"],
+        )
+        for s in task["seeds"]
+    ]  # fmt: skip
 
 
 @dataclass
@@ -401,6 +405,8 @@ def run_ensemble(
     by_lever: bool = False,
     relax: frozenset[str] | set[str] = frozenset(),
     funnel: bool = False,
+    scheduler: str | None = None,
+    connect_timeout: float | None = None,
 ) -> EnsembleResult:
     """Run `runs` replications (and their counterfactuals) of a scenario.
 
@@ -410,7 +416,9 @@ def run_ensemble(
         seed: root seed; replication r uses child r of `SeedSequence(seed).spawn(runs)`.
         counterfactual: also run every replication with the levers off (for a scenario without
             levers, the forecast itself: not run twice).
-        workers: worker processes (1 = in this process). Results do not depend on it.
+        workers: worker processes (1 = in this process), or the workers of the Dask
+            LocalCluster with ``scheduler="local"``; not used with a scheduler's address.
+            Results do not depend on it.
         values: fixed values for drawn quantities, by dotted path.
         progress: called with the number of replications just finished.
         by_lever: also run every replication once per lever with that lever alone off (one
@@ -420,6 +428,14 @@ def run_ensemble(
             its own, not the draws'.
         funnel: also record each title's candidates and eligible firms per year (`runs`
             keys "candidates" and "eligible"; slower: every candidate's criteria are read).
+        scheduler: None (this process or local processes), ``"local"`` (a Dask LocalCluster
+            of `workers` workers) or a Dask scheduler's address (``tcp://host:8786``); every
+            pass is sent in chunks and gathered in replication order (`sim.executor`).
+        connect_timeout: seconds to wait for a Dask scheduler (default
+            `sim.executor.CONNECT_TIMEOUT`).
+
+    Raises:
+        SchedulerUnreachable: no scheduler answered at `scheduler` (nothing was run).
     """
     import time
 
@@ -443,8 +459,9 @@ def run_ensemble(
             f"relax: unknown stages {sorted(relax - RELAXATIONS.keys())}; "
             f"known: {list(RELAXATIONS)}"
         )
-    workers = max(1, min(workers, os.cpu_count() or 1))
-    if workers == 1:
+    scheduler = scheduler or None
+    workers = max(1, workers if scheduler else min(workers, os.cpu_count() or 1))
+    if workers == 1 and scheduler is None:
         for key, on, off in passes:
             results[key] = []
             for s in seeds:
@@ -452,18 +469,25 @@ def run_ensemble(
                 if progress:
                     progress(1 / len(passes))
     else:
-        chunk = max(1, math.ceil(runs / (workers * 8)))
-        with process_pool(workers) as pool:
-            for key, on, off in passes:
-                jobs = [
-                    (scenario, seeds[i : i + chunk], on, values, off, relax, funnel)
-                    for i in range(0, runs, chunk)
-                ]
-                results[key] = []
-                for part in pool.map(_run_chunk, jobs):
-                    results[key].extend(part)
-                    if progress:
-                        progress(len(part) / len(passes))
+        with executor(workers, scheduler, connect_timeout) as (submit, label, n_workers):
+            log.info("%d replications x %d passes on %s", runs, len(passes), label)
+            chunk = max(1, math.ceil(runs / (n_workers * 8)))
+            tasks = [
+                {
+                    "pass": key, "first": i, "scenario": scenario, "seeds": seeds[i : i + chunk],
+                    "levers_on": on, "values": values, "levers_off": off, "relax": relax,
+                    "funnel": funnel,
+                }
+                for key, on, off in passes
+                for i in range(0, runs, chunk)
+            ]  # fmt: skip
+            parts: dict[Any, dict[int, list]] = {key: {} for key, _, _ in passes}
+            for task, part in submit(_run_chunk, tasks):
+                parts[task["pass"]][task["first"]] = part
+                if progress:
+                    progress(len(part) / len(passes))
+        # in replication order, whatever order the chunks finished in
+        results = {key: [r for i in sorted(p) for r in p[i]] for key, p in parts.items()}
     period = scenario.period
     with_levers = _stack(results[True])
     without = None

@@ -97,7 +97,6 @@ Sweep files
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import difflib
 import hashlib
@@ -121,6 +120,7 @@ import pandas as pd
 import yaml
 
 from .errors import ScenarioError, ScenarioErrors, SrdiError
+from .executor import SchedulerUnreachable, executor
 from .output import write_atomic, write_text_atomic
 from .scenario import (
     Scenario,
@@ -173,25 +173,6 @@ class SweepError(ScenarioError):
     (n < 1, runs < 1, ...), ``distribution_on_lever``, ``out_of_range``, ``unknown_key``,
     ``wrong_type``, ``duplicate_path``, ``not_hypothetical``, ``no_file``.
     """
-
-
-class SchedulerUnreachable(SrdiError):
-    """No Dask scheduler answered at the address given.
-
-    Attributes:
-        address: the address tried.
-        reason: what the connection attempt reported.
-    """
-
-    def __init__(self, address: str, reason: str) -> None:
-        self.address = address
-        self.reason = reason
-        super().__init__(
-            f"No Dask scheduler answered at {address} ({reason}). Start one on that host with "
-            f"`dask scheduler` (older releases: `dask-scheduler`) and workers with "
-            f"`dask worker {address}`, or use --scheduler local to start a cluster on this "
-            "machine, or leave --scheduler out to use local worker processes."
-        )
 
 
 class ResumeRefused(SrdiError):
@@ -1193,78 +1174,6 @@ def _done(chunk_dir: Path, n_experiments: int, replications: bool) -> dict[int, 
     return done
 
 
-@contextlib.contextmanager
-def _executor(workers: int, scheduler: str | None, connect_timeout: float):
-    """Yields (submit_all, label, n_workers); submit_all(fn, tasks) yields results as they end."""
-    if scheduler is None:
-        if workers <= 1:
-
-            def serial(fn, tasks):
-                for t in tasks:
-                    yield t, fn(t)
-
-            yield serial, "1 process", 1
-            return
-        from concurrent.futures import as_completed
-
-        from .workers import process_pool
-
-        with process_pool(workers) as pool:
-
-            def local(fn, tasks):
-                futs = {pool.submit(fn, t): t for t in tasks}
-                try:
-                    for f in as_completed(futs):
-                        yield futs[f], f.result()
-                finally:
-                    for f in futs:
-                        f.cancel()
-
-            yield local, f"{workers} local processes", workers
-        return
-    try:
-        import distributed
-    except ImportError:  # pragma: no cover - a dependency of the package
-        raise SchedulerUnreachable(
-            scheduler,
-            "the dask distributed package is not installed: pip install 'dask[distributed]'",
-        ) from None
-    with contextlib.ExitStack() as stack:
-        if scheduler == "local":
-            cluster = stack.enter_context(
-                distributed.LocalCluster(
-                    n_workers=workers,
-                    threads_per_worker=1,
-                    processes=True,
-                    dashboard_address=None,
-                    silence_logs=logging.ERROR,
-                )
-            )
-            client = stack.enter_context(distributed.Client(cluster))
-            label = f"Dask LocalCluster of {workers} workers"
-        else:
-            try:
-                client = stack.enter_context(distributed.Client(scheduler, timeout=connect_timeout))
-            except (OSError, TimeoutError, ValueError) as e:
-                raise SchedulerUnreachable(
-                    scheduler, str(e).splitlines()[0] or type(e).__name__
-                ) from None
-            label = f"Dask cluster at {scheduler}"
-        n = max(1, sum(client.nthreads().values()))
-
-        def dask(fn, tasks):
-            futs = {}
-            for t in tasks:
-                futs[client.submit(fn, t, pure=False)] = t
-            try:
-                for f in distributed.as_completed(list(futs)):
-                    yield futs[f], f.result()
-            finally:
-                client.cancel(list(futs))
-
-        yield dask, label + f" ({n} threads)", n
-
-
 def run(
     the_plan: SweepPlan,
     out: str | Path | None = None,
@@ -1274,7 +1183,7 @@ def run(
     chunk_size: int | None = None,
     replications: bool = False,
     progress: Callable[[int, int], None] | None = None,
-    connect_timeout: float = 10.0,
+    connect_timeout: float | None = None,
 ) -> pd.DataFrame:
     """Run a planned sweep and return its table (one row per experiment and target).
 
@@ -1287,7 +1196,8 @@ def run(
         chunk_size: experiments per chunk (default: half a worker's share, within one future).
         replications: also write one row per replication (REPLICATIONS in `out`; needs `out`).
         progress: called with (experiments done, experiments in all) as chunks finish.
-        connect_timeout: seconds to wait for a Dask scheduler.
+        connect_timeout: seconds to wait for a Dask scheduler (default
+            `sim.executor.CONNECT_TIMEOUT`).
 
     Raises:
         ResumeRefused: `out` holds another sweep's results.
@@ -1324,7 +1234,7 @@ def run(
     rep_results: dict[str, pd.DataFrame] = {}
     if not missing:  # a finished sweep run again: nothing to compute, no workers to start
         workers, scheduler = 1, None
-    with _executor(max(1, workers), scheduler, connect_timeout) as (submit, label, n_workers):
+    with executor(max(1, workers), scheduler, connect_timeout) as (submit, label, n_workers):
         label = label if missing else "nothing left to run"
         if chunk_size is None:
             # two chunks per worker: balanced, with few shared counterfactuals to recompute
