@@ -684,7 +684,17 @@ def fit(
         rng = np.random.default_rng(np.random.SeedSequence([cal.seed, 7]))
         draws = int(settings["posterior_draws"])
         m_is = int(settings.get("importance_draws", 0))
-        ess = []
+        ess: list[float] = []
+
+        def weigh(n: int) -> tuple[np.ndarray, np.ndarray]:
+            """`n` fresh Laplace draws and their importance weights (the ESS is kept)."""
+            prop = _truncated_normal(u_hat, cov, n, rng)
+            w = _weights(cal, prop, u_hat, precision, at[u_hat.tobytes()],
+                         int(settings["importance_runs"]), runner)  # fmt: skip
+            ess.append(1.0 / float(w @ w))
+            say(f"  effective sample size {ess[-1]:.1f} of {n}")
+            return prop, w
+
         if settings.get("posterior", "laplace") == "importance":
             # sampling-importance-resampling: the Laplace approximation proposes, the simulated
             # likelihood weighs, and the posterior sample is drawn from the weighted proposals.
@@ -692,11 +702,7 @@ def fit(
             # so the Laplace sample alone wanders past it; the weights pull it back.
             m_prop = int(settings["posterior_proposals"])
             say(f"  posterior: {m_prop} Laplace proposals weighed by the simulated likelihood")
-            prop = _truncated_normal(u_hat, cov, m_prop, rng)
-            w = _weights(cal, prop, u_hat, precision, at[u_hat.tobytes()],
-                         int(settings["importance_runs"]), runner)  # fmt: skip
-            ess.append(1.0 / float(w @ w))
-            say(f"  effective sample size {ess[-1]:.1f} of {m_prop}")
+            prop, w = weigh(m_prop)
             sample_u = prop[_systematic_resample(w, draws, rng)]
         else:
             sample_u = _truncated_normal(u_hat, cov, draws, rng)
@@ -706,11 +712,7 @@ def fit(
                 # density) of fresh Laplace draws; a small one says the Laplace sample is wider
                 # than the posterior
                 say(f"  importance-sampling check of the Laplace approximation: {m_is} draws")
-                prop = _truncated_normal(u_hat, cov, m_is, rng)
-                w = _weights(cal, prop, u_hat, precision, at[u_hat.tobytes()],
-                             int(settings["importance_runs"]), runner)  # fmt: skip
-                ess.append(1.0 / float(w @ w))
-                say(f"  effective sample size {ess[-1]:.1f} of {m_is}")
+                weigh(m_is)
     theta_hat = cal.from_unit(u_hat)
     sample = np.array([cal.from_unit(s) for s in sample_u])
     future, future_how = {}, "none: every national batch is a rationed quota (sim/batches.py)"
