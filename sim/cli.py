@@ -1335,7 +1335,7 @@ def _plan_report(result) -> str:
               help="Sobol base samples N, a power of 2 (default 512), or Morris trajectories "
               "(default 32).")  # fmt: skip
 @click.option("--runs", "-n", type=int, default=None,
-              help="Replications per design point, same seeds at each (default 2).")  # fmt: skip
+              help="Replications per design point, same seeds at each (default 3).")  # fmt: skip
 @click.option("--seed", "-s", default=0, show_default=True, help="Root seed.")
 @click.option("--out", "-o", type=click.Path(file_okay=False),
               help="Write sensitivity.json, indices.csv and a chart per target here.")  # fmt: skip

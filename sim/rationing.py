@@ -31,6 +31,9 @@ from __future__ import annotations
 
 import numpy as np
 
+NEWTON_STEPS = 100
+NEWTON_TOLERANCE = 1e-13  # relative: far below the 1e-10 the uniforms could tell apart
+
 
 def gumbel_keys(log_weight: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Noisy scores: log weight plus a standard Gumbel variate at each applicant's uniform."""
@@ -42,20 +45,44 @@ def cutoff_rate(weights: np.ndarray, quota: float, rest_count: float, rest_weigh
     """The lambda at which the expected number approved equals `quota` (see module docstring).
 
     Returns inf when the quota is at least the number of applicants (everyone is approved) and
-    0 when it is zero. Solved by bisection on log lambda (monotone, 200 halvings at most).
+    0 when it is zero. The expected number approved, F(lambda), rises and is concave, so
+    Newton's method started below the root climbs to it from below without overshooting
+    (each tangent lies above F): a few steps where bisection took about 35. Bisection on
+    log lambda remains the fallback should Newton stall (it has not been seen to).
     """
     n = weights.size + rest_count
     if quota <= 0 or n <= 0:
         return 0.0
     if quota >= n:
         return np.inf
+    w_max = max(float(weights.max()) if weights.size else 0.0, rest_weight)
+    lam = quota / n / w_max  # F(lam) <= quota: every chance below quota / n
+    for _ in range(NEWTON_STEPS):
+        e_w = np.exp(-lam * weights)
+        e_r = np.exp(-lam * rest_weight)
+        gap = quota - (
+            float(np.sum(-np.expm1(-lam * weights))) + rest_count * -np.expm1(-lam * rest_weight)
+        )
+        if gap <= quota * NEWTON_TOLERANCE:
+            return float(lam)
+        slope = float(weights @ e_w) + rest_count * rest_weight * float(e_r)
+        step = gap / slope
+        if step <= lam * NEWTON_TOLERANCE:
+            return float(lam + step)
+        lam += step
+    return _cutoff_by_bisection(weights, quota, rest_count, rest_weight, n, w_max)
+
+
+def _cutoff_by_bisection(
+    weights: np.ndarray, quota: float, rest_count: float, rest_weight: float, n: float, w_max: float
+) -> float:
+    """The same lambda by bisection on log lambda (monotone, 200 halvings at most)."""
 
     def filled(lam: float) -> float:
         return float(np.sum(-np.expm1(-lam * weights)) + rest_count * -np.expm1(-lam * rest_weight))
 
-    w_max = max(float(weights.max()) if weights.size else 0.0, rest_weight)
     w_min = min(float(weights.min()) if weights.size else np.inf, rest_weight)
-    lo = np.log(quota / n / w_max)  # filled(lo) <= quota: every chance below quota / n
+    lo = np.log(quota / n / w_max)
     hi = lo + 1.0
     while filled(np.exp(hi)) < quota:
         hi += max(1.0, np.log(w_max / w_min))

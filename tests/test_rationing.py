@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim.batches import SIGMA_ONE_BATCH, PublishedBatch, StatedGoal, plan_batches
-from sim.rationing import approve, expected_approved
+from sim.rationing import _cutoff_by_bisection, approve, cutoff_rate, expected_approved
 
 BATCHES = [248, 1584, 2930, 4328, 3671]  # national little giants 2019-2023
 
@@ -79,6 +79,25 @@ def test_the_aggregate_rule_agrees_with_simulating_the_whole_pool():
         whole.append(won[:20].sum())
     aggregate = expected_approved(np.zeros(20), 50, 480, 0.0).sum()
     assert abs(np.mean(whole) - aggregate) < 0.06
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.floats(-4.0, 0.0), min_size=1, max_size=60),
+    st.sampled_from([0.5, 10.0, 300.0, 3000.0]),
+    st.floats(-3.0, 0.0),
+    st.floats(0.001, 0.999),
+)
+def test_the_cut_off_fills_the_quota_and_agrees_with_bisection(log_w, rest, log_rest, share):
+    """Newton's cut-off fills the quota in expectation and is the bisection's to its tolerance."""
+    w, rest_w = np.exp(np.array(log_w)), float(np.exp(log_rest))
+    n = w.size + rest
+    quota = share * n
+    lam = cutoff_rate(w, quota, rest, rest_w)
+    filled = float(np.sum(-np.expm1(-lam * w))) + rest * -np.expm1(-lam * rest_w)
+    assert filled == pytest.approx(quota, rel=1e-9)
+    by_halving = _cutoff_by_bisection(w, quota, rest, rest_w, n, max(w.max(), rest_w))
+    assert lam == pytest.approx(by_halving, rel=1e-9)
 
 
 def test_same_uniforms_give_the_same_winners():
