@@ -589,6 +589,17 @@ def fit(
     settings = dict(config)
     if quick:
         settings.update(config["quick"])
+    posterior = settings.get("posterior", "laplace")
+    if posterior not in ("laplace", "importance"):
+        raise CalibrationError(
+            f"{CONFIG}: field 'posterior' must be 'laplace' or 'importance', found {posterior!r}"
+        )
+    proposals = settings.get("posterior_proposals")
+    if posterior == "importance" and not (isinstance(proposals, int) and proposals >= 2):
+        raise CalibrationError(
+            f"{CONFIG}: field 'posterior_proposals' must be a whole number of at least 2 when "
+            f"'posterior' is 'importance', found {proposals!r}"
+        )
     moms = moments(config, obs, before)
     pc = config["parameters"]
     names = list(pc)
@@ -621,11 +632,7 @@ def fit(
         int(settings["warm_passes"])
         + 2 * (len(names) + 1)
         + int(settings["max_evaluations"])
-        + (
-            int(settings["posterior_proposals"])
-            if settings.get("posterior", "laplace") == "importance"
-            else int(settings.get("importance_draws", 0))
-        )
+        + (proposals if posterior == "importance" else int(settings.get("importance_draws", 0)))
     )
     say(
         f"fitting {len(names)} parameters to {len(cal.fitted)} moments at 1/{cal.scale:g} scale, "
@@ -695,14 +702,13 @@ def fit(
             say(f"  effective sample size {ess[-1]:.1f} of {n}")
             return prop, w
 
-        if settings.get("posterior", "laplace") == "importance":
+        if posterior == "importance":
             # sampling-importance-resampling: the Laplace approximation proposes, the simulated
             # likelihood weighs, and the posterior sample is drawn from the weighted proposals.
             # A bound or an interval moment that is met at the optimum has no gradient there,
             # so the Laplace sample alone wanders past it; the weights pull it back.
-            m_prop = int(settings["posterior_proposals"])
-            say(f"  posterior: {m_prop} Laplace proposals weighed by the simulated likelihood")
-            prop, w = weigh(m_prop)
+            say(f"  posterior: {proposals} Laplace proposals weighed by the simulated likelihood")
+            prop, w = weigh(proposals)
             sample_u = prop[_systematic_resample(w, draws, rng)]
         else:
             sample_u = _truncated_normal(u_hat, cov, draws, rng)
@@ -730,9 +736,9 @@ def fit(
             " with Broyden updates); Laplace approximation of the posterior (with a weak prior),"
             " truncated to the bounds"
             + (
-                f"; {settings['posterior_proposals']} Laplace proposals resampled by their"
-                " simulated likelihood (sampling-importance-resampling)"
-                if settings.get("posterior", "laplace") == "importance"
+                f"; {proposals} Laplace proposals resampled by their simulated likelihood"
+                " (sampling-importance-resampling)"
+                if posterior == "importance"
                 else ""
             )
         ),

@@ -191,6 +191,15 @@ def test_the_posterior_is_drawn_from_proposals_weighed_by_their_likelihood(
     assert np.any(units_l[:, 0] <= 0.5)
 
 
+@pytest.mark.parametrize(
+    "change, field",
+    [({"posterior": "sir"}, "posterior"), ({"posterior_proposals": 0}, "posterior_proposals")],
+)
+def test_a_bad_posterior_setting_is_refused_with_the_field(config, obs, change, field):
+    with pytest.raises(cal.CalibrationError, match=f"field '{field}'"):
+        cal.fit({**config, "posterior": "importance", **change}, obs, progress=lambda m: None)
+
+
 def _recording_runner(seen: list):
     class Recording(cal.Runner):
         def __init__(self, setup, workers=1):
