@@ -29,11 +29,16 @@ Figures:
   firms, candidates born during the period, firms brought in).
 - parallel_efficiency: replications per second of `sim.ensemble.run_ensemble` with 2 worker
   processes over twice the rate with 1.
+- hebi_1000_runs_seconds: wall-clock seconds of `srdi forecast scenarios/hebi.yaml --runs 1000
+  --json` (the counterfactual included, all cores), as a planner runs it: start-up included.
+- national_forecast_seconds: the same for `srdi forecast scenarios/national.yaml --runs 100
+  --json` (the full country, no scaling); full run only, as it takes minutes.
 
 Single-process times are the CPU time of this process (`time.process_time`): on an idle
 machine the same as wall-clock time, and on a shared one the engine's own cost rather than
-the other programs'. The parallel figure is wall-clock time, as it must be; results.md
-records the load average so a busy machine shows.
+the other programs'. The parallel and forecast figures are wall-clock time, as they must be;
+results.md records the load average so a busy machine shows. `--record` writes results.md;
+without it the tracked file is left as it is.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ import datetime as dt
 import gc
 import os
 import platform
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -66,11 +72,18 @@ RESULTS = HERE / "results.md"
 
 TARGETS = {  # figure: (comparison, target)
     "firm_steps_per_second": (None, None),
-    "speedup_vs_plain_mesa": (">=", 100.0),
+    "speedup_vs_plain_mesa": (">=", 300.0),
     "ratio_to_floor": ("<=", 3.0),
     "scaling_exponent": ("<=", 1.1),
     "bytes_per_firm": ("<=", 200.0),
     "parallel_efficiency": (">=", 0.8),
+    "hebi_1000_runs_seconds": ("<=", 2.0),
+    "national_forecast_seconds": ("<=", 60.0),
+}
+SRDI = Path(sys.executable).parent / "srdi"  # the console script of this environment
+FORECASTS = {  # figure: the command a planner runs (arguments after `srdi`)
+    "hebi_1000_runs_seconds": ["forecast", "scenarios/hebi.yaml", "--runs", "1000", "--json"],
+    "national_forecast_seconds": ["forecast", "scenarios/national.yaml", "--runs", "100", "--json"],
 }
 
 # what --quick and the full run measure
@@ -83,6 +96,7 @@ SETTINGS = {
         "scaling": [10_000, 100_000, 1_000_000],
         "parallel_firms": 100_000,
         "parallel_runs": 8,
+        "forecasts": ["hebi_1000_runs_seconds"],
     },
     "full": {
         "firms": 1_000_000,
@@ -92,6 +106,7 @@ SETTINGS = {
         "scaling": [10_000, 31_623, 100_000, 316_228, 1_000_000],
         "parallel_firms": 200_000,
         "parallel_runs": 16,
+        "forecasts": ["hebi_1000_runs_seconds", "national_forecast_seconds"],
     },
 }
 
@@ -256,6 +271,17 @@ def parallel(scenario: Scenario, firms: int, runs: int, repeats: int = 3) -> dic
     return {"rate1": rate[1], "rate2": rate[2], "efficiency": rate[2] / (2 * rate[1])}
 
 
+def forecast_seconds(name: str) -> float:
+    """Wall-clock seconds of one forecast command as a user runs it (start-up included)."""
+    command = [str(SRDI), *FORECASTS[name]]
+    t0 = time.perf_counter()
+    done = subprocess.run(command, cwd=HERE.parent, capture_output=True, text=True)
+    seconds = time.perf_counter() - t0
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed ({done.returncode}): {done.stderr[-2000:]}")
+    return seconds
+
+
 def cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -277,7 +303,7 @@ def met(name: str, value: float) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smaller runs (about two minutes)")
-    ap.add_argument("--no-write", action="store_true", help="do not write benchmarks/results.md")
+    ap.add_argument("--record", action="store_true", help="write benchmarks/results.md")
     args = ap.parse_args(argv)
     mode = "quick" if args.quick else "full"
     cfg = SETTINGS[mode]
@@ -330,6 +356,12 @@ def main(argv: list[str] | None = None) -> int:
     log(f"parallel: {runs} replications of {cfg['parallel_firms']:,} firms, 1 then 2 workers")
     par = parallel(scenario, cfg["parallel_firms"], runs)
 
+    forecasts = {}
+    for name in cfg["forecasts"]:
+        log(f"{name}: srdi {' '.join(FORECASTS[name])}")
+        forecasts[name] = forecast_seconds(name)
+        log(f"  {forecasts[name]:.1f} s")
+
     figures = {
         "firm_steps_per_second": firm_steps,
         "speedup_vs_plain_mesa": speedup,
@@ -337,13 +369,14 @@ def main(argv: list[str] | None = None) -> int:
         "scaling_exponent": exponent,
         "bytes_per_firm": bytes_per_firm,
         "parallel_efficiency": par["efficiency"],
+        **forecasts,
     }
     for name, value in figures.items():
         print(f"{name}: {value:.4g}" if abs(value) < 1e4 else f"{name}: {value:.0f}")
     elapsed = time.perf_counter() - started
     log(f"done in {elapsed:.0f} s")
     machine = {"load": (load_before, os.getloadavg()), "elapsed": elapsed}
-    if not args.no_write:
+    if args.record:
         write_results(
             mode, scenario, figures, eng, plain, eng_k, floor, scaling, mem, par, cfg, machine
         )
@@ -408,6 +441,11 @@ def write_results(
                 f" counterfactual): {par['rate1']:.2f} replications/s with 1 worker,"
                 f" {par['rate2']:.2f} with 2",
             ),
+        ]
+        + [
+            (name, f"wall-clock seconds of `srdi {' '.join(FORECASTS[name])}` on all cores")
+            for name in FORECASTS
+            if name in figures
         ]
     )
     command = "python benchmarks/run.py" + (" --quick" if mode == "quick" else "")
