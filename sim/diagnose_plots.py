@@ -11,7 +11,7 @@ import numpy as np
 
 from .diagnose import Diagnosis
 from .fonts import cjk
-from .labels import Lang, check_lang, stage_word, target_phrase, tier_names, word
+from .labels import Lang, chart_heading, check_lang, stage_word, target_phrase, tier_names, word
 
 BARS = ("candidates", "eligible", "applied", "titled", "lost", "closed", "brought_in")
 COLOURS = {
@@ -74,13 +74,8 @@ def funnel_chart(d: Diagnosis, lang: Lang = "zh", columns: int = 2) -> plt.Figur
         labels = list(handles)
         fig.legend([handles[k] for k in labels], labels, loc="lower center", ncol=len(labels),
                    fontsize=8, frameon=False)  # fmt: skip
-        place = d.scenario.place
-        head = (
-            f"{place.name_zh or place.name}：{word('funnel_title', lang)}（{d.n_runs} 次模拟）"
-            if lang == "zh"
-            else f"{place.name}: {word('funnel_title', lang)} ({d.n_runs} replications)"
-        )
-        fig.suptitle(head, fontsize=11)
+        runs = (f"{d.n_runs} 次模拟", f"{d.n_runs} replications")
+        fig.suptitle(chart_heading(d.scenario.place, "funnel_title", runs, lang), fontsize=11)
         fig.tight_layout(rect=(0, 0.6 / (3.6 * nrows + 0.8), 1, 0.97))
     return fig
 
@@ -122,13 +117,8 @@ def relaxation_chart(d: Diagnosis, lang: Lang = "zh") -> plt.Figure:
         else:  # nothing to relax: say so rather than draw empty axes
             ax.text(0.5, 0.5, word("no_targets", lang), ha="center", va="center", fontsize=9,
                     transform=ax.transAxes)  # fmt: skip
-        place = d.scenario.place
-        head = (
-            f"{place.name_zh or place.name}：{word('relax_title', lang)}（相同随机种子）"
-            if lang == "zh"
-            else f"{place.name}: {word('relax_title', lang)} (same seeds)"
-        )
-        ax.set_title(head, fontsize=10)
+        seeds = ("相同随机种子", "same seeds")
+        ax.set_title(chart_heading(d.scenario.place, "relax_title", seeds, lang), fontsize=10)
         fig.tight_layout()
     return fig
 

@@ -128,6 +128,14 @@ def word(key: str, lang: Lang) -> str:
     return in_lang(WORDS[key], lang)
 
 
+def chart_heading(place, key: str, detail: tuple[str, str], lang: Lang) -> str:
+    """A chart's heading: the place, the figure's words (`WORDS[key]`) and a detail in brackets,
+    e.g. 鹤壁市：认定漏斗（200 次模拟） or Hebi: funnel of each title (200 replications)."""
+    if lang == "zh":
+        return f"{place.name_zh or place.name}：{word(key, lang)}（{detail[0]}）"
+    return f"{place.name}: {word(key, lang)} ({detail[1]})"
+
+
 def lever_name(lever: str, lang: Lang) -> str:
     """A lever's name in `lang` (its id if it has none)."""
     return in_lang(LEVERS.get(lever, (lever, lever)), lang)

@@ -11,7 +11,17 @@ import pandas as pd
 
 from .ensemble import EnsembleResult
 from .fonts import cjk
-from .labels import WAN, Lang, check_lang, in_lang, percent, target_phrase, tier_names, word
+from .labels import (
+    WAN,
+    Lang,
+    chart_heading,
+    check_lang,
+    in_lang,
+    percent,
+    target_phrase,
+    tier_names,
+    word,
+)
 
 METRIC_OF_KIND = {"stock": "at_least", "cumulative": "ever", "new": "new", "pool_size": "pool_size"}
 
@@ -419,12 +429,8 @@ def plan_chart(result, lang: Lang = "zh", columns: int = 4) -> plt.Figure:
         handles, labels = axes[0][0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8,
                    frameon=False)  # fmt: skip
-        place = sc.place
         goal = percent(result.probability_goal)
-        if lang == "zh":
-            head = f"{place.name_zh or place.name}：{word('plan_title', lang)}（达成概率 ≥ {goal}）"
-        else:
-            head = f"{place.name}: {word('plan_title', lang)} (P >= {goal})"
+        head = chart_heading(sc.place, "plan_title", (f"达成概率 ≥ {goal}", f"P >= {goal}"), lang)
         fig.suptitle(head, fontsize=11)
         fig.tight_layout(rect=(0, 0.4 / (3.3 * nrows + 0.8), 1, 0.96))
     return fig
