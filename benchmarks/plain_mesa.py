@@ -31,7 +31,7 @@ import mesa
 import numpy as np
 
 from sim import competition
-from sim.firms import BROUGHT_IN, create_at_level, create_titled, draw_firms
+from sim.firms import BROUGHT_IN, FirmDraws, create_at_level, create_titled, draw_firms
 from sim.levers import LEVER_NAMES
 from sim.parameters import draw
 from sim.scenario import Scenario, load
@@ -463,7 +463,14 @@ class PlainModel(mesa.Model):
             at_least[k] = max(at_least[k], at_least[k + 1])
         counts = [int(p["baseline.candidates"])]
         counts += [int(at_least[k] - at_least[k + 1]) for k in range(1, self.top + 1)]
-        self._add_firms(create_titled(np.array(counts), self.ladder, p, self.rng, self.year))
+        # new firms' attributes from the engine's generators, each set-up or arrival drawing
+        # from a group of streams of its own
+        self.firm_key = self.rng.integers(2**63, dtype=np.uint64)
+        self._groups = 0
+        groups = [self._next_group() for _ in counts]
+        self._add_firms(
+            create_titled(np.array(counts), self.ladder, p, self.firm_key, self.year, groups)
+        )
         self.new = [0] * (self.top + 1)
         self.lost = [0] * (self.top + 1)
         self.reviewed = [0] * (self.top + 1)
@@ -520,6 +527,11 @@ class PlainModel(mesa.Model):
         self.steward_coverage = p["levers.stewards.coverage"] if stewards else 0.0
         self.steward_cost = p["levers.stewards.cost_per_firm_yuan"] if stewards else 0.0
 
+    def _next_group(self) -> int:
+        """A fresh group of the streams new firms are drawn from."""
+        self._groups += 1
+        return self._groups
+
     def _add_firms(self, cols: dict[str, np.ndarray], **fixed) -> None:
         """Make one Firm agent per row of drawn attribute columns."""
         names = list(cols)
@@ -555,7 +567,8 @@ class PlainModel(mesa.Model):
         self.applied = [0] * (self.top + 1)
         # entry: candidates born this year, titled firms brought in
         born = int(self.rng.poisson(p["baseline.candidate_inflow_per_year"]))
-        self._add_firms(draw_firms(born, 0, p, self.rng, self.year), years_in_niche=1)
+        draws = FirmDraws(self.firm_key, self._next_group())
+        self._add_firms(draw_firms(born, 0, p, draws, self.year), years_in_niche=1)
         if self.bring_in:
             level = self.ladder.level(self.bring_in.tier)
             k = int(
@@ -564,7 +577,9 @@ class PlainModel(mesa.Model):
                 )
             )
             if k:
-                cols = create_at_level(k, level, self.ladder, p, self.rng, self.year)
+                cols = create_at_level(
+                    k, level, self.ladder, p, self.firm_key, self.year, self._next_group()
+                )
                 self._add_firms(cols, origin=BROUGHT_IN, title_year=self.year)
                 self.city.spend("bring_in", k * p["levers.bring_in.cost_per_firm_yuan"])
         self.year_shock = p["economy.year_shock_sd"] * self.random.gauss(0.0, 1.0)

@@ -17,6 +17,7 @@ import numpy as np
 
 from .kernels import poisson_from_uniform
 from .ladder import Ladder
+from .streams import derived_key, normals, uniforms
 
 NATIVE, BROUGHT_IN = 0, 1
 
@@ -46,6 +47,7 @@ COLUMNS: dict[str, tuple[type, str]] = {
     "loan": (np.bool_, "holds a policy loan this year"),
     "origin": (np.int8, "0 native, 1 brought in from outside (招引)"),
     "awarded_yuan": (np.float32, "title awards received since the start"),
+    "draw_id": (np.int64, "the firm's identity in the random streams: its group and place in it"),
 }
 
 
@@ -192,16 +194,51 @@ def _attribute(firms: FirmPopulation | _Rows, name: str) -> np.ndarray:
     raise KeyError(f"unknown firm attribute {name!r}")
 
 
-def _normals(rng: np.random.Generator, n: int) -> np.ndarray:
-    """Standard normals in float32, the precision the population stores."""
-    return rng.standard_normal(n, dtype=np.float32)
+# Groups of firms whose attributes are drawn from their own streams (`FirmDraws`): the
+# base-year firms of each level, the firms a lever may bring in, the candidates born each year.
+BRING_IN_GROUP = 15
+BIRTH_GROUP_0 = 16  # + the birth year's index in the period
+GROUP_SHIFT = 40  # draw_id = group << GROUP_SHIFT | place in the group (2^40 firms a group)
+# what a new firm's draws are for, each with its own stream in every group
+ATTRIBUTE_DRAWS = (
+    "capability", "revenue", "growth", "growth_prev", "rd", "rd_prev", "years_in_niche",
+    "title_age", "ip_class1", "ip_class2", "main_share", "debt_ratio", "high_tech",
+    "strategic_emerging",
+)  # fmt: skip
 
 
-def _poisson(rng: np.random.Generator, lam, n: int) -> np.ndarray:
-    """Poisson counts at rates `lam` (scalar or per firm), by inversion at uniforms from `rng`
-    (the engine's method; faster than `Generator.poisson` at the small rates drawn here)."""
-    lam = np.broadcast_to(np.asarray(lam, dtype=np.float64), (n,))
-    return poisson_from_uniform(lam, rng.random(n))
+class FirmDraws:
+    """The random numbers new firms of one group are drawn from (counter-based, sim/streams.py).
+
+    Attribute `a` of the group's `j`-th firm (or proposal) is output `j + 1` of the stream
+    keyed by (key, group, a), so a firm's attributes, and its `draw_id`, do not depend on how
+    many firms the group or any other group holds: a run with more candidates, more champions
+    or more firms brought in keeps every firm the other run had (common random numbers across
+    inputs, which sensitivity analysis and the counterfactual rely on).
+    """
+
+    def __init__(self, key: int | np.uint64, group: int) -> None:
+        self.group = group
+        base = derived_key(key, group)
+        self._keys = {a: derived_key(base, i) for i, a in enumerate(ATTRIBUTE_DRAWS)}
+
+    def ids(self, start: int, n: int) -> np.ndarray:
+        """The `draw_id` of the group's firms `start .. start + n - 1`."""
+        return (np.int64(self.group) << GROUP_SHIFT) + np.arange(start, start + n, dtype=np.int64)
+
+    def uniforms(self, attribute: str, start: int, n: int) -> np.ndarray:
+        return uniforms(self._keys[attribute], np.arange(start, start + n, dtype=np.int64))
+
+    def normals(self, attribute: str, start: int, n: int) -> np.ndarray:
+        """Standard normals in float32, the precision the population stores."""
+        z = normals(self._keys[attribute], np.arange(start, start + n, dtype=np.int64))
+        return z.astype(np.float32)
+
+    def poisson(self, attribute: str, lam, start: int, n: int) -> np.ndarray:
+        """Poisson counts at rates `lam` (scalar or per firm), by inversion at the uniforms
+        (a firm's count depends on its own rate and uniform only)."""
+        lam = np.broadcast_to(np.asarray(lam, dtype=np.float64), (n,))
+        return poisson_from_uniform(lam, self.uniforms(attribute, start, n))
 
 
 def idiosyncratic_loading(loading: float) -> float:
@@ -221,37 +258,46 @@ def draw_firms(
     n: int,
     level: int | np.ndarray,
     params: Mapping[str, float],
-    rng: np.random.Generator,
+    draws: FirmDraws,
     year: int,
+    start: int = 0,
 ) -> dict[str, np.ndarray]:
-    """Attributes of `n` new firms from the candidate distribution shifted toward `level`.
+    """Attributes of firms `start .. start + n - 1` of a group, from the candidate distribution
+    shifted toward `level`.
 
     The shift (revenue and capability steps per level) is a proposal only: `create_at_level`
     keeps the drawn firms that meet their title's criteria.
     """
     p = params
+
+    def normal(attribute: str) -> np.ndarray:
+        return draws.normals(attribute, start, n)
+
+    def uniform(attribute: str) -> np.ndarray:
+        return draws.uniforms(attribute, start, n)
+
     share_loading = float(p["firm.main_share_capability_loading"])
     debt_loading = float(p["firm.debt_ratio_capability_loading"])
     rd_cap = float(p["rd.max_intensity"])
-    cap = _normals(rng, n) + p["population.capability_tier_step"] * level
+    cap = normal("capability") + p["population.capability_tier_step"] * level
     log_rev = (
         np.log(p["population.revenue_median_yuan"])
         + p["population.revenue_tier_step_log"] * level
         + float(p["population.revenue_capability_loading"]) * cap
-        + p["population.revenue_sd_log"] * _normals(rng, n)
+        + p["population.revenue_sd_log"] * normal("revenue")
     )
     g_mean = p["economy.growth_mean"] + p["growth.capability_effect"] * cap
-    growth = g_mean + p["growth.shock_sd"] * _normals(rng, n)
-    growth_prev = g_mean + p["growth.shock_sd"] * _normals(rng, n)
+    growth = g_mean + p["growth.shock_sd"] * normal("growth")
+    growth_prev = g_mean + p["growth.shock_sd"] * normal("growth_prev")
     rd_level = np.log(p["rd.base_intensity"]) + p["rd.capability_effect"] * cap
-    rd = np.exp(rd_level + p["rd.shock_sd"] * _normals(rng, n))
-    rd_prev = np.exp(rd_level + p["rd.shock_sd"] * _normals(rng, n))
+    rd = np.exp(rd_level + p["rd.shock_sd"] * normal("rd"))
+    rd_prev = np.exp(rd_level + p["rd.shock_sd"] * normal("rd_prev"))
     revenue = np.exp(log_rev)
     rd_m = np.maximum(rd * revenue / 1e6, 0.0) ** float(p["ip.rd_elasticity"])
     ip_rate = rd_m * np.exp(p["ip.capability_effect"] * cap) * p["population.ip_history_years"]
     niche_step = float(p["population.years_in_niche_tier_step"])
     niche_mean = max(p["population.years_in_niche_mean"] - 1.0, 0.0) + niche_step * level
-    niche_extra = _poisson(rng, niche_mean, n)
+    niche_extra = draws.poisson("years_in_niche", niche_mean, start, n)
     level = np.broadcast_to(np.asarray(level, dtype=np.int8), (n,))
     share_level = p["firm.main_share_mean"] + share_loading * p["firm.main_share_sd"] * cap
     debt_level = p["firm.debt_ratio_mean"] - debt_loading * p["firm.debt_ratio_sd"] * cap
@@ -262,7 +308,8 @@ def draw_firms(
     title_age_years = int(round(p["population.title_age_years"]))
     cols = {
         "tier": level.copy(),
-        "title_year": (year - rng.integers(0, title_age_years, n)) * (level > 0),
+        "title_year": (year - np.floor(title_age_years * uniform("title_age")).astype(np.int64))
+        * (level > 0),
         "highest_tier": level.copy(),
         "revenue_yuan": revenue,
         "revenue_prev_yuan": revenue / (1.0 + np.maximum(growth, -0.9)),
@@ -270,26 +317,28 @@ def draw_firms(
         "growth_prev": growth_prev,
         "rd_intensity": np.minimum(rd, rd_cap),
         "rd_intensity_prev": np.minimum(rd_prev, rd_cap),
-        "ip_class1": _poisson(rng, p["ip.class1_rate"] * ip_rate, n),
-        "ip_class2": _poisson(rng, p["ip.class2_rate"] * ip_rate, n),
+        "ip_class1": draws.poisson("ip_class1", p["ip.class1_rate"] * ip_rate, start, n),
+        "ip_class2": draws.poisson("ip_class2", p["ip.class2_rate"] * ip_rate, start, n),
         "years_in_niche": 1 + niche_extra,
         "main_share": np.clip(
             share_level
-            + idiosyncratic_loading(share_loading) * p["firm.main_share_sd"] * _normals(rng, n),
+            + idiosyncratic_loading(share_loading) * p["firm.main_share_sd"] * normal("main_share"),
             float(p["firm.main_share_floor"]),
             1.0,
         ),
         "debt_ratio": np.clip(
             debt_level
-            + idiosyncratic_loading(debt_loading) * p["firm.debt_ratio_sd"] * _normals(rng, n),
+            + idiosyncratic_loading(debt_loading) * p["firm.debt_ratio_sd"] * normal("debt_ratio"),
             0.0,
             float(p["firm.debt_ratio_ceiling"]),
         ),
         "capability": cap,
-        "high_tech": rng.random(n)
+        "high_tech": uniform("high_tech")
         < 1.0 / (1.0 + np.exp(-(high_tech_logit + high_tech_slope * cap))),
-        "strategic_emerging": rng.random(n) < p["population.strategic_emerging_share"],
+        "strategic_emerging": uniform("strategic_emerging")
+        < p["population.strategic_emerging_share"],
         "alive": np.ones(n, dtype=bool),
+        "draw_id": draws.ids(start, n),
     }
     # stored as the population stores them (float32 and narrow integers), so that callers
     # holding many drawn firms hold them at the population's size
@@ -301,66 +350,66 @@ def create_at_level(
     level: int,
     ladder: Ladder,
     params: Mapping[str, float],
-    rng: np.random.Generator,
+    key: int | np.uint64,
     year: int,
+    group: int,
 ) -> dict[str, np.ndarray]:
-    """`n` firms holding `level`, each meeting the criteria of every title up to `level`."""
+    """`n` firms holding `level`, each meeting the criteria of every title up to `level`,
+    drawn from group `group` of the streams keyed by `key`."""
     counts = np.zeros(ladder.top + 1, dtype=np.int64)
     counts[level] = n
-    return create_titled(counts, ladder, params, rng, year)
+    groups = list(range(ladder.top + 1))
+    groups[level] = group
+    return create_titled(counts, ladder, params, key, year, groups)
 
 
 def create_titled(
     counts: np.ndarray,
     ladder: Ladder,
     params: Mapping[str, float],
-    rng: np.random.Generator,
+    key: int | np.uint64,
     year: int,
+    groups: list[int] | None = None,
     max_rounds: int = 200,
 ) -> dict[str, np.ndarray]:
     """`counts[k]` firms at each level k, each meeting the criteria of every title up to k.
 
-    Rejection sampling in vectorised batches over all levels at once: draw from the proposal
-    shifted toward each level, keep the firms that qualify, redraw only what is missing.
-    Firms are returned ordered by level.
+    Rejection sampling in vectorised batches: proposals shifted toward level k are drawn in
+    order from group `groups[k]` (default `k`) of the streams keyed by `key`, and the first
+    `counts[k]` proposals that meet the criteria are kept. A larger count keeps the same
+    firms and more (common random numbers). Firms are returned ordered by level.
     """
     counts = np.asarray(counts, dtype=np.int64)
-    if counts.sum() == 0:
-        return draw_firms(0, 0, params, rng, year)
-    need = counts.copy()
-    need[0] = 0
+    groups = list(range(counts.size)) if groups is None else groups
+    draws = [FirmDraws(key, g) for g in groups]
     kept: list[dict[str, np.ndarray]] = []
     if counts[0]:
-        kept.append(draw_firms(int(counts[0]), 0, params, rng, year))
-    # first guess of the acceptance rate per level; refined from each round
-    rate = np.full(counts.size, 0.25)
-    for _ in range(max_rounds):
-        if not need.any():
-            break
-        batch = np.where(need > 0, np.ceil(1.5 * need / rate).astype(np.int64) + 16, 0)
-        levels = np.repeat(np.arange(counts.size), batch)
-        cand = draw_firms(levels.size, levels, params, rng, year)
-        tmp = FirmPopulation(levels.size)
-        tmp.add(cand)
-        values = tmp.values()
-        ok = np.ones(levels.size, dtype=bool)
-        for k in range(1, counts.size):
-            holds_k = levels >= k
-            if holds_k.any():
-                ok &= ~holds_k | ladder.meets(k, values)
-        take = np.zeros(levels.size, dtype=bool)
-        for k in np.flatnonzero(need):
-            at_k = np.flatnonzero(ok & (levels == k))
-            rate[k] = max(at_k.size / max(batch[k], 1), 0.01)
-            chosen = at_k[: need[k]]
-            take[chosen] = True
-            need[k] -= chosen.size
-        kept.append({name: arr[take] for name, arr in cand.items()})
-    else:
-        raise RuntimeError(
-            f"could not draw firms meeting the criteria of levels {np.flatnonzero(need).tolist()}"
-            "; the population parameters make them too rare"
-        )
-    order = np.argsort(np.concatenate([k["tier"] for k in kept]), kind="stable")
+        kept.append(draw_firms(int(counts[0]), 0, params, draws[0], year))
+    for k in np.flatnonzero(counts[1:]) + 1:
+        need, drawn = int(counts[k]), 0
+        rate = 0.25  # first guess of the acceptance rate; refined from each round
+        for _ in range(max_rounds):
+            batch = int(np.ceil(1.5 * need / rate)) + 16
+            cand = draw_firms(batch, int(k), params, draws[k], year, start=drawn)
+            drawn += batch
+            tmp = FirmPopulation(batch)
+            tmp.add(cand)
+            values = tmp.values()
+            ok = np.ones(batch, dtype=bool)
+            for j in range(1, int(k) + 1):
+                ok &= ladder.meets(j, values)
+            chosen = np.flatnonzero(ok)[:need]
+            rate = max(np.count_nonzero(ok) / batch, 0.01)
+            kept.append({name: arr[chosen] for name, arr in cand.items()})
+            need -= chosen.size
+            if need == 0:
+                break
+        else:
+            raise RuntimeError(
+                f"could not draw firms meeting the criteria of level {k}; the population "
+                "parameters make them too rare"
+            )
+    if not kept:
+        return draw_firms(0, 0, params, draws[0], year)
     # one column at a time, each part released as it is copied: the peak is one column
-    return {name: np.concatenate([k.pop(name) for k in kept])[order] for name in list(kept[0])}
+    return {name: np.concatenate([part.pop(name) for part in kept]) for name in list(kept[0])}

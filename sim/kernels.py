@@ -117,6 +117,7 @@ def grow_and_invest(
     rd_boost,
     ip_class1,
     ip_class2,
+    draw_id,
     rules,
     keys,
     unsettled_rows,
@@ -152,7 +153,7 @@ def grow_and_invest(
             + r.capability_effect * cap
             + r.loan_effect * has_loan
             + (r.title_effect if tier[i] > 0 else 0.0)
-            + r.shock_sd * normal_from_uniform(uniform_at(k_growth, i))
+            + r.shock_sd * normal_from_uniform(uniform_at(k_growth, draw_id[i]))
         )
         ratio = np.float64(np.exp(np.float32(dlog)))
         growth_prev[i] = growth[i]
@@ -163,18 +164,18 @@ def grow_and_invest(
         ms = np.float64(main_share[i])
         share_level = r.main_share_mean + r.main_share_capability_loading * r.main_share_sd * cap
         ms += r.adjust_speed * (share_level - ms)
-        ms += r.ratio_shock_sd * normal_from_uniform(uniform_at(k_share, i))
+        ms += r.ratio_shock_sd * normal_from_uniform(uniform_at(k_share, draw_id[i]))
         main_share[i] = min(max(ms, r.main_share_floor), 1.0)
         debt = np.float64(debt_ratio[i])
         debt_level = r.debt_ratio_mean - r.debt_ratio_capability_loading * r.debt_ratio_sd * cap
         debt += r.adjust_speed * (debt_level - debt) + r.loan_debt_increase * has_loan
-        debt += r.ratio_shock_sd * normal_from_uniform(uniform_at(k_debt, i))
+        debt += r.ratio_shock_sd * normal_from_uniform(uniform_at(k_debt, draw_id[i]))
         debt_ratio[i] = min(max(debt, 0.0), r.debt_ratio_ceiling)
         # invest
         log_rd = np.float64(np.log(max(rd_intensity[i], np.float32(1e-4))))
         target = r.rd_log_base + r.rd_capability_effect * cap
         log_rd += r.rd_adjust_speed * (target - log_rd) + r.rd_loan_effect * has_loan
-        log_rd += r.rd_shock_sd * normal_from_uniform(uniform_at(k_rd, i))
+        log_rd += r.rd_shock_sd * normal_from_uniform(uniform_at(k_rd, draw_id[i]))
         rd_intensity_prev[i] = rd_intensity[i]
         rd = min(np.float64(np.exp(np.float32(log_rd))) + rd_boost[i], r.rd_max_intensity)
         rd_intensity[i] = rd
@@ -191,7 +192,7 @@ def grow_and_invest(
             continue
         for c in (1, 2):
             lam = (r.ip_class1_rate if c == 1 else r.ip_class2_rate) * rate
-            k = poisson_search(lam, uniform_at(k_ip1 if c == 1 else k_ip2, i))
+            k = poisson_search(lam, uniform_at(k_ip1 if c == 1 else k_ip2, draw_id[i]))
             if k < 0:  # left to the exact inverse
                 unsettled_rows[n_unsettled] = i
                 unsettled_rates[n_unsettled] = lam
@@ -249,12 +250,12 @@ def poisson_from_uniform(lam: np.ndarray, u: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(cache=True)
-def close_firms(alive, in_pool, tier, hazard, key, closed) -> int:
+def close_firms(alive, draw_id, in_pool, tier, hazard, key, closed) -> int:
     """Each alive firm closes with the hazard of the title it holds; returns how many closed
     and adds them, by the level they held, to `closed` (one slot per level)."""
     n_closed = 0
     for i in range(alive.size):
-        if alive[i] and uniform_at(key, i) < hazard[tier[i]]:
+        if alive[i] and uniform_at(key, draw_id[i]) < hazard[tier[i]]:
             alive[i] = False
             in_pool[i] = False
             closed[tier[i]] += 1
@@ -298,6 +299,7 @@ def highest_claims(firm, amount, lever, best):
 def applicants(
     start,
     alive,
+    draw_id,
     highest_tier,
     awarded_yuan,
     revenue,
@@ -347,7 +349,7 @@ def applicants(
             odds *= 1.0 + (steward_multiplier - 1.0) * steward[i]
             odds *= 1.0 + (pool_multiplier - 1.0) * in_pool[i]
             if u < 0.0:
-                u = uniform_at(key, i)
+                u = uniform_at(key, draw_id[i])
                 n_drawn += 1
             rows[n_applying] = i  # written always, kept if the firm applies
             levels[n_applying] = k
@@ -370,7 +372,7 @@ def due_for_re_review(alive, tier, title_year, validity, year, rows):
 
 
 @numba.njit(cache=True)
-def assign_stewards(alive, tier, served_levels, key, coverage, steward):
+def assign_stewards(alive, draw_id, tier, served_levels, key, coverage, steward):
     """A service steward for each alive firm holding a served level, with chance `coverage`.
 
     Sets `steward` for every firm (one pass); returns how many are served and how many
@@ -382,7 +384,7 @@ def assign_stewards(alive, tier, served_levels, key, coverage, steward):
         has = False
         if alive[i] and served_levels[tier[i]]:
             n_drawn += 1
-            has = uniform_at(key, i) < coverage
+            has = uniform_at(key, draw_id[i]) < coverage
             n_served += has
         steward[i] = has
     return n_served, n_drawn

@@ -16,9 +16,10 @@ from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy.stats import binom
 
 from . import kernels
-from .firms import BROUGHT_IN, create_at_level
+from .firms import BRING_IN_GROUP, BROUGHT_IN, create_at_level
 
 if TYPE_CHECKING:
     from .model import GrowthModel
@@ -154,6 +155,28 @@ class RDSupport:
         model.city.claim(self.name, idx[ok], reward)
 
 
+def binomial_from_uniform(n: int, p: float, u: float) -> int:
+    """The Binomial(n, p) count at the uniform `u`, by inverting the CDF.
+
+    One uniform a year whatever `n` and `p`, and the count rises with both: a run that plans
+    more arrivals, or expects more of them to land, keeps this run's arrivals and adds to them
+    (common random numbers across inputs).
+    """
+    if p >= 1.0:
+        return n
+    if p <= 0.0 or n <= 0:
+        return 0
+    pmf = (1.0 - p) ** n
+    if pmf < 1e-250:  # the recurrence would start from an underflow: scipy's inverse
+        return int(binom.ppf(u, n, p))
+    cdf, k, odds = pmf, 0, p / (1.0 - p)
+    while cdf < u and k < n:
+        pmf *= (n - k) / (k + 1) * odds
+        k += 1
+        cdf += pmf
+    return k
+
+
 class BringIn:
     """Titled firms brought in from outside (招引).
 
@@ -178,14 +201,14 @@ class BringIn:
         """
         n_max = self.n * len(model.period.years)
         self._reserve = create_at_level(
-            n_max, self.level, model.ladder, model.p, model.bring_in_rng, model.year
+            n_max, self.level, model.ladder, model.p, model.firm_key, model.year, BRING_IN_GROUP
         )
         self._used = 0
 
     def entry(self, model: GrowthModel) -> None:
         # relaxed (`srdi diagnose`): every planned firm lands; the same stream is drawn from
         success = 1.0 if "bring_in" in model.relax else self.success
-        k = int(model.bring_in_rng.binomial(self.n, success))
+        k = binomial_from_uniform(self.n, success, float(model.bring_in_rng.random()))
         if k == 0:
             return
         cols = {name: arr[self._used : self._used + k] for name, arr in self._reserve.items()}
@@ -243,7 +266,13 @@ class Stewards:
     def select(self, model: GrowthModel) -> None:
         f = model.firms
         served, drawn = kernels.assign_stewards(
-            f.alive, f.tier, self.levels, model.key("steward"), self.coverage, f.steward
+            f.alive,
+            f.draw_id,
+            f.tier,
+            self.levels,
+            model.key("steward"),
+            self.coverage,
+            f.steward,
         )
         model.random_numbers["uniform"] += drawn
         model.city.spend(self.name, self.cost * served)

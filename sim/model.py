@@ -8,10 +8,13 @@ highest award within a year" see every claim of the year before the budget is ap
 
 Randomness: everything derives from the seed given to the model (a `SeedSequence` or int).
 A firm's random number for a purpose in a year is a function of the replication's key for
-that year and purpose and of the firm's row (counter-based, sim/streams.py): a phase draws
-for the rows it needs only. Firms born in the place are allocated at the start (their birth
-year fixed), and firms brought in are appended after them, so a firm has the same row in a
-run and in its counterfactual: common random numbers hold firm by firm.
+that year and purpose and of the firm's identity (`draw_id`: its group, such as the base-year
+holders of a level, the candidates born in a year or the firms a lever may bring in, and its
+place in the group; counter-based, sim/streams.py): a phase draws for the firms it needs only.
+A firm's set-up attributes are drawn the same way (firms.FirmDraws). So a firm keeps its
+numbers in its counterfactual, and in a run whose inputs give a group more or fewer firms
+(more candidates, more champions, a larger inflow): common random numbers hold firm by firm,
+across levers and across inputs.
 
 Relaxations (`relax`, for `srdi diagnose`): switches that lift one stage of the funnel so that
 its effect on the targets can be measured on the same seeds; `RELAXATIONS` says what each does.
@@ -33,7 +36,16 @@ import mesa
 import numpy as np
 
 from . import competition, kernels, rationing
-from .firms import COLUMNS, NATIVE, Firm, FirmPopulation, create_titled, draw_firms
+from .firms import (
+    BIRTH_GROUP_0,
+    COLUMNS,
+    NATIVE,
+    Firm,
+    FirmDraws,
+    FirmPopulation,
+    create_titled,
+    draw_firms,
+)
 from .ladder import Explanation
 from .levers import LEVER_NAMES, build_levers
 from .parameters import draw
@@ -337,7 +349,9 @@ class GrowthModel(mesa.Model):
         self.year = self.period.base_year
         self.origin = origin
         self.firms = FirmPopulation()
-        self._create_baseline(np.random.default_rng(streams["baseline"]))
+        # the key of the streams new firms' attributes are drawn from (firms.FirmDraws)
+        self.firm_key = streams["baseline"].generate_state(1, np.uint64)[0]
+        self._create_baseline()
         self._allocate_births(np.random.default_rng(streams["births"]))
         self.levers = (
             build_levers(self.scenario.levers, self.p, self.ladder, self.levers_off)
@@ -383,7 +397,7 @@ class GrowthModel(mesa.Model):
         mesa.Agent._ids.pop(self, None)
 
     # --- set-up ------------------------------------------------------------------------------
-    def _create_baseline(self, rng: np.random.Generator) -> None:
+    def _create_baseline(self) -> None:
         """Firms at the end of the base year: counts per title from the scenario's baseline."""
         at_least = np.zeros(self.top + 2)
         for tier_id in self.scenario.baseline.counts:
@@ -393,14 +407,16 @@ class GrowthModel(mesa.Model):
             at_least[k] = max(at_least[k], at_least[k + 1])
         exactly = (at_least[1:-1] - at_least[2:]).astype(int)
         counts = np.concatenate([[int(self.p["baseline.candidates"])], exactly])
-        self.firms.add(create_titled(counts, self.ladder, self.p, rng, self.year))
+        self.firms.add(create_titled(counts, self.ladder, self.p, self.firm_key, self.year))
         self.n_base = self.firms.n
 
     def _allocate_births(self, rng: np.random.Generator) -> None:
         """Pre-draw the candidates born in each year of the period (not alive until then)."""
         self.birth_blocks: dict[int, np.ndarray] = {}
         years = self.period.years
-        born = rng.poisson(self.p["baseline.candidate_inflow_per_year"], len(years))
+        # by inversion, so that a higher inflow adds births without re-dealing the others
+        inflow = np.full(len(years), float(self.p["baseline.candidate_inflow_per_year"]))
+        born = kernels.poisson_from_uniform(inflow, rng.random(len(years)))
         # room for every firm of the run: the births, and the most firms levers can bring in
         lever = (
             self.scenario.levers.bring_in
@@ -411,12 +427,12 @@ class GrowthModel(mesa.Model):
             int(round(self.p["levers.bring_in.firms_per_year"])) * len(years) if lever else 0
         )
         self.firms.reserve(self.firms.n + int(born.sum()) + most_brought_in)
-        cols = draw_firms(int(born.sum()), 0, self.p, rng, self.year)
-        cols["alive"] = np.zeros(born.sum(), dtype=bool)
-        cols["years_in_niche"] = np.ones(born.sum(), dtype=np.int16)
-        idx = self.firms.add(cols)
-        for year, block in zip(years, np.split(idx, np.cumsum(born)[:-1]), strict=True):
-            self.birth_blocks[year] = block
+        for i, (year, n_born) in enumerate(zip(years, born, strict=True)):
+            draws = FirmDraws(self.firm_key, BIRTH_GROUP_0 + i)  # each year its own group
+            cols = draw_firms(int(n_born), 0, self.p, draws, self.year)
+            cols["alive"] = np.zeros(n_born, dtype=bool)
+            cols["years_in_niche"] = np.ones(n_born, dtype=np.int16)
+            self.birth_blocks[year] = self.firms.add(cols)
         self.n_native = self.firms.n
 
     def _reporters(self) -> dict:
@@ -445,18 +461,19 @@ class GrowthModel(mesa.Model):
     def uniform(self, purpose: str, rows: np.ndarray | None = None) -> np.ndarray:
         """This year's uniforms of firms `rows` (all firms if None) for one purpose.
 
-        A firm's number depends on its row, the year and the purpose only, whichever other
-        rows are drawn (common random numbers).
+        A firm's number depends on its identity (`draw_id`), the year and the purpose only,
+        whichever other rows are drawn and however many firms there are (common random
+        numbers).
         """
-        rows = np.arange(self.firms.n) if rows is None else rows
-        self.random_numbers["uniform"] += rows.size
-        return uniforms(self.key(purpose), rows)
+        ids = self.firms.draw_id if rows is None else self.firms.draw_id[rows]
+        self.random_numbers["uniform"] += ids.size
+        return uniforms(self.key(purpose), ids)
 
     def normal(self, purpose: str, rows: np.ndarray | None = None) -> np.ndarray:
         """This year's standard normals of firms `rows` (all firms if None) for one purpose."""
-        rows = np.arange(self.firms.n) if rows is None else rows
-        self.random_numbers["normal"] += rows.size
-        return normals(self.key(purpose), rows)
+        ids = self.firms.draw_id if rows is None else self.firms.draw_id[rows]
+        self.random_numbers["normal"] += ids.size
+        return normals(self.key(purpose), ids)
 
     # --- the year ----------------------------------------------------------------------------
     def step(self) -> None:
@@ -559,7 +576,7 @@ class GrowthModel(mesa.Model):
             f.alive, f.tier, f.loan, f.capability, f.revenue_yuan, f.revenue_prev_yuan,
             f.growth, f.growth_prev, f.years_in_niche, f.main_share, f.debt_ratio,
             f.rd_intensity, f.rd_intensity_prev, f.rd_boost, f.ip_class1, f.ip_class2,
-            rules, keys, rows, rates, ip_class, ip_rate,
+            f.draw_id, rules, keys, rows, rates, ip_class, ip_rate,
         )  # fmt: skip
         self.random_numbers["normal"] += 4 * n_alive  # growth, rd, main_share, debt_ratio
         self.random_numbers["poisson"] += 2 * n_alive  # IP of each class
@@ -567,7 +584,7 @@ class GrowthModel(mesa.Model):
             sel = ip_class[:left] == c
             if sel.any():
                 r = rows[:left][sel]
-                u = uniforms(self.key(column), r)  # the uniforms the kernel used
+                u = uniforms(self.key(column), f.draw_id[r])  # the uniforms the kernel used
                 counts = kernels.poisson_exact(rates[:left][sel], u)
                 getattr(f, column)[r] += counts.astype(COLUMNS[column][0])
 
@@ -637,7 +654,7 @@ class GrowthModel(mesa.Model):
         all_rows = self._scratch("applicant_rows", f.n * max(targets, 1), np.int64)
         all_levels = self._scratch("applicant_levels", f.n * max(targets, 1), np.int8)
         n_applying, n_drawn = kernels.applicants(
-            start, f.alive, f.highest_tier, f.awarded_yuan, f.revenue_yuan, f.steward,
+            start, f.alive, f.draw_id, f.highest_tier, f.awarded_yuan, f.revenue_yuan, f.steward,
             f.in_pool, below, base, awards.amount if awards else np.zeros(self.top + 1),
             self.key("apply"), bool(awards and awards.once_per_firm),
             float(p["apply.award_elasticity"]), float(p["apply.steward_multiplier"]),
@@ -737,7 +754,9 @@ class GrowthModel(mesa.Model):
             dtype=np.float64,
         )
         self.random_numbers["uniform"] += int(np.count_nonzero(f.alive))
-        kernels.close_firms(f.alive, f.in_pool, f.tier, hazard, self.key("exit"), self.closed)
+        kernels.close_firms(
+            f.alive, f.draw_id, f.in_pool, f.tier, hazard, self.key("exit"), self.closed
+        )
 
     def collect(
         self, newly: np.ndarray, lost: np.ndarray, reviewed: np.ndarray, applied: np.ndarray

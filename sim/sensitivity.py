@@ -57,12 +57,15 @@ The Sobol check also reports the widest bootstrap 95 % interval of a total index
 Environ. Model. Softw. 79): it is not the criterion, but it says how far the indices still are
 from their limit.
 
-**Replication noise.** Inputs that change the number of firms (the base-year counts, the
-candidates, their inflow) give the firms other rows, hence other random numbers: common random
-numbers do not hold across their values, and the noise of the replications enters their total
-index (Jansen's estimator reads it as their effect) and the spread of its estimate. A total
-index well above its first-order index for such an input, on a target with a large noise share
-(`noise_share`), is mostly that noise; `DEFAULT_RUNS` replications per point keep it down.
+**Replication noise.** Every design point runs the same seeds, and a firm's random numbers are
+keyed by its identity (`draw_id`, sim/firms.py), so common random numbers hold across the
+inputs too: a point with more candidates, champions or births keeps every firm of a point with
+fewer, with its draws, and adds firms. The outcome at a design point is then a deterministic
+function of the inputs (the mean over `runs` fixed worlds); the replications' noise
+(`noise_share`) says how far one such mean is from the expected outcome, not a share of the
+indices. What is left of the indices' spread is the estimators' own: a count moves in steps of
+one firm as inputs cross firms' thresholds, and Jansen's total-index estimator converges at
+the Monte Carlo rate in N.
 """
 
 from __future__ import annotations

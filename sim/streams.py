@@ -1,7 +1,8 @@
-"""Counter-based random numbers: a firm's draw is a function of (key, row), nothing else.
+"""Counter-based random numbers: a firm's draw is a function of (key, identity), nothing else.
 
 Each replication derives, from its seed, one 64-bit key per year and purpose (growth shock,
-apply, approve, exit, ...). A firm's uniform for that purpose is output number `row + 1` of the
+apply, approve, exit, ...). A firm's uniform for that purpose is output number `draw_id + 1`
+of the
 SplitMix64 generator seeded with the key (Steele, Lea and Flood 2014, "Fast splittable
 pseudorandom number generators", OOPSLA; the finaliser is Stafford's Mix13, the one
 `java.util.SplittableRandom` uses). SplitMix64 passes BigCrush, and output `i` is computed from
@@ -11,7 +12,9 @@ pseudorandom number generators", OOPSLA; the finaliser is Stafford's Mix13, the 
   and no matrix of numbers per firm and year is held in memory;
 - a firm's draw does not depend on how many other firms there are, nor on which were drawn
   before it: common random numbers hold firm by firm between a run and its counterfactual,
-  and results do not depend on the number of worker processes;
+  and between runs whose inputs change the number of firms (a firm's `draw_id` is its group
+  and its place in the group, sim/firms.py), and results do not depend on the number of
+  worker processes;
 - the compiled yearly loops (sim/kernels.py) draw inside their loop, with no temporaries.
 
 Normals are the inverse normal CDF of a uniform, so one uniform is one normal and a firm keeps
@@ -49,13 +52,34 @@ _TABLE = ndtri(_P_LOW + _TABLE_STEP * np.arange(_TABLE_SIZE + 1))
 
 
 @numba.njit(cache=True, inline="always")
-def uniform_at(key: np.uint64, row: np.int64) -> float:
-    """Output `row + 1` of SplitMix64 seeded with `key`, as a float in (0, 1)."""
+def splitmix_at(key: np.uint64, row: np.int64) -> np.uint64:
+    """Output `row + 1` of SplitMix64 seeded with `key`: 64 random bits (`row` is a counter:
+    a firm's `draw_id`, or a sub-stream's number)."""
     z = key + GAMMA * (np.uint64(row) + _ONE)
     z = (z ^ (z >> _S30)) * _M1
     z = (z ^ (z >> _S27)) * _M2
-    z = z ^ (z >> _S31)
-    return (np.float64(z >> _S11) + 0.5) * _TO_UNIT
+    return z ^ (z >> _S31)
+
+
+@numba.njit(cache=True, inline="always")
+def uniform_at(key: np.uint64, row: np.int64) -> float:
+    """Output `row + 1` of SplitMix64 seeded with `key`, as a float in (0, 1)."""
+    return (np.float64(splitmix_at(key, row) >> _S11) + 0.5) * _TO_UNIT
+
+
+@numba.njit(cache=True)
+def _derived_key(key: np.uint64, counter: np.int64) -> np.uint64:
+    return splitmix_at(key, counter)
+
+
+def derived_key(key: int | np.uint64, counter: int) -> np.uint64:
+    """A key for sub-stream `counter` of `key` (output `counter + 1` of SplitMix64 at `key`).
+
+    Cheaper than a `SeedSequence` per sub-stream (set-up draws need hundreds of them); two
+    SplitMix64 streams overlap only if their keys differ by a small multiple of the increment,
+    which for 64-bit keys is negligible at the lengths drawn here.
+    """
+    return _derived_key(np.uint64(key), np.int64(counter))
 
 
 @numba.njit(cache=True, inline="always")

@@ -4,12 +4,13 @@ A change that is meant to leave the model alone (moving a constant into
 sim/data/parameters.yaml, restructuring modules) must leave every seeded forecast identical:
 targets, counts, costs and attributable firms of each shipped city and province scenario, at a
 few replications with the counterfactual. The fixtures in tests/fixtures/golden/ were recorded
-at commit b56041d (the resampled calibration posterior, before the constants of the cycle
-moved into parameters.yaml), on x86-64 with numpy 2.4 and numba 0.68. The compiled loops use
-float32 and `fastmath`, so another processor or compiler may differ in the last bits: numbers
-are compared to a relative 1e-9, which such bits pass and any change of a rule does not (a
-count, a probability or a cost moves by far more). A change that is meant to change results
-re-records them (`python tests/test_golden.py`) and says so in its commit.
+with firms' random numbers keyed by their identity (`draw_id`) and the calibration refitted
+with them (the commit that introduced `firms.FirmDraws`), on x86-64 with numpy 2.4 and
+numba 0.68. The compiled loops use float32 and `fastmath`, so another processor or compiler
+may differ in the last bits: numbers are compared to a relative 1e-9, which such bits pass
+and any change of a rule does not (a count, a probability or a cost moves by far more). A
+change that is meant to change results re-records them (`python tests/test_golden.py`) and
+says so in its commit.
 """
 
 from __future__ import annotations

@@ -844,3 +844,65 @@ def test_every_title_up_to_little_giant_is_granted_over_the_period(hebi):
     new = sum(r.new for r in run(hebi, 2).history[1:])
     for tier in ("innovative_sme", "provincial_srdi", "national_little_giant"):
         assert new[hebi.ladder().level(tier)] > 0, tier
+
+
+# --- common random numbers across inputs ----------------------------------------------------
+
+
+def _initial_state(model: GrowthModel) -> dict[int, tuple]:
+    """Each firm's set-up attributes (births too), by its identity in the random streams."""
+    f = model.firms
+    names = [c for c in COLUMNS if c not in ("draw_id",)]
+    cols = [getattr(f, c) for c in names]
+    return {int(i): tuple(c[r].item() for c in cols) for r, i in enumerate(f.draw_id)}
+
+
+@pytest.mark.parametrize(
+    "path, low, high",
+    [
+        ("baseline.candidates", 500, 700),
+        ("baseline.counts.single_champion", 1, 3),
+        ("baseline.counts.provincial_srdi", 35, 50),
+        ("baseline.candidate_inflow_per_year", 80, 120),
+    ],
+)
+def test_a_larger_input_keeps_every_firm_of_the_smaller_run(hebi, path, low, high):
+    """More firms of one group add firms; they do not re-deal the others' draws."""
+    small = GrowthModel(hebi, seed=4, values={path: low})
+    large = GrowthModel(hebi, seed=4, values={path: high})
+    before, after = _initial_state(small), _initial_state(large)
+    assert len(before) == small.firms.n  # identities are unique
+    assert len(after) == large.firms.n >= small.firms.n
+    kept = set(before) & set(after)
+    assert len(kept) >= 0.95 * len(before)  # a larger group keeps its smaller version
+    assert all(before[i] == after[i] for i in kept)
+    # and the firms' yearly numbers go with them
+    small.step()
+    large.step()
+    ids_small, ids_large = small.firms.draw_id, large.firms.draw_id
+    common, rows_small, rows_large = np.intersect1d(ids_small, ids_large, return_indices=True)
+    assert common.size >= 0.95 * ids_small.size
+    for name in ("apply", "approve", "re_review", "exit"):
+        u_small, u_large = small.uniform(name), large.uniform(name)
+        assert np.array_equal(u_small[rows_small], u_large[rows_large])
+    assert np.array_equal(small.normal("growth")[rows_small], large.normal("growth")[rows_large])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    n=st.integers(0, 800),
+    p=st.floats(0.0, 1.0),
+    u=st.floats(1e-9, 1.0 - 1e-9),
+)
+def test_arrivals_are_the_binomial_quantile_and_rise_with_the_plan(n, p, u):
+    from scipy.stats import binom
+
+    from sim.levers import binomial_from_uniform
+
+    k = binomial_from_uniform(n, p, u)
+    if 0.0 < p < 1.0 and n > 0:  # the smallest k with CDF(k) >= u (to rounding at a tie)
+        assert binom.cdf(k, n, p) >= u - 1e-9
+        assert k == 0 or binom.cdf(k - 1, n, p) < u + 1e-9
+    else:
+        assert k == (n if p >= 1 else 0)
+    assert binomial_from_uniform(n + 5, p, u) >= k  # more planned arrivals keep these

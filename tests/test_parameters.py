@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import sim.parameters as pm
-from sim.firms import draw_firms, idiosyncratic_loading
+from sim.firms import FirmDraws, draw_firms, idiosyncratic_loading
 from sim.model import GrowthModel
 from sim.scenario import Scenario
 
@@ -71,9 +71,7 @@ def test_the_engine_reads_the_r_and_d_cap_and_the_ip_elasticity(hebi: Scenario):
     f = capped.firms
     assert f.rd_intensity.max() <= np.float32(0.08)
     assert f.rd_intensity.max() == pytest.approx(0.08, rel=1e-6)  # it binds, then
-    drawn = draw_firms(
-        2000, 2, {**capped.p, "rd.max_intensity": 0.08}, np.random.default_rng(1), 2022
-    )
+    drawn = draw_firms(2000, 2, {**capped.p, "rd.max_intensity": 0.08}, FirmDraws(1, 2), 2022)
     assert drawn["rd_intensity"].max() <= np.float32(0.08)
     for elasticity in (0.8, 0.6):
         model = _one_year(hebi, {"ip.rd_elasticity": elasticity})
