@@ -48,12 +48,18 @@ def sensitivity() -> tuple[str, float, str]:
         best = top.get(row["target"])
         if best is None or row["ST"] > best["ST"]:
             top[row["target"]] = row
-    conv = out.get("convergence", {})
+    conv = out["convergence"]
     said = "; ".join(f"{t}: {r['input']} (ST {r['ST']:.2f})" for t, r in top.items())
+    n_half, n = conv["compared"]
+    verdict = "converged" if conv["converged"] else "NOT converged"
     return (
         "srdi " + " ".join(command),
         seconds,
-        f"most important input per target: {said}; convergence: {json.dumps(conv)[:200]}",
+        f"N={out['samples']}, {out['runs']} replication(s) a point, "
+        f"{len(out['inputs'])} inputs after the screen; most important input per target: "
+        f"{said}; {verdict}: max change of an ST from N={n_half} to {n} "
+        f"{conv['max_change']:.3f} (threshold {conv['threshold']}), widest bootstrap 95 % "
+        f"interval of an ST ± {conv['max_ST_conf']:.3f}",
     )
 
 

@@ -1332,10 +1332,10 @@ def _plan_report(result) -> str:
 @click.option("--method", type=click.Choice(["sobol", "morris"]), default="sobol",
               show_default=True, help="Sobol indices (S1, ST) or Morris screening.")  # fmt: skip
 @click.option("--samples", type=int, default=None,
-              help="Sobol base samples N, a power of 2 (default 512), or Morris trajectories "
+              help="Sobol base samples N, a power of 2 (default 1024), or Morris trajectories "
               "(default 32).")  # fmt: skip
 @click.option("--runs", "-n", type=int, default=None,
-              help="Replications per design point, same seeds at each (default 3).")  # fmt: skip
+              help="Replications per design point, same seeds at each (default 1).")  # fmt: skip
 @click.option("--seed", "-s", default=0, show_default=True, help="Root seed.")
 @click.option("--out", "-o", type=click.Path(file_okay=False),
               help="Write sensitivity.json, indices.csv and a chart per target here.")  # fmt: skip
@@ -1349,7 +1349,7 @@ def sensitivity_command(scenario, method, samples, runs, seed, out, as_json, wor
     uncertain input (the scenario's ranges, the calibrated parameters, the batch sizes of the
     rationed titles), with confidence intervals and a convergence check (N/2 vs N).
 
-    Example: srdi sensitivity scenarios/hebi.yaml --samples 512 --out results/hebi-sensitivity
+    Example: srdi sensitivity scenarios/hebi.yaml --out results/hebi-sensitivity
     """
     from tqdm import tqdm
 
