@@ -133,25 +133,22 @@ def _indicator_points(ind: Mapping[str, Any], values: Values) -> np.ndarray:
     with `below: true`, when it is < threshold (<= with a third element "inclusive").
     """
     x = values(ind["attribute"])
-    if ind.get("below", False):
-        rows = sorted(ind["points"], key=lambda r: -r[0])  # widest band first
-        dtype = np.int16 if _integral([ind.get("otherwise", 0), *(r[1] for r in rows)]) else None
-        pts = np.full(x.shape, ind.get("otherwise", 0), dtype=dtype or np.float64)
-        for row in rows:
-            hit = x <= row[0] if len(row) > 2 and row[2] == "inclusive" else x < row[0]
-            pts[hit] = row[1]
+    table = _table(ind)
+    if table.below:
+        pts = np.full(x.shape, table.otherwise, dtype=table.dtype)
+        for threshold, points, inclusive in table.rows:
+            hit = x <= threshold if inclusive else x < threshold
+            pts[hit] = points
         return pts
-    thresholds, points = _ascending_table(ind)
     # thresholds in the values' own dtype: no converted copy of x, and a value stored at a
     # threshold compares equal to it
-    t = thresholds.astype(x.dtype, copy=False)
-    if not _integral(points):
-        return points[np.searchsorted(t, x, side="right")]
+    t = table.thresholds.astype(x.dtype, copy=False)
+    if table.steps is None:
+        return table.points[np.searchsorted(t, x, side="right")]
     # points of the highest threshold reached = otherwise + the steps of every threshold
     # reached (the thresholds are ascending); small integers: exact, and no search per value
-    steps = np.diff(points).astype(np.int16)
-    pts = np.full(x.shape, points[0], dtype=np.int16)
-    for ti, si in zip(t, steps, strict=True):
+    pts = np.full(x.shape, table.points[0], dtype=np.int16)
+    for ti, si in zip(t, table.steps, strict=True):
         pts += (x >= ti) * si
     return pts
 
@@ -161,20 +158,61 @@ def _integral(points) -> bool:
     return all(float(v).is_integer() and abs(v) <= 1000 for v in points)
 
 
-def _ascending_table(ind: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted thresholds and the points of each interval (value < first threshold: otherwise)."""
+@dataclass(frozen=True)
+class _PointsTable:
+    """An indicator's points table, prepared once (the criteria are judged every year)."""
+
+    below: bool
+    otherwise: float
+    dtype: type  # of the points: int16 when they are small whole numbers
+    rows: tuple[tuple[float, float, bool], ...] = ()  # below: (threshold, points, inclusive)
+    thresholds: np.ndarray | None = None  # ascending (not below)
+    points: np.ndarray | None = None  # otherwise, then the points of each threshold
+    steps: np.ndarray | None = None  # int16 steps between points, when they are integral
+
+
+def _table(ind: Mapping[str, Any]) -> _PointsTable:
+    """The prepared table of an indicator (cached by the indicator's identity)."""
     key = id(ind)
     hit = _TABLES.get(key)
     if hit is not None and hit[0] is ind:
-        return hit[1], hit[2]
+        return hit[1]
+    otherwise = ind.get("otherwise", 0)
+    if ind.get("below", False):
+        rows = sorted(ind["points"], key=lambda r: -r[0])  # widest band first
+        integral = _integral([otherwise, *(r[1] for r in rows)])
+        table = _PointsTable(
+            below=True,
+            otherwise=otherwise,
+            dtype=np.int16 if integral else np.float64,
+            rows=tuple((r[0], r[1], len(r) > 2 and r[2] == "inclusive") for r in rows),
+        )
+    else:
+        thresholds, points = _ascending_table(ind)
+        integral = _integral(points)
+        table = _PointsTable(
+            below=False,
+            otherwise=otherwise,
+            dtype=np.int16 if integral else np.float64,
+            thresholds=thresholds,
+            points=points,
+            steps=np.diff(points).astype(np.int16) if integral else None,
+        )
+    _TABLES[key] = (ind, table)
+    return table
+
+
+def _ascending_table(ind: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted thresholds and the points of each interval (value < first threshold: otherwise)."""
     rows = sorted((float(r[0]), float(r[1])) for r in ind["points"])
     thresholds = np.array([t for t, _ in rows])
     points = np.array([float(ind.get("otherwise", 0))] + [pt for _, pt in rows])
-    _TABLES[key] = (ind, thresholds, points)
     return thresholds, points
 
 
-_TABLES: dict[int, tuple[Any, np.ndarray, np.ndarray]] = {}
+# prepared tables by id(indicator), each with the indicator it was made from (an id can be
+# reused once an indicator is freed: the stored one is compared by identity)
+_TABLES: dict[int, tuple[Any, _PointsTable]] = {}
 
 
 @dataclass

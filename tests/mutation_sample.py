@@ -22,6 +22,7 @@ SCOPE = (
     "sim.ladder.x__indicator_points",
     "sim.ladder.x__ascending_table",
     "sim.ladder.x__integral",
+    "sim.ladder.x__table",
     "sim.model.xǁGrowthModelǁrecognise",
     "sim.model.xǁGrowthModelǁre_review",
     "sim.model.xǁGrowthModelǁgranted",
