@@ -19,7 +19,6 @@ that lever's paths; the yearly per-firm draws stay common.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import summary
 from .ensemble import EnsembleResult, _records, run_ensemble
 from .labels import wan
 from .scenario import Scenario, describe_settings
@@ -82,14 +82,14 @@ class Comparison:
             if xb is not None:
                 row["probability_b"] = float(xb.mean())
             if xa is not None and xb is not None:
-                row["difference"], row["difference_se"] = _paired(xb - xa)
+                row["difference"], row["difference_se"] = summary.paired(xb - xa)
             rows.append(row)
         return pd.DataFrame(rows, columns=TARGET_COLUMNS)
 
     def cost(self) -> dict[str, float | None]:
         """Expected cost over each plan's period (yuan): A, B, B - A and its paired error."""
         ca, cb = self.a.total_cost(), self.b.total_cost()
-        diff, se = _paired(cb - ca)
+        diff, se = summary.paired(cb - ca)
         return {"a": float(ca.mean()), "b": float(cb.mean()), "difference": diff,
                 "difference_se": se}  # fmt: skip
 
@@ -189,14 +189,6 @@ def _cell(v: float | None, fmt: str) -> str:
     """A number in a fixed-width cell, or blanks of the same width where there is none."""
     width = int(fmt.strip("+").split(".")[0])
     return " " * width if v is None or v != v else format(v, fmt)
-
-
-def _paired(d: np.ndarray) -> tuple[float, float | None]:
-    """Mean of per-replication differences and its standard error (None for one run)."""
-    mean = float(d.mean())
-    if d.size < 2:
-        return mean, None
-    return mean, float(d.std(ddof=1) / math.sqrt(d.size))
 
 
 def compare(

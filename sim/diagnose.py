@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import summary
 from .ensemble import EnsembleResult, run_ensemble
 from .model import RELAXATIONS
 from .scenario import Scenario
@@ -117,10 +118,9 @@ class Diagnosis:
         of their paired difference (True when no other stage binds; None when none binds).
         """
         out = []
-        n = self.n_runs
         for t in self.scenario.targets:
             base = (self.plan.outcome(t) >= t.value).astype(float)
-            p = float(base.mean())
+            p, p_se = summary.reach(self.plan.outcome(t), t.value)
             stages, reached = [], {}
             for stage, res in self.relaxed.items():
                 reached[stage] = (res.outcome(t) >= t.value).astype(float)
@@ -143,7 +143,7 @@ class Diagnosis:
                 clear = bool(lead > BINDING_ERRORS * se)
             every = None
             if self.all_relaxed is not None:
-                every = float(np.mean(self.all_relaxed.outcome(t) >= t.value))
+                every = summary.probability(self.all_relaxed.outcome(t), t.value)
             out.append(
                 {
                     "target": t.id,
@@ -152,7 +152,7 @@ class Diagnosis:
                     "year": t.year,
                     "value": t.value,
                     "probability": p,
-                    "mc_se": math.sqrt(p * (1 - p) / n),
+                    "mc_se": p_se,
                     "stages": stages,
                     "binding": binding,
                     "runner_up": runner_up,
@@ -210,10 +210,10 @@ class Diagnosis:
 
 
 def _paired(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
-    """Mean of a - b over replications and its standard error (paired: same seeds)."""
-    d = a - b
-    se = float(d.std(ddof=1) / math.sqrt(d.size)) if d.size > 1 else 0.0
-    return float(d.mean()), se
+    """Mean of a - b over replications and its standard error (paired: same seeds; 0 for one
+    replication, so that no gain counts as binding on the strength of one run)."""
+    mean, se = summary.paired(a - b)
+    return mean, se if se is not None else 0.0
 
 
 def _plain(v: Any) -> Any:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import competition
+from . import competition, summary
 from .executor import executor
 from .levers import LEVER_NAMES
 from .model import RELAXATIONS, GrowthModel
@@ -135,10 +135,10 @@ class EnsembleResult:
         """Probability of reaching each target, with its Monte Carlo standard error (a table
         with no rows, and the same columns, for a scenario without targets)."""
         rows = []
-        n = self.n_runs
         for t in self.scenario.targets:
             x = self.outcome(t)
-            p = float(np.mean(x >= t.value))
+            p, se = summary.reach(x, t.value)
+            p05, _, p95 = summary.band(x)
             row = {
                 "id": t.id,
                 "tier": t.tier,
@@ -146,19 +146,19 @@ class EnsembleResult:
                 "year": t.year,
                 "value": t.value,
                 "probability": p,
-                "mc_se": math.sqrt(p * (1 - p) / n),
+                "mc_se": se,
                 "expected": float(np.mean(x)),
-                "p05": float(np.quantile(x, 0.05)),
-                "p95": float(np.quantile(x, 0.95)),
+                "p05": p05,
+                "p95": p95,
                 "stretch": t.stretch,
                 "stretch_probability": (
-                    float(np.mean(x >= t.stretch)) if t.stretch is not None else None
+                    summary.probability(x, t.stretch) if t.stretch is not None else None
                 ),
                 "source": t.source,
             }
             if self.counterfactual is not None:
-                row["probability_without_levers"] = float(
-                    np.mean(self.outcome(t, self.counterfactual) >= t.value)
+                row["probability_without_levers"] = summary.probability(
+                    self.outcome(t, self.counterfactual), t.value
                 )
             rows.append(row)
         columns = list(TARGET_COLUMNS)
@@ -227,7 +227,7 @@ class EnsembleResult:
         for k, tier in enumerate(self.tiers, start=1):
             for metric in ("at_least", "ever"):
                 d = self.runs[metric][:, end, k] - self.counterfactual[metric][:, end, k]
-                mean, p05, p95, se = _difference(d)
+                mean, p05, p95, se = summary.difference(d)
                 rows.append(
                     {
                         "tier": tier,
@@ -272,7 +272,7 @@ class EnsembleResult:
             for k, tier in enumerate(self.tiers, start=1):
                 for metric in ("at_least", "ever"):
                     d = self.runs[metric][:, end, k] - off[metric][:, end, k]
-                    mean, p05, p95, se = _difference(d)
+                    mean, p05, p95, se = summary.difference(d)
                     rows.append(
                         {
                             "lever": lever,
@@ -323,13 +323,6 @@ class EnsembleResult:
             "elapsed_seconds": round(self.elapsed_seconds, 3),
             **self.meta,
         }
-
-
-def _difference(d: np.ndarray) -> tuple[float, float, float, float | None]:
-    """Per-replication differences (levers on minus off, same seeds): their mean, 5 and 95 %
-    quantiles, and the Monte Carlo standard error of the mean (None for one replication)."""
-    se = float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else None
-    return float(d.mean()), float(np.quantile(d, 0.05)), float(np.quantile(d, 0.95)), se
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:

@@ -1004,6 +1004,7 @@ def run_chunk(task: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     ``experiments`` (a list of (experiment id, lever values)) and ``replications`` (bool).
     Returns the summary rows and, if asked, the per-replication rows.
     """
+    from . import summary
     from .ensemble import EnsembleResult, run_replication
     from .levers import LEVER_NAMES
 
@@ -1032,13 +1033,15 @@ def run_chunk(task: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame | None]:
         )
         total = res.total_cost()
         n = len(total)
+        cost_p05, _, cost_p95 = summary.band(total)
         by_lever = on["cost"].sum(axis=1).mean(axis=0)
         for t in sc.targets:
             x = res.outcome(t).astype(float)
             x0 = res.outcome(t, off).astype(float)
             d = x - x0
-            p = float(np.mean(x >= t.value))
-            att = float(d.mean())
+            p, se = summary.reach(x, t.value)
+            p05, p50, p95 = summary.band(x)
+            att, att_se = summary.paired(d)
             row = {
                 "experiment": int(e),
                 "target": t.id,
@@ -1049,21 +1052,21 @@ def run_chunk(task: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame | None]:
                 "stretch": _float(t.stretch),
                 "runs": int(n),
                 "probability": p,
-                "mc_se": math.sqrt(p * (1 - p) / n),
+                "mc_se": se,
                 "stretch_probability": (
-                    float(np.mean(x >= t.stretch)) if t.stretch is not None else math.nan
+                    summary.probability(x, t.stretch) if t.stretch is not None else math.nan
                 ),
-                "probability_without_levers": float(np.mean(x0 >= t.value)),
+                "probability_without_levers": summary.probability(x0, t.value),
                 "expected": float(x.mean()),
-                "p05": float(np.quantile(x, 0.05)),
-                "p50": float(np.quantile(x, 0.5)),
-                "p95": float(np.quantile(x, 0.95)),
+                "p05": p05,
+                "p50": p50,
+                "p95": p95,
                 "expected_without_levers": float(x0.mean()),
                 "attributable": att,
-                "attributable_mc_se": float(d.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan,
+                "attributable_mc_se": att_se if att_se is not None else math.nan,
                 "cost_yuan": float(total.mean()),
-                "cost_p05_yuan": float(np.quantile(total, 0.05)),
-                "cost_p95_yuan": float(np.quantile(total, 0.95)),
+                "cost_p05_yuan": cost_p05,
+                "cost_p95_yuan": cost_p95,
             }
             for name in present:
                 row[f"cost_{name}_yuan"] = float(by_lever[LEVER_NAMES.index(name)])
