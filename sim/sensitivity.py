@@ -271,8 +271,11 @@ def _analyze(
         if method == "sobol":
             from SALib.analyze import sobol
 
+            # SALib seeds the bootstrap only `if seed:`, so seed 0 would leave the intervals
+            # unseeded: a seed derived from it (never 0) keeps them reproducible
+            boot = int(np.random.SeedSequence(seed).generate_state(1, np.uint32)[0]) or 1
             r = sobol.analyze(
-                problem, y, calc_second_order=False, num_resamples=RESAMPLES, seed=seed
+                problem, y, calc_second_order=False, num_resamples=RESAMPLES, seed=boot
             )
         else:
             from SALib.analyze import morris
@@ -404,10 +407,9 @@ def _noise(
 ) -> dict[str, float | None]:
     """Per target, the share of the outcome's variance over the design that replication noise
     alone would give: the variance of a mean of `runs` replications at the design's centre
-    (from NOISE_RUNS replications) over the variance of the outcome means. Inputs that change
-    the number of firms (counts, candidates) give firms other rows, hence other random
-    numbers, so some of this noise shows as their effect; a large share calls for more
-    --runs."""
+    (from NOISE_RUNS replications) over the variance of the outcome means. It says how far a
+    design point's outcome (`runs` fixed worlds) is from the expected outcome; on common
+    random numbers it is not part of the indices (module docstring, Replication noise)."""
     from .ensemble import run_ensemble
 
     res = run_ensemble(scenario, NOISE_RUNS, seed, counterfactual=False, workers=1, values=centre)

@@ -146,6 +146,14 @@ def test_same_indices_with_one_or_two_workers(decisive, sobol):
     assert two.indices.equals(sobol.indices)
 
 
+def test_seed_zero_gives_the_same_intervals_every_time(decisive):
+    """The bootstrap intervals are seeded too, whatever the seed (SALib skips a seed of 0)."""
+    a = sensitivity(decisive, "sobol", samples=8, runs=1, seed=0, workers=1)
+    b = sensitivity(decisive, "sobol", samples=8, runs=1, seed=0, workers=1)
+    assert a.indices.equals(b.indices)  # S1_conf and ST_conf included
+    assert a.convergence == b.convergence
+
+
 def test_the_convergence_check_compares_half_the_samples_with_all(sobol):
     c = sobol.convergence
     assert c["compared"] == [4, 8]
