@@ -60,6 +60,7 @@ import pandas as pd
 import yaml
 
 from . import parameters as params_mod
+from . import summary
 from .errors import SrdiError
 from .output import write_atomic, write_text_atomic
 from .scenario import Scenario, load
@@ -879,7 +880,8 @@ class Prediction:
     def band(self, m: Moment) -> tuple[float, float, float]:
         x = self.values[:, self.moments.index(m)]
         x = x[~np.isnan(x)]
-        return float(x.mean()), float(np.quantile(x, 0.05)), float(np.quantile(x, 0.95))
+        p05, _, p95 = summary.band(x)
+        return float(x.mean()), p05, p95
 
 
 def predict(
@@ -976,15 +978,16 @@ def forecast_table(pred: Prediction) -> pd.DataFrame:
         for k, tier in enumerate(pred.tiers, start=1):
             for y, year in enumerate(pred.years):
                 x = arr[:, y, k]
+                p05, p50, p95 = summary.band(x)
                 rows.append(
                     {
                         "tier": tier,
                         "metric": metric,
                         "year": year,
                         "mean": float(x.mean()),
-                        "p05": float(np.quantile(x, 0.05)),
-                        "p50": float(np.quantile(x, 0.5)),
-                        "p95": float(np.quantile(x, 0.95)),
+                        "p05": p05,
+                        "p50": p50,
+                        "p95": p95,
                     }
                 )
     return pd.DataFrame(rows)
@@ -1004,8 +1007,8 @@ def parameter_table(fit_: Fit, config: dict[str, Any]) -> pd.DataFrame:
                 "estimate": fit_.theta[j],
                 "posterior_mean": float(x.mean()),
                 "posterior_sd": float(x.std(ddof=1)) if len(x) > 1 else 0.0,
-                "p05": float(np.quantile(x, 0.05)),
-                "p95": float(np.quantile(x, 0.95)),
+                "p05": summary.band(x)[0],
+                "p95": summary.band(x)[2],
                 "bound_low": lo,
                 "bound_high": hi,
             }
@@ -1192,7 +1195,7 @@ def approval_table(pred: Prediction) -> pd.DataFrame:
             if not ok.any():
                 continue
             r = new[ok, i] / applied[ok, i]
-            p05, p50, p95 = np.quantile(r, [0.05, 0.5, 0.95])
+            p05, p50, p95 = summary.band(r)
             rows.append({
                 "tier": tier, "year": year, "approval_mean": float(r.mean()),
                 "p05": float(p05), "p50": float(p50), "p95": float(p95),

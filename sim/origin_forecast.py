@@ -29,6 +29,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from . import summary
 from .batches import plan_batches
 from .competition import SHARE_LOG_SD, published_batches, stated_goals
 from .context import load_context
@@ -54,8 +55,7 @@ def _national_runs(
 
 
 def _quantiles(values: np.ndarray) -> tuple[float, float, float]:
-    p05, p50, p95 = np.quantile(values, [0.05, 0.5, 0.95])
-    return float(p05), float(p50), float(p95)
+    return summary.band(values)
 
 
 def forecast_from(
