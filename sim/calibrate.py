@@ -999,6 +999,7 @@ def parameter_table(fit_: Fit, config: dict[str, Any]) -> pd.DataFrame:
     rows = []
     for j, n in enumerate(fit_.names):
         x = fit_.sample[:, j]
+        p05, _, p95 = summary.band(x)
         lo, hi = bounds_of(config, n)
         rows.append(
             {
@@ -1007,8 +1008,8 @@ def parameter_table(fit_: Fit, config: dict[str, Any]) -> pd.DataFrame:
                 "estimate": fit_.theta[j],
                 "posterior_mean": float(x.mean()),
                 "posterior_sd": float(x.std(ddof=1)) if len(x) > 1 else 0.0,
-                "p05": summary.band(x)[0],
-                "p95": summary.band(x)[2],
+                "p05": p05,
+                "p95": p95,
                 "bound_low": lo,
                 "bound_high": hi,
             }
