@@ -20,11 +20,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import competition, summary
+from . import competition, summary, target_kinds
 from .executor import executor
 from .levers import LEVER_NAMES
 from .model import RELAXATIONS, GrowthModel
 from .scenario import Scenario, check_values
+from .target_kinds import KINDS
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,8 @@ def run_replication(
     metrics = METRICS + PLACES + (FUNNEL if funnel else ())
     out = {m: np.stack([getattr(r, m) for r in h]) for m in metrics}
     out["pool_size"] = np.array([r.pool_size for r in h])
+    for key, t in target_kinds.measured(scenario.targets).items():
+        out[key] = target_kinds.measure_series(t, np.array([r.measures[key] for r in h]))
     out["cost"] = np.array([[r.cost[name] for name in LEVER_NAMES] for r in h])
     model.discard_firms()
     return out
@@ -110,11 +113,9 @@ class EnsembleResult:
     def outcome(self, target, runs: dict[str, np.ndarray] | None = None) -> np.ndarray:
         """Per replication, the value a target is judged on."""
         runs = self.runs if runs is None else runs
-        y = self._year_index(target.year)
-        if target.kind == "pool_size":
-            return runs["pool_size"][:, y]
-        metric = {"stock": "at_least", "cumulative": "ever", "new": "new"}[target.kind]
-        return runs[metric][:, y, self._level(target.tier)]
+        kind = KINDS[target.kind]
+        level = self._level(target.tier) if kind.per_tier else 0
+        return kind.outcome(runs, target, self._year_index(target.year), level)
 
     def notes(self) -> list[str]:
         """What the output should say about its inputs: no targets or levers, baseline counts

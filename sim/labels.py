@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from .target_kinds import KINDS
+
 Lang = Literal["zh", "en"]
 LANGS: tuple[str, ...] = ("zh", "en")
 
@@ -27,6 +29,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "new": ("当年新增认定(家)", "newly recognised in the year"),
     "ever": ("累计认定(家)", "ever recognised (cumulative)"),
     "pool_size": ("培育库企业(家)", "firms in the cultivation pool"),
+    "rd_intensive": ("研发强度达标企业当年净增(家)", "net increase of R&D-intensive firms"),
+    "rd_intensive_title": ("研发投入强度{r}%以上的中小企业", "SMEs with R&D intensity >= {r} %"),
     "new_short": ("新增", "new"),
     "ever_short": ("累计", "cumulative"),
     "pool": ("培育库", "cultivation pool"),
@@ -97,15 +101,6 @@ def stage_word(key: str, lang: Lang) -> str:
     return in_lang(FUNNEL_WORDS.get(key) or RELAX_WORDS[key], lang)
 
 
-_KIND_ZH = {"stock": "{y}年{tier}{v}家", "cumulative": "到{y}年累计认定{tier}{v}家",
-            "new": "{y}年新增{tier}{v}家", "pool_size": "{y}年培育库企业{v}家"}  # fmt: skip
-_KIND_EN = {
-    "stock": "{v} {tier} in {y}",
-    "cumulative": "{v} {tier} recognised in all by {y}",
-    "new": "{v} new {tier} in {y}",
-    "pool_size": "{v} firms in the cultivation pool in {y}",
-}
-
 # (lower bound of the probability, zh, en), checked from the top
 _LIKELIHOOD = (
     (0.90, "很可能达成", "very likely"),
@@ -152,8 +147,12 @@ def target_phrase(target, tier_name: str, lang: Lang) -> str:
     v = f"{target.value:g}"
     if lang == "en" and target.value != 1 and tier_name[-1:].isascii() and tier_name[-1:].isalpha():
         tier_name += "s"  # 20 national little giants
-    pattern = (_KIND_ZH if lang == "zh" else _KIND_EN)[target.kind]
-    return pattern.format(y=target.year, tier=tier_name, v=v)
+    kind = KINDS[target.kind]
+    pattern = kind.phrase_zh if lang == "zh" else kind.phrase_en
+    # the R&D threshold of an rd_intensive_new target; a sweep's table row does not carry it
+    threshold = getattr(target, "rd_intensity_min", None)
+    r = f"{100 * threshold:g}" if threshold is not None else "…"
+    return pattern.format(y=target.year, tier=tier_name, v=v, r=r)
 
 
 def likelihood(p: float, lang: Lang) -> str:

@@ -29,7 +29,7 @@ firms concerned.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import mesa
@@ -51,6 +51,7 @@ from .levers import LEVER_NAMES, build_levers
 from .parameters import draw
 from .scenario import Scenario, check_values, load
 from .streams import Streams, normals, uniforms
+from .target_kinds import KINDS, measured
 
 # What a firm's random numbers are for; each (year, purpose) has its own key (sim/streams.py).
 PURPOSES = (
@@ -147,6 +148,9 @@ class YearRecord:
     pool_size: int
     cost: dict[str, float]
     budget_left: float
+    # counts the records above do not hold, for targets of a kind that needs one
+    # (`sim.target_kinds.measured`): run array name -> count
+    measures: dict[str, float] = field(default_factory=dict)
     # counted only when the model is asked to (`funnel=True`): reading every candidate's
     # criteria costs about a quarter more time on the national scenario
     candidates: np.ndarray | None = None  # firms that could apply for each title this year
@@ -337,6 +341,7 @@ class GrowthModel(mesa.Model):
         root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
         super().__init__(rng=root)
         self.scenario = scenario if isinstance(scenario, Scenario) else load(scenario)
+        self._measured = measured(self.scenario.targets)  # targets the model counts itself
         self.ladder = self.scenario.ladder()
         self.top = self.ladder.top
         self.levers_on = levers_on
@@ -794,6 +799,7 @@ class GrowthModel(mesa.Model):
                 pool_size=int(pool_size),
                 cost=dict(self.city.cost),
                 budget_left=float(self.city.budget_left),
+                measures={key: KINDS[t.kind].measure(self, t) for key, t in self._measured.items()},
             )
         )
         for name, years in self.firm_history.items():

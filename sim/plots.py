@@ -22,23 +22,52 @@ from .labels import (
     tier_names,
     word,
 )
+from .target_kinds import KINDS
 
-METRIC_OF_KIND = {"stock": "at_least", "cumulative": "ever", "new": "new", "pool_size": "pool_size"}
+
+def _panel_of(target) -> tuple[str | None, str]:
+    """The (tier, run array) panel a target is drawn on (tier None: an array with no level)."""
+    kind = KINDS[target.kind]
+    return (target.tier if kind.per_tier else None, kind.key(target))
 
 
 def _panels(result: EnsembleResult) -> list[tuple[str | None, str]]:
     """(tier, metric) per panel: every tier's holders, then one panel per other kind of target
-    (new titles, cumulative titles, per tier; the cultivation pool)."""
+    (new titles, cumulative titles, per tier; the cultivation pool; a counted target's own)."""
     panels: list[tuple[str | None, str]] = [(tier, "at_least") for tier in result.tiers]
-    for t in sorted(result.scenario.targets, key=lambda t: (t.kind == "pool_size", t.tier)):
-        key = (None if t.kind == "pool_size" else t.tier, METRIC_OF_KIND[t.kind])
-        if key not in panels:
-            panels.append(key)
+    for t in sorted(result.scenario.targets, key=lambda t: (not KINDS[t.kind].per_tier, t.tier)):
+        if _panel_of(t) not in panels:
+            panels.append(_panel_of(t))
     return panels
 
 
 def _series(runs: dict[str, np.ndarray], tiers: list[str], tier: str | None, metric: str):
     return runs[metric] if tier is None else runs[metric][:, :, tiers.index(tier) + 1]
+
+
+def _is_flow(result: EnsembleResult, metric: str) -> bool:
+    """Whether a panel's array is a yearly flow of a target's kind (no base-year value)."""
+    return any(
+        KINDS[t.kind].from_first_year and KINDS[t.kind].key(t) == metric
+        for t in result.scenario.targets
+    )
+
+
+def _panel_title(result: EnsembleResult, tier: str | None, metric: str, names, lang: Lang) -> str:
+    """A panel's title: the tier's name (with new / cumulative), the pool, or a counted
+    target's quantity."""
+    if tier is not None:
+        title = names[tier]
+        if metric in ("new", "ever"):
+            short = word(metric + "_short", lang)
+            title += f"（{short}）" if lang == "zh" else f" ({short})"
+        return title
+    if metric == "pool_size":
+        return word("pool", lang)
+    target = next(t for t in result.scenario.targets if _panel_of(t) == (None, metric))
+    return word(KINDS[target.kind].series + "_title", lang).format(
+        r=f"{100 * target.rd_intensity_min:g}"
+    )
 
 
 def fan_chart(result: EnsembleResult, lang: Lang = "zh", columns: int = 4) -> plt.Figure:
@@ -63,7 +92,8 @@ def fan_chart(result: EnsembleResult, lang: Lang = "zh", columns: int = 4) -> pl
             nrows, ncols, figsize=(3.7 * ncols, 3.1 * nrows + 0.7), squeeze=False
         )
         for ax, (tier, metric) in zip(axes.flat, panels, strict=False):
-            first = 1 if metric == "new" else 0  # nothing is granted in the base year
+            # a flow has no value in the base year
+            first = 1 if metric == "new" or _is_flow(result, metric) else 0
             years = np.array(result.years[first:])
             x = _series(result.runs, result.tiers, tier, metric)[:, first:]
             q05, q25, q50, q75, q95 = np.quantile(x, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
@@ -79,22 +109,15 @@ def fan_chart(result: EnsembleResult, lang: Lang = "zh", columns: int = 4) -> pl
                 ax.plot(years, np.quantile(cf, 0.5, axis=0), color="grey", ls="--", lw=1.5,
                         label=word("levers_off", lang))  # fmt: skip
             for t in sc.targets:
-                if METRIC_OF_KIND[t.kind] != metric or (tier is not None and t.tier != tier):
+                if _panel_of(t) != (tier, metric):
                     continue
                 ax.plot([t.year], [t.value], marker="D", color="tab:red", ms=6, ls="none")
                 if t.stretch is not None:
                     ax.vlines(t.year, t.value, t.stretch, color="tab:red", lw=2)
                 ax.annotate(percent(prob[t.id]), (t.year, t.value), xytext=(5, 4),
                             textcoords="offset points", fontsize=8, color="tab:red")  # fmt: skip
-            title = word("pool", lang) if tier is None else names[tier]
-            if metric in ("new", "ever"):
-                title += (
-                    f"（{word(metric + '_short', lang)}）"
-                    if lang == "zh"
-                    else (f" ({word(metric + '_short', lang)})")
-                )
-            ax.set_title(title, fontsize=10)
-            ax.set_ylabel(word(metric, lang), fontsize=8)
+            ax.set_title(_panel_title(result, tier, metric, names, lang), fontsize=10)
+            ax.set_ylabel(word(metric.split(":")[0], lang), fontsize=8)
             ax.set_xticks(years)
             ax.tick_params(labelsize=8)
             ax.set_xlabel(word("year_end", lang), fontsize=8)

@@ -36,6 +36,7 @@ from .errors import ScenarioError, ScenarioErrors
 from .firms import COLUMNS, DERIVED
 from .ladder import OVERRIDABLE, POOL, STANDARD_TIERS, Ladder, apply_changes, standard_document
 from .parameters import Spec, defaults
+from .target_kinds import KIND_NAMES, KINDS
 
 Basis = Literal["cited", "estimate", "assumption", "provisional"]
 NonEmpty = Annotated[str, Field(min_length=1)]
@@ -219,15 +220,25 @@ class Baseline(_Strict):
     )
 
 
+def _kinds_needing(field_name: str) -> str:
+    return ", ".join(k.name for k in KINDS.values() if field_name in k.needs)
+
+
 class Target(_Strict):
     """A plan's goal and how to read it (MODEL.md 'Targets')."""
 
     id: NonEmpty
     tier: NonEmpty
-    kind: Literal["stock", "cumulative", "new", "pool_size"]
+    kind: Literal[KIND_NAMES]  # sim/target_kinds.py: what each kind counts
     year: int
     value: float = Field(ge=0)
     stretch: float | None = Field(default=None, ge=0)
+    rd_intensity_min: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description="kind rd_intensive_new: the R&D spending / revenue a firm must reach",
+    )
     source: NonEmpty
     note: str | None = None
 
@@ -235,6 +246,20 @@ class Target(_Strict):
     def _stretch(self) -> Target:
         if self.stretch is not None and self.stretch < self.value:
             raise ValueError(f"'stretch' >= 'value' (got {self.stretch:g} < {self.value:g})")
+        return self
+
+    @model_validator(mode="after")
+    def _fields_of_kind(self) -> Target:
+        needs = KINDS[self.kind].needs
+        for name in ("rd_intensity_min",):
+            given = getattr(self, name) is not None
+            if name in needs and not given:
+                raise ValueError(f"'{name}' in a {self.kind} target (sim/target_kinds.py)")
+            if given and name not in needs:
+                raise ValueError(
+                    f"'{name}' only in a target of kind {_kinds_needing(name)} (this one is "
+                    f"{self.kind})"
+                )
         return self
 
 
@@ -1140,7 +1165,7 @@ def _reference_errors(sc: Scenario, file: str, lines: Mapping[Loc, int]) -> list
         bad_tier(("baseline", "created_in_start_year", i), name)
     seen_ids: dict[str, int] = {}
     for i, t in enumerate(sc.targets):
-        bad_tier(("targets", i, "tier"), t.tier, allow_pool=t.kind == "pool_size")
+        bad_tier(("targets", i, "tier"), t.tier, allow_pool=KINDS[t.kind].tier_rule == "pool")
         if t.id in seen_ids:
             errs.append(
                 ScenarioError(

@@ -34,7 +34,9 @@ def test_json_has_targets_with_probabilities(hebi_json):
         "national_little_giant",
         "single_champion",
     }
-    assert {t["year"] for t in targets} == {2024, 2025}
+    assert {t["year"] for t in targets if t["kind"] == "stock"} == {2024, 2025}
+    rd = {t["year"] for t in targets if t["kind"] == "rd_intensive_new"}  # +50 a year
+    assert rd == {2023, 2024, 2025}
     for t in targets:
         assert 0.0 <= t["probability"] <= 1.0
         p = t["probability"]

@@ -125,7 +125,7 @@ def test_cli_json_and_files(tmp_path):
     doc = json.loads(r.stdout)
     assert doc == json.loads((out / "diagnose.json").read_text(encoding="utf-8"))
     assert {"targets", "funnel", "stages", "stages_not_run", "runs", "seed"} <= doc.keys()
-    assert len(doc["targets"]) == 8
+    assert len(doc["targets"]) == 11  # 8 title stocks, 3 yearly R&D-intensity targets
     for t in doc["targets"]:
         keys = {"target", "probability", "stages", "binding", "runner_up", "binding_clear"}
         assert keys <= t.keys()

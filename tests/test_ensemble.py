@@ -99,14 +99,20 @@ def test_target_probabilities_and_their_standard_errors(hebi, serial):
     years = serial.years
     for t, row in zip(hebi.targets, targets.itertuples(), strict=True):
         assert (row.tier, row.year, row.value) == (t.tier, t.year, t.value)
-        stock = serial.runs["at_least"][:, years.index(t.year), STANDARD_TIERS.index(t.tier) + 1]
-        p = float(np.mean(stock >= t.value))
+        if t.kind == "stock":
+            x = serial.runs["at_least"][:, years.index(t.year), STANDARD_TIERS.index(t.tier) + 1]
+            off = serial.counterfactual["at_least"][
+                :, years.index(t.year), STANDARD_TIERS.index(t.tier) + 1
+            ]
+        else:  # Hebi's R&D-intensity targets (sim/target_kinds.py)
+            assert t.kind == "rd_intensive_new"
+            key = f"rd_intensive:{t.tier}:{t.rd_intensity_min:g}"
+            x = serial.runs[key][:, years.index(t.year)]
+            off = serial.counterfactual[key][:, years.index(t.year)]
+        p = float(np.mean(x >= t.value))
         assert row.probability == p
         assert 0.0 <= row.probability <= 1.0
         assert row.mc_se == pytest.approx(math.sqrt(p * (1 - p) / RUNS))
-        off = serial.counterfactual["at_least"][
-            :, years.index(t.year), STANDARD_TIERS.index(t.tier) + 1
-        ]
         assert row.probability_without_levers == float(np.mean(off >= t.value))
 
 
@@ -171,12 +177,19 @@ KIND_METRIC = {"stock": "at_least", "cumulative": "ever", "new": "new", "pool_si
 
 @pytest.mark.parametrize(
     "name, kind",
-    [("hebi", "stock"), ("zhejiang", "cumulative"), ("xinxiang", "new"), ("wujiang", "pool_size")],
+    [
+        ("hebi", "stock"),
+        ("zhejiang", "cumulative"),
+        ("xinxiang", "new"),
+        ("wujiang", "pool_size"),
+        ("hebi", "rd_intensive_new"),
+    ],
 )
 def test_each_kind_of_target_is_judged_on_its_own_count(name, kind):
     """Stock targets read firms holding at least the title at year end, cumulative ones the
     firms titled since the base year (累计培育), new ones that year's titles, pool targets the
-    pool size; each array differs here, so reading the wrong one changes the answer."""
+    pool size, R&D-intensity ones their own count; each array differs here, so reading the
+    wrong one changes the answer."""
     sc = load(SCENARIOS / f"{name}.yaml")
     targets = [t for t in sc.targets if t.kind == kind]
     assert targets
@@ -186,13 +199,18 @@ def test_each_kind_of_target_is_judged_on_its_own_count(name, kind):
     top = max(t.value for t in targets)
     runs = {m: rng.integers(0, int(2 * top) + 2, size=shape) for m in sorted(METRICS)}
     runs["pool_size"] = rng.integers(0, int(2 * top) + 2, size=shape[:2])
+    for t in sc.targets:  # a counted kind has an array of its own
+        if t.kind == "rd_intensive_new":
+            key = f"rd_intensive:{t.tier}:{t.rd_intensity_min:g}"
+            runs[key] = rng.integers(0, int(2 * top) + 2, size=shape[:2])
     off = {m: rng.integers(0, int(2 * top) + 2, size=a.shape) for m, a in sorted(runs.items())}
     result = EnsembleResult(sc, 0, years, sc.tier_ids, runs, counterfactual=off)
     table = result.targets().set_index("id")
     for t in targets:
         y = years.index(t.year)
-        x, x_off = runs[KIND_METRIC[kind]][:, y], off[KIND_METRIC[kind]][:, y]
-        if kind != "pool_size":
+        metric = KIND_METRIC.get(kind) or f"rd_intensive:{t.tier}:{t.rd_intensity_min:g}"
+        x, x_off = runs[metric][:, y], off[metric][:, y]
+        if kind not in ("pool_size", "rd_intensive_new"):
             k = sc.tier_ids.index(t.tier) + 1
             x, x_off = x[:, k], x_off[:, k]
         np.testing.assert_array_equal(result.outcome(t), x)

@@ -215,9 +215,12 @@ def test_fan_chart_draws_every_target_kind_without_missing_glyphs(small_results,
         panels = _panels(result)
         for t in result.scenario.targets:
             kinds.add(t.kind)
-            tier = None if t.kind == "pool_size" else t.tier
-            assert (tier, {"stock": "at_least", "new": "new", "cumulative": "ever",
-                           "pool_size": "pool_size"}[t.kind]) in panels  # fmt: skip
+            tier = None if t.kind in ("pool_size", "rd_intensive_new") else t.tier
+            metric = {"stock": "at_least", "new": "new", "cumulative": "ever",
+                      "pool_size": "pool_size"}.get(t.kind)  # fmt: skip
+            if t.kind == "rd_intensive_new":  # one count per tier and threshold
+                metric = f"rd_intensive:{t.tier}:{t.rd_intensity_min:g}"
+            assert (tier, metric) in panels
         texts = [t.get_text() for ax in fig.axes for t in ax.texts]
         for t in result.targets().itertuples():  # each target is labelled with its probability
             assert labels.percent(t.probability) in texts
