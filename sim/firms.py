@@ -45,10 +45,23 @@ COLUMNS: dict[str, tuple[type, str]] = {
     "in_pool": (np.bool_, "in the cultivation pool (培育库)"),
     "steward": (np.bool_, "has a service steward (服务管家)"),
     "loan": (np.bool_, "holds a policy loan this year"),
+    # what the levers change this year, filled by them and read by the kernels (sim/levers.py)
+    "apply_odds": (np.float64, "odds multiplier of applying for a title this year (pool, steward)"),
+    "growth_boost": (np.float64, "log revenue growth added this year (a policy loan)"),
+    "rd_log_boost": (np.float64, "log R&D intensity added this year (a policy loan)"),
+    "debt_added": (np.float64, "debt ratio added this year (a policy loan)"),
     "origin": (np.int8, "0 native, 1 brought in from outside (招引)"),
     "awarded_yuan": (np.float32, "title awards received since the start"),
     "draw_id": (np.int64, "the firm's identity in the random streams: its group and place in it"),
 }
+
+# the value a column holds for a firm nothing has set it for (0 unless named here): no lever
+# changes the odds of applying
+START_VALUE = {"apply_odds": 1.0}
+
+
+def _empty_column(name: str, capacity: int) -> np.ndarray:
+    return np.full(capacity, START_VALUE.get(name, 0), dtype=COLUMNS[name][0])
 
 
 def _rd_spend(p: FirmPopulation) -> np.ndarray:
@@ -93,7 +106,7 @@ class FirmPopulation:
 
     def __init__(self, capacity: int = 1024) -> None:
         self.n = 0
-        self._cols = {name: np.zeros(capacity, dtype=dt) for name, (dt, _) in COLUMNS.items()}
+        self._cols = {name: _empty_column(name, capacity) for name in COLUMNS}
 
     def __len__(self) -> int:
         return self.n
@@ -137,7 +150,7 @@ class FirmPopulation:
         """Make room for `capacity` firms in all (no growth by doubling later)."""
         if capacity > self.capacity:
             for name, arr in self._cols.items():
-                grown = np.zeros(capacity, dtype=arr.dtype)
+                grown = _empty_column(name, capacity)
                 grown[: self.n] = arr[: self.n]
                 self._cols[name] = grown
 
@@ -147,7 +160,7 @@ class FirmPopulation:
         if self.n + m > self.capacity:
             new_cap = max(2 * self.capacity, self.n + m)
             for name, arr in self._cols.items():
-                grown = np.zeros(new_cap, dtype=arr.dtype)
+                grown = _empty_column(name, new_cap)
                 grown[: self.n] = arr[: self.n]
                 self._cols[name] = grown
         idx = np.arange(self.n, self.n + m)

@@ -43,7 +43,6 @@ class YearRules(NamedTuple):
 
     drift: float  # economy.growth_mean plus this year's common shock
     capability_effect: float
-    loan_effect: float
     title_effect: float
     shock_sd: float
     adjust_speed: float  # of the main-business share and the debt ratio
@@ -56,11 +55,9 @@ class YearRules(NamedTuple):
     debt_ratio_sd: float
     debt_ratio_capability_loading: float  # in units of debt_ratio_sd per sd of capability
     debt_ratio_ceiling: float
-    loan_debt_increase: float
     rd_log_base: float  # log of rd.base_intensity
     rd_capability_effect: float
     rd_adjust_speed: float
-    rd_loan_effect: float
     rd_shock_sd: float
     rd_max_intensity: float
     ip_rd_elasticity: float
@@ -103,7 +100,9 @@ def poisson_search(lam: float, u: float) -> int:
 def grow_and_invest(
     alive,
     tier,
-    loan,
+    growth_boost,
+    rd_log_boost,
+    debt_added,
     capability,
     revenue,
     revenue_prev,
@@ -127,11 +126,13 @@ def grow_and_invest(
 ):
     """Grow, invest and receive IP, for every alive firm (the grow and invest phases).
 
-    Revenue: log growth = drift + capability, loan and title effects + shock. Main-business
-    share and debt ratio move part of the way to their capability levels, plus a shock (a loan
-    adds debt). R&D intensity: log intensity moves toward its capability level (a loan raises
-    it), plus a shock, and cash received last year adds to it (`rd_boost`, then spent), up to
-    `rd_max_intensity`. IP of each class arrives as
+    Revenue: log growth = drift + capability and title effects + what the levers add this year
+    (`growth_boost`) + shock. Main-business share and debt ratio move part of the way to their
+    capability levels, plus a shock and the debt the levers add (`debt_added`). R&D intensity:
+    log intensity moves toward its capability level, plus what the levers add (`rd_log_boost`)
+    and a shock, and cash received last year adds to it (`rd_boost`, then spent), up to
+    `rd_max_intensity`. The levers' columns are filled by the levers (sim/levers.py: a policy
+    loan fills all three); the kernel knows no lever. IP of each class arrives as
     Poisson((R&D in M yuan)^elasticity x exp(capability effect) x class rate),
     by inversion at the firm's uniform. Draws the search cannot settle are listed in
     `unsettled_*` (row, rate, class 1 or 2) for `poisson_exact`; returns how many.
@@ -146,12 +147,11 @@ def grow_and_invest(
         if not alive[i]:
             continue
         cap = np.float64(capability[i])
-        has_loan = 1.0 if loan[i] else 0.0
         # grow
         dlog = (
             r.drift
             + r.capability_effect * cap
-            + r.loan_effect * has_loan
+            + growth_boost[i]
             + (r.title_effect if tier[i] > 0 else 0.0)
             + r.shock_sd * normal_from_uniform(uniform_at(k_growth, draw_id[i]))
         )
@@ -168,13 +168,13 @@ def grow_and_invest(
         main_share[i] = min(max(ms, r.main_share_floor), 1.0)
         debt = np.float64(debt_ratio[i])
         debt_level = r.debt_ratio_mean - r.debt_ratio_capability_loading * r.debt_ratio_sd * cap
-        debt += r.adjust_speed * (debt_level - debt) + r.loan_debt_increase * has_loan
+        debt += r.adjust_speed * (debt_level - debt) + debt_added[i]
         debt += r.ratio_shock_sd * normal_from_uniform(uniform_at(k_debt, draw_id[i]))
         debt_ratio[i] = min(max(debt, 0.0), r.debt_ratio_ceiling)
         # invest
         log_rd = np.float64(np.log(max(rd_intensity[i], np.float32(1e-4))))
         target = r.rd_log_base + r.rd_capability_effect * cap
-        log_rd += r.rd_adjust_speed * (target - log_rd) + r.rd_loan_effect * has_loan
+        log_rd += r.rd_adjust_speed * (target - log_rd) + rd_log_boost[i]
         log_rd += r.rd_shock_sd * normal_from_uniform(uniform_at(k_rd, draw_id[i]))
         rd_intensity_prev[i] = rd_intensity[i]
         rd = min(np.float64(np.exp(np.float32(log_rd))) + rd_boost[i], r.rd_max_intensity)
@@ -303,16 +303,13 @@ def applicants(
     highest_tier,
     awarded_yuan,
     revenue,
-    steward,
-    in_pool,
+    apply_odds,
     below,
     base,
     award,
     key,
     once_per_firm,
     award_elasticity,
-    steward_multiplier,
-    pool_multiplier,
     rows,
     levels,
 ):
@@ -322,7 +319,8 @@ def applicants(
     `below[k] <= s` (`below[k] < 0`: k cannot be granted this year); normally that is k = s + 1
     only. It applies with its chance (MODEL.md): the base rate of the level, raised by the
     award it would receive, 1 - (1 - base) exp(-elasticity x award / revenue), then the odds
-    multiplied for a service steward and for the cultivation pool. `award[k]` is the
+    multiplied by the firm's `apply_odds` (filled by the levers: the cultivation pool and the
+    service stewards, sim/levers.py). `award[k]` is the
     first-recognition award of level k (0 without awards); with `once_per_firm`, a firm already
     awarded expects nothing. A firm has one apply draw a year, whichever level it tries.
     Writes the rows and their levels into `rows` and `levels` (room for every (firm, level)
@@ -344,10 +342,7 @@ def applicants(
             if award[k] > 0.0 and highest_tier[i] < k and not already_awarded:
                 rel = award[k] / max(np.float64(revenue[i]), 1.0)
                 prob = 1.0 - (1.0 - prob) * np.exp(-award_elasticity * rel)
-            odds = prob / max(1.0 - prob, 1e-12)
-            # without branches on the firm's state (they would be mispredicted half the time)
-            odds *= 1.0 + (steward_multiplier - 1.0) * steward[i]
-            odds *= 1.0 + (pool_multiplier - 1.0) * in_pool[i]
+            odds = prob / max(1.0 - prob, 1e-12) * apply_odds[i]
             if u < 0.0:
                 u = uniform_at(key, draw_id[i])
                 n_drawn += 1

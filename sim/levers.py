@@ -1,10 +1,20 @@
 """Policy levers: what each changes in the yearly cycle, and what it costs.
 
-Each lever is built from its scenario section and the replication's drawn values. The model
-calls a lever's phase methods (`entry`, `select`, `finance`, `invest`, `recognised`,
-`re_reviewed`) where it has them. Cash paid to firms is claimed from the city (`City.claim`)
-and settled in the awards phase under the award rules and budget; other spending (stewards,
-pool services, guarantee-fee subsidies, firms brought in) is booked with `City.spend`.
+Each lever is built from its scenario section and the replication's drawn values, and follows
+the `Lever` protocol: the model calls every phase method of every lever, in the order of the
+yearly cycle, and a lever acts in the phases it overrides. A lever changes firms only through
+their columns, which the compiled kernels read without knowing any lever:
+
+* `apply_odds`: odds multiplier of applying for a title this year (the model resets it to 1
+  in the select phase; the cultivation pool and the stewards multiply it);
+* `growth_boost`, `rd_log_boost`, `debt_added`: log revenue growth, log R&D intensity and
+  debt ratio added this year (reset to 0 in the finance phase; a policy loan fills them);
+* cash: claimed from the city (`City.claim`) and settled in the awards phase under the award
+  rules and budget; a firm spends `rd_share_of_cash` of it on R&D next year (`rd_boost`).
+
+Other spending (stewards, pool services, guarantee-fee subsidies, firms brought in) is booked
+with `City.spend`. One exception remains: the award's effect on applying depends on the level
+a firm applies for, so `kernels.applicants` takes the awards' amounts per level (`Awards.amount`).
 
 Effect sizes are model parameters (sim/data/parameters.yaml), each with a range and a source
 or the label "assumption".
@@ -35,7 +45,42 @@ LEVER_NAMES = (
 )
 
 
-class Awards:
+class Lever:
+    """What the model calls on every lever, in the order of the yearly cycle.
+
+    Each method is a no-op here; a lever overrides the phases it acts in. `name` is the lever's
+    key in a scenario's `levers:` section and in `LEVER_NAMES` (costs are booked under it).
+    `CASH_TO_RD` names the parameter giving the share of this lever's cash a firm spends on R&D.
+    """
+
+    name: str = ""
+    CASH_TO_RD = "rd.award_share"
+
+    def prepare(self, model: GrowthModel) -> None:
+        """At set-up, after the baseline firms exist."""
+
+    def entry(self, model: GrowthModel) -> None:
+        """Entry phase: after the year's born candidates come alive."""
+
+    def select(self, model: GrowthModel) -> None:
+        """Select phase: firms served this year (`apply_odds` was reset to 1)."""
+
+    def finance(self, model: GrowthModel) -> None:
+        """Finance phase: loans and subsidies (this year's boosts were reset to 0)."""
+
+    def invest(self, model: GrowthModel) -> None:
+        """After growth and R&D: rewards judged on this year's R&D."""
+
+    def recognised(
+        self, model: GrowthModel, level: int, idx: np.ndarray, first: np.ndarray
+    ) -> None:
+        """Firms `idx` were granted `level` this year (`first`: their first title that high)."""
+
+    def re_reviewed(self, model: GrowthModel, level: int, idx: np.ndarray) -> None:
+        """Firms `idx` passed the re-review of `level` this year."""
+
+
+class Awards(Lever):
     """Cash award per title.
 
     Changes: recognition (the award raises the chance an eligible firm applies, in proportion
@@ -75,7 +120,7 @@ class Awards:
         model.city.claim(self.name, idx, owed)
 
 
-class MatchingSubsidy:
+class MatchingSubsidy(Lever):
     """City top-up of the province's equipment/software subsidy to a title's holders.
 
     Changes: R&D (cash, like an award). Costs: share x provincial subsidy for each holder the
@@ -99,7 +144,7 @@ class MatchingSubsidy:
         model.city.claim(self.name, idx, np.full(idx.size, self.amount))
 
 
-class Loans:
+class Loans(Lever):
     """Policy loans and guarantees for titled firms.
 
     Changes: finance (titled firms from `from_tier` up take a loan with probability
@@ -117,16 +162,22 @@ class Loans:
         self.prob = float(np.clip(p["levers.loans.coverage"] * uptake, 0.0, 1.0))
         gap = max(market - fee, 0.0) if spec.city_pays_fee_gap else 0.0
         self.cost_per_loan = gap * p["loans.size_yuan"]
+        self.growth_effect = p["growth.loan_effect"]
+        self.rd_effect = p["rd.loan_effect"]
+        self.debt_increase = p["firm.loan_debt_increase"]
 
     def finance(self, model: GrowthModel) -> None:
         f = model.firms
         titled = np.flatnonzero(f.alive & (f.tier >= self.level))
         borrowers = titled[model.uniform("loan", titled) < self.prob]
-        f.loan[borrowers] = True  # the model cleared last year's loans
+        f.loan[borrowers] = True  # the model cleared last year's loans and boosts
+        f.growth_boost[borrowers] += self.growth_effect
+        f.rd_log_boost[borrowers] += self.rd_effect
+        f.debt_added[borrowers] += self.debt_increase
         model.city.spend(self.name, self.cost_per_loan * borrowers.size)
 
 
-class RDSupport:
+class RDSupport(Lever):
     """Reward of a share of last year's R&D to firms over R&D thresholds (Zhejiang 措施5).
 
     At the end of each year, firms whose R&D intensity and R&D growth that year pass the
@@ -137,6 +188,7 @@ class RDSupport:
     """
 
     name = "rd_support"
+    CASH_TO_RD = "rd.support_crowding_in"
 
     def __init__(self, spec, p: dict[str, float], ladder) -> None:
         self.level = ladder.level(spec.from_tier)
@@ -177,7 +229,7 @@ def binomial_from_uniform(n: int, p: float, u: float) -> int:
     return k
 
 
-class BringIn:
+class BringIn(Lever):
     """Titled firms brought in from outside (招引).
 
     Changes: entry (each year, Binomial(firms_per_year, success_rate) firms arrive holding
@@ -220,7 +272,7 @@ class BringIn:
         model.city.spend(self.name, self.cost * idx.size)
 
 
-class CultivationPool:
+class CultivationPool(Lever):
     """The cultivation pool (培育库).
 
     Changes: each year the `size` alive firms below `below_tier` with the highest R&D
@@ -234,6 +286,7 @@ class CultivationPool:
         self.size = int(round(p["levers.cultivation_pool.size"]))
         self.below = ladder.level(spec.below_tier)
         self.cost = p["levers.cultivation_pool.cost_per_firm_yuan"]
+        self.odds = 1.0 + (p["apply.pool_multiplier"] - 1.0)
 
     def select(self, model: GrowthModel) -> None:
         f = model.firms
@@ -244,10 +297,11 @@ class CultivationPool:
             top = np.argpartition(-f.rd_intensity[cand], self.size - 1)[: self.size]
             cand = cand[top]
         f.in_pool[cand] = True
+        f.apply_odds[cand] *= self.odds
         model.city.spend(self.name, self.cost * cand.size)
 
 
-class Stewards:
+class Stewards(Lever):
     """Service stewards (服务管家) for firms holding the listed titles.
 
     Changes: recognition (firms with a steward apply with higher odds, apply.steward_multiplier).
@@ -262,6 +316,7 @@ class Stewards:
             self.levels[ladder.level(t)] = True
         self.coverage = p["levers.stewards.coverage"]
         self.cost = p["levers.stewards.cost_per_firm_yuan"]
+        self.odds = 1.0 + (p["apply.steward_multiplier"] - 1.0)
 
     def select(self, model: GrowthModel) -> None:
         f = model.firms
@@ -275,6 +330,7 @@ class Stewards:
             f.steward,
         )
         model.random_numbers["uniform"] += drawn
+        f.apply_odds[f.steward] *= self.odds
         model.city.spend(self.name, self.cost * served)
 
 
@@ -289,7 +345,14 @@ _CLASSES = {
 }
 
 
-def build_levers(levers_spec, p: dict[str, float], ladder, off: Collection[str] = ()) -> list:
+def cash_to_rd_shares(p: dict[str, float]) -> np.ndarray:
+    """Per lever, in `LEVER_NAMES` order, the share of its cash a firm spends on R&D."""
+    return np.array([p[_CLASSES[name].CASH_TO_RD] for name in LEVER_NAMES])
+
+
+def build_levers(
+    levers_spec, p: dict[str, float], ladder, off: Collection[str] = ()
+) -> list[Lever]:
     """The lever objects a scenario switches on, in a fixed order, less those named in `off`."""
     out = []
     for name in LEVER_NAMES:

@@ -47,7 +47,7 @@ from .firms import (
     draw_firms,
 )
 from .ladder import Explanation
-from .levers import LEVER_NAMES, build_levers
+from .levers import LEVER_NAMES, build_levers, cash_to_rd_shares
 from .parameters import draw
 from .scenario import Scenario, check_values, load
 from .streams import Streams, normals, uniforms
@@ -163,6 +163,8 @@ class City(mesa.Agent):
     def __init__(self, model: GrowthModel, awards) -> None:
         super().__init__(model)
         self.awards = awards
+        # per lever (LEVER_NAMES order), the share of its cash a firm spends on R&D next year
+        self.rd_share_of_cash = cash_to_rd_shares(model.p)
         self.reset_year()
 
     def reset_year(self) -> None:
@@ -219,11 +221,7 @@ class City(mesa.Agent):
                 self.cost[name] += float(amt[m].sum())
         # cash effects on next year's R&D (`rd_boost` was spent, and zeroed, this year)
         np.add.at(f.awarded_yuan, idx, np.where(capped, amt, 0.0).astype(np.float32))
-        share = np.where(
-            lever_ids == LEVER_NAMES.index("rd_support"),
-            model.p["rd.support_crowding_in"],
-            model.p["rd.award_share"],
-        )
+        share = self.rd_share_of_cash[lever_ids]
         boost = share * amt / np.maximum(f.revenue_yuan[idx], 1.0)
         np.add.at(f.rd_boost, idx, boost.astype(np.float32))
 
@@ -363,9 +361,8 @@ class GrowthModel(mesa.Model):
             if levers_on
             else []
         )
-        for lever in self.levers:
-            if hasattr(lever, "prepare"):  # set-up a lever needs (the firms it may bring in)
-                lever.prepare(self)
+        for lever in self.levers:  # set-up a lever needs (the firms it may bring in)
+            lever.prepare(self)
         awards = next((lv for lv in self.levers if lv.name == "awards"), None)
         self.awards = awards
         self.city = City(self, awards)
@@ -513,21 +510,23 @@ class GrowthModel(mesa.Model):
         if born is not None:
             self.firms.alive[born] = True
         for lever in self.levers:
-            if hasattr(lever, "entry"):
-                lever.entry(self)
+            lever.entry(self)
 
     def select(self) -> None:
-        """The cultivation pool and the service stewards are assigned for the year."""
+        """The cultivation pool and the service stewards are assigned for the year (the
+        levers multiply the odds of applying of the firms they serve, `apply_odds`)."""
+        self.firms.apply_odds[:] = 1.0
         for lever in self.levers:
-            if hasattr(lever, "select"):
-                lever.select(self)
+            lever.select(self)
 
     def finance(self) -> None:
         """Titled firms take policy loans; subsidies with yearly selection are claimed."""
-        self.firms.loan[:] = False
+        f = self.firms
+        f.loan[:] = False
+        for column in ("growth_boost", "rd_log_boost", "debt_added"):  # this year's effects
+            f.column(column)[:] = 0.0
         for lever in self.levers:
-            if hasattr(lever, "finance"):
-                lever.finance(self)
+            lever.finance(self)
 
     def grow_and_invest(self) -> None:
         """Every alive firm grows, sets its R&D and receives IP (one compiled pass).
@@ -545,7 +544,6 @@ class GrowthModel(mesa.Model):
         rules = kernels.YearRules(
             drift=v("economy.growth_mean") + self._year_shock_draw(),
             capability_effect=v("growth.capability_effect"),
-            loan_effect=v("growth.loan_effect"),
             title_effect=v("growth.title_effect"),
             shock_sd=v("growth.shock_sd"),
             adjust_speed=v("firm.adjust_speed"),
@@ -558,11 +556,9 @@ class GrowthModel(mesa.Model):
             debt_ratio_sd=v("firm.debt_ratio_sd"),
             debt_ratio_capability_loading=v("firm.debt_ratio_capability_loading"),
             debt_ratio_ceiling=v("firm.debt_ratio_ceiling"),
-            loan_debt_increase=v("firm.loan_debt_increase"),
             rd_log_base=float(np.log(v("rd.base_intensity"))),
             rd_capability_effect=v("rd.capability_effect"),
             rd_adjust_speed=v("rd.adjust_speed"),
-            rd_loan_effect=v("rd.loan_effect"),
             rd_shock_sd=v("rd.shock_sd"),
             rd_max_intensity=v("rd.max_intensity"),
             ip_rd_elasticity=v("ip.rd_elasticity"),
@@ -578,8 +574,9 @@ class GrowthModel(mesa.Model):
         ip_class = np.empty(2 * n_alive, dtype=np.int8)
         ip_rate = self._scratch("ip_rate", f.n, np.float32)
         left = kernels.grow_and_invest(
-            f.alive, f.tier, f.loan, f.capability, f.revenue_yuan, f.revenue_prev_yuan,
-            f.growth, f.growth_prev, f.years_in_niche, f.main_share, f.debt_ratio,
+            f.alive, f.tier, f.growth_boost, f.rd_log_boost, f.debt_added, f.capability,
+            f.revenue_yuan, f.revenue_prev_yuan, f.growth, f.growth_prev, f.years_in_niche,
+            f.main_share, f.debt_ratio,
             f.rd_intensity, f.rd_intensity_prev, f.rd_boost, f.ip_class1, f.ip_class2,
             f.draw_id, rules, keys, rows, rates, ip_class, ip_rate,
         )  # fmt: skip
@@ -612,8 +609,7 @@ class GrowthModel(mesa.Model):
     def invest(self) -> None:
         """R&D rewards (a lever's `invest`), judged on this year's R&D and paid at year end."""
         for lever in self.levers:
-            if hasattr(lever, "invest"):
-                lever.invest(self)
+            lever.invest(self)
 
     def granted(self, level: int, year: int) -> bool:
         """Whether the title at `level` can be granted in `year` (ladder `available_from`)."""
@@ -659,11 +655,10 @@ class GrowthModel(mesa.Model):
         all_rows = self._scratch("applicant_rows", f.n * max(targets, 1), np.int64)
         all_levels = self._scratch("applicant_levels", f.n * max(targets, 1), np.int8)
         n_applying, n_drawn = kernels.applicants(
-            start, f.alive, f.draw_id, f.highest_tier, f.awarded_yuan, f.revenue_yuan, f.steward,
-            f.in_pool, below, base, awards.amount if awards else np.zeros(self.top + 1),
+            start, f.alive, f.draw_id, f.highest_tier, f.awarded_yuan, f.revenue_yuan,
+            f.apply_odds, below, base, awards.amount if awards else np.zeros(self.top + 1),
             self.key("apply"), bool(awards and awards.once_per_firm),
-            float(p["apply.award_elasticity"]), float(p["apply.steward_multiplier"]),
-            float(p["apply.pool_multiplier"]), all_rows, all_levels,
+            float(p["apply.award_elasticity"]), all_rows, all_levels,
         )  # fmt: skip
         all_rows, all_levels = all_rows[:n_applying], all_levels[:n_applying]
         self.random_numbers["uniform"] += n_drawn
@@ -705,8 +700,7 @@ class GrowthModel(mesa.Model):
             f.highest_tier[approved] = np.maximum(f.highest_tier[approved], k)
             newly[k] = approved.size
             for lever in self.levers:
-                if hasattr(lever, "recognised"):
-                    lever.recognised(self, k, approved, first)
+                lever.recognised(self, k, approved, first)
         return newly, applied
 
     def re_review(self) -> tuple[np.ndarray, np.ndarray]:
@@ -740,8 +734,7 @@ class GrowthModel(mesa.Model):
             reviewed[k] = due.size
             passed = due[~fails]
             for lever in self.levers:
-                if hasattr(lever, "re_reviewed"):
-                    lever.re_reviewed(self, k, passed)
+                lever.re_reviewed(self, k, passed)
         return lost, reviewed
 
     def pay_awards(self) -> None:
