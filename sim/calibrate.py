@@ -49,7 +49,6 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -62,9 +61,9 @@ import yaml
 from . import parameters as params_mod
 from . import summary
 from .errors import SrdiError
+from .executor import SubmitAll, executor
 from .output import write_atomic, write_text_atomic
 from .scenario import Scenario, load
-from .workers import process_pool
 
 log = logging.getLogger(__name__)
 
@@ -271,43 +270,47 @@ def run_one(setup: Setup, theta: Sequence[float], seed: np.random.SeedSequence) 
     return np.stack([np.stack([getattr(r, m) for r in h]) for m in METRICS]) * setup.scale
 
 
-_SETUP: Setup | None = None
+Task = tuple[np.ndarray, np.random.SeedSequence]  # (theta, seed): one replication
 
 
-def _init_worker(setup: Setup) -> None:
-    global _SETUP
-    _SETUP = setup
-
-
-def _run_task(task: tuple[np.ndarray, np.random.SeedSequence]) -> np.ndarray:
-    return run_one(_SETUP, *task)
+def _run_chunk(setup: Setup, chunk: tuple[int, list[Task]]) -> list[np.ndarray]:
+    """The replications of a chunk (its first index, its tasks), in the chunk's order."""
+    return [run_one(setup, *t) for t in chunk[1]]
 
 
 class Runner:
-    """Runs (theta, seed) tasks in this process or in worker processes (same results)."""
+    """Runs (theta, seed) tasks through `sim.executor.executor`: in this process, in worker
+    processes or on Dask (`scheduler`), with the same results. The `Setup` is sent to each
+    worker once (the executor's `shared`), the tasks in chunks. Outside a ``with`` block `map`
+    runs in this process."""
 
-    def __init__(self, setup: Setup, workers: int = 1) -> None:
+    def __init__(self, setup: Setup, workers: int = 1, scheduler: str | None = None) -> None:
         self.setup = setup
         self.workers = max(1, workers)
-        self._pool: ProcessPoolExecutor | None = None
+        self.scheduler = scheduler
+        self._submit: SubmitAll | None = None
+        self._n_workers = 1
         self._stack = contextlib.ExitStack()
 
     def __enter__(self) -> Runner:
-        if self.workers > 1:  # workers die with this process (sim/workers.py)
-            self._pool = self._stack.enter_context(
-                process_pool(self.workers, _init_worker, (self.setup,))
-            )
+        self._submit, _, self._n_workers = self._stack.enter_context(
+            executor(self.workers, self.scheduler, shared=self.setup)
+        )
         return self
 
     def __exit__(self, *exc) -> None:
-        self._pool = None
+        self._submit = None
         self._stack.__exit__(*exc)
 
-    def map(self, tasks: list[tuple[np.ndarray, np.random.SeedSequence]]) -> list[np.ndarray]:
-        if self._pool is None:
+    def map(self, tasks: Sequence[Task]) -> list[np.ndarray]:
+        """One replication per task, in the tasks' order (whatever order the chunks end in)."""
+        if self._submit is None:
             return [run_one(self.setup, *t) for t in tasks]
-        chunk = max(1, len(tasks) // (4 * self.workers))
-        return list(self._pool.map(_run_task, tasks, chunksize=chunk))
+        # four chunks per worker: few messages, and a slow chunk does not hold the others up
+        size = max(1, len(tasks) // (4 * self._n_workers))
+        chunks = [(i, list(tasks[i : i + size])) for i in range(0, len(tasks), size)]
+        parts = {chunk[0]: part for chunk, part in self._submit(_run_chunk, chunks)}
+        return [r for i in sorted(parts) for r in parts[i]]
 
 
 class Calibration:
@@ -402,15 +405,10 @@ class Calibration:
     ) -> list[np.ndarray]:
         """Per theta, the (replications, metric, year, level) array of yearly counts."""
         tasks = [(np.asarray(t, float), s) for t in thetas for s in seeds]
-        own = runner is None
-        runner = runner or Runner(self.setup, self.workers)
-        try:
-            if own:
-                runner.__enter__()
-            out = runner.map(tasks)
-        finally:
-            if own:
-                runner.__exit__(None, None, None)
+        # a runner of its own (started and stopped here) unless the caller keeps one open
+        ctx = Runner(self.setup, self.workers) if runner is None else contextlib.nullcontext(runner)
+        with ctx as r:
+            out = r.map(tasks)
         self.evaluations += len(thetas)
         if self.on_evaluated is not None:
             self.on_evaluated(len(thetas))

@@ -3,8 +3,18 @@ or a Dask cluster (an existing one at an address, or a `distributed.LocalCluster
 
 `executor(workers, scheduler)` yields ``(submit_all, label, n_workers)``; ``submit_all(fn,
 tasks)`` yields ``(task, fn(task))`` as tasks finish, in any order, so callers that need an
-order put it in the task (the sweep's chunk names, the forecast's first replication). Used by
-`sim.sweep.run` and `sim.ensemble.run_ensemble`.
+order put it in the task (the sweep's chunk names, the forecast's first replication, the
+calibration's and the sensitivity's first index). Used by `sim.sweep.run`,
+`sim.ensemble.run_ensemble`, `sim.calibrate.Runner` and `sim.sensitivity`.
+
+**Shared input.** ``executor(..., shared=obj)`` sends `obj` (what every task needs: the
+calibration's `Setup`, the sensitivity's scenario) to each worker once instead of with every
+task, and ``submit_all(fn, tasks)`` then yields ``(task, fn(obj, task))``. In this process `fn`
+gets `obj` itself; local processes receive it through the pool's initializer (`_keep_shared`,
+copied at fork where the platform forks); on Dask it is scattered to every worker with
+``client.scatter([obj], broadcast=True)`` and each task is submitted with that future, which
+the worker resolves to its own copy (no global state on the workers, so clients that share a
+cluster do not see each other's objects).
 
 - ``scheduler=None``: ``workers=1`` runs in this process, ``workers=W`` in W local processes
   (`sim.workers.process_pool`: they die with this process).
@@ -27,7 +37,22 @@ from .errors import SrdiError
 # seconds to wait for a Dask scheduler to answer
 CONNECT_TIMEOUT = 10.0
 
-SubmitAll = Callable[[Callable[[Any], Any], Iterable[Any]], Iterator[tuple[Any, Any]]]
+SubmitAll = Callable[[Callable[..., Any], Iterable[Any]], Iterator[tuple[Any, Any]]]
+
+# "no shared input" (None can be one)
+_NOTHING: Any = object()
+
+# in a local worker process: the shared input its pool's initializer received
+_SHARED: Any = _NOTHING
+
+
+def _keep_shared(obj: Any) -> None:
+    global _SHARED
+    _SHARED = obj
+
+
+def _with_shared(fn: Callable[[Any, Any], Any], task: Any) -> Any:
+    return fn(_SHARED, task)
 
 
 class SchedulerUnreachable(SrdiError):
@@ -51,17 +76,22 @@ class SchedulerUnreachable(SrdiError):
 
 @contextlib.contextmanager
 def executor(
-    workers: int, scheduler: str | None = None, connect_timeout: float | None = None
+    workers: int,
+    scheduler: str | None = None,
+    connect_timeout: float | None = None,
+    shared: Any = _NOTHING,
 ) -> Iterator[tuple[SubmitAll, str, int]]:
     """Yields (submit_all, label, n_workers); submit_all(fn, tasks) yields (task, result) pairs
-    as tasks end. `label` names the executor for manifests and logs ("2 local processes");
-    `connect_timeout` defaults to `CONNECT_TIMEOUT`, read at the call."""
+    as tasks end, the result being fn(task), or fn(shared, task) when `shared` is given (sent
+    once per worker: module docstring). `label` names the executor for manifests and logs ("2
+    local processes"); `connect_timeout` defaults to `CONNECT_TIMEOUT`, read at the call."""
+    has_shared = shared is not _NOTHING
     if scheduler is None:
         if workers <= 1:
 
             def serial(fn, tasks):
                 for t in tasks:
-                    yield t, fn(t)
+                    yield t, (fn(shared, t) if has_shared else fn(t))
 
             yield serial, "1 process", 1
             return
@@ -69,10 +99,14 @@ def executor(
 
         from .workers import process_pool
 
-        with process_pool(workers) as pool:
+        init = (_keep_shared, (shared,)) if has_shared else (None, ())
+        with process_pool(workers, *init) as pool:
 
             def local(fn, tasks):
-                futs = {pool.submit(fn, t): t for t in tasks}
+                if has_shared:
+                    futs = {pool.submit(_with_shared, fn, t): t for t in tasks}
+                else:
+                    futs = {pool.submit(fn, t): t for t in tasks}
                 try:
                     for f in as_completed(futs):
                         yield futs[f], f.result()
@@ -116,11 +150,14 @@ def executor(
                 ) from None
             label = f"Dask cluster at {scheduler}"
         n = max(1, sum(client.nthreads().values()))
+        # a list, so that a tuple or dict is scattered whole, not item by item
+        remote = client.scatter([shared], broadcast=True, hash=False)[0] if has_shared else None
 
         def dask(fn, tasks):
             futs = {}
             for t in tasks:
-                futs[client.submit(fn, t, pure=False)] = t
+                args = (remote, t) if has_shared else (t,)
+                futs[client.submit(fn, *args, pure=False)] = t
             try:
                 for f in distributed.as_completed(list(futs)):
                     yield futs[f], f.result()

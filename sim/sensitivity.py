@@ -81,6 +81,7 @@ import numpy as np
 import pandas as pd
 
 from .competition import BATCH_QUANTILE
+from .executor import executor
 from .scenario import Scenario, ScenarioError, ScenarioErrors
 
 METHODS = ("sobol", "morris")
@@ -163,12 +164,16 @@ def _values(ins: Sequence[Input], row: np.ndarray) -> dict[str, float]:
     }
 
 
-def _outcomes(task: tuple) -> np.ndarray:
+Chunk = tuple[int, Sequence[dict[str, float]]]  # (index of its first point, design points)
+
+
+def _outcomes(shared: tuple[Scenario, int, int], chunk: Chunk) -> np.ndarray:
     """Outcomes (points x replications x targets) of a chunk of design points, same seeds at
-    each."""
+    each; `shared` is (scenario, seed, runs), sent to each worker once."""
     from .ensemble import run_ensemble
 
-    scenario, seed, runs, points = task
+    scenario, seed, runs = shared
+    points = chunk[1]
     out = np.empty((len(points), runs, len(scenario.targets)))
     for p, values in enumerate(points):
         res = run_ensemble(scenario, runs, seed, counterfactual=False, workers=1, values=values)
@@ -177,13 +182,13 @@ def _outcomes(task: tuple) -> np.ndarray:
     return out
 
 
-def _evaluate(task: tuple) -> np.ndarray:
+def _evaluate(shared: tuple[Scenario, int, int], chunk: Chunk) -> np.ndarray:
     """Outcome means (points x targets) of a chunk of design points, same seeds at each."""
-    return _outcomes(task).mean(axis=1)
+    return _outcomes(shared, chunk).mean(axis=1)
 
 
 def _map(
-    fn: Callable[[tuple], np.ndarray],
+    fn: Callable[[tuple[Scenario, int, int], Chunk], np.ndarray],
     scenario: Scenario,
     seed: int,
     runs: int,
@@ -191,25 +196,18 @@ def _map(
     workers: int,
     progress: Callable[[int], None] | None = None,
 ) -> np.ndarray:
-    """`fn` over the points in chunks, in this process or in `workers` processes; the results
-    in the points' order (they do not depend on `workers`)."""
-    from .workers import process_pool
-
+    """`fn` over the points in chunks through `sim.executor.executor` (in this process or in
+    `workers` processes, the scenario sent to each once); the results in the points' order
+    whatever order the chunks end in (they do not depend on `workers`)."""
     size = max(1, min(64, math.ceil(len(points) / (workers * 16))))
-    tasks = [(scenario, seed, runs, points[i : i + size]) for i in range(0, len(points), size)]
-    parts = []
-    if workers == 1:
-        for task in tasks:
-            parts.append(fn(task))
+    chunks = [(i, points[i : i + size]) for i in range(0, len(points), size)]
+    parts: dict[int, np.ndarray] = {}
+    with executor(workers, shared=(scenario, seed, runs)) as (submit, _, _):
+        for (first, done), part in submit(fn, chunks):
+            parts[first] = part
             if progress:
-                progress(len(task[3]))
-    else:
-        with process_pool(workers) as pool:
-            for task, part in zip(tasks, pool.map(fn, tasks), strict=True):
-                parts.append(part)
-                if progress:
-                    progress(len(task[3]))
-    return np.concatenate(parts)
+                progress(len(done))
+    return np.concatenate([parts[i] for i in sorted(parts)])
 
 
 def screen(

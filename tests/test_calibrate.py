@@ -217,6 +217,17 @@ def test_one_and_two_workers_give_the_same_moments(config, obs, small):
     np.testing.assert_array_equal(small.simulate(theta, 3, 9), two.simulate(theta, 3, 9))
 
 
+def test_one_and_two_workers_give_the_same_prediction(config, obs):
+    """The posterior predictive's replications run in chunks on two workers and come back in
+    replication order: the same series, bit for bit."""
+    fit_ = cal.Fit.load(cal.FIT_DIR)
+    one, two = (
+        cal.predict(fit_, config, obs, runs=6, seed=2, scale=SMALL, workers=w) for w in (1, 2)
+    )
+    np.testing.assert_array_equal(one.series, two.series)
+    np.testing.assert_array_equal(one.values, two.values)
+
+
 def test_counts_are_scaled_back_to_national_size(small):
     s = small.series([small.start()], small.seeds(1))[0]
     provincial_2018 = s[0, cal.METRICS.index("at_least"), 0, 2]

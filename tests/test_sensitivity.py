@@ -146,6 +146,22 @@ def test_same_indices_with_one_or_two_workers(decisive, sobol):
     assert two.indices.equals(sobol.indices)
 
 
+def test_morris_and_the_screen_are_the_same_with_one_or_two_workers(decisive):
+    """Chunks end in any order on two workers; the outcomes come back in design order, and
+    progress counts every design point once."""
+    done = {1: [], 2: []}
+    one, two = (
+        sensitivity(decisive, "morris", samples=4, runs=1, seed=3, workers=w,
+                    progress=done[w].append)
+        for w in (1, 2)
+    )  # fmt: skip
+    assert np.array_equal(one.outcomes, two.outcomes)
+    assert one.indices.equals(two.indices)
+    assert sum(done[1]) == sum(done[2]) == one.design_points
+    ins = inputs(decisive)
+    assert screen(decisive, ins, seed=0, workers=1) == screen(decisive, ins, seed=0, workers=2)
+
+
 def test_seed_zero_gives_the_same_intervals_every_time(decisive):
     """The bootstrap intervals are seeded too, whatever the seed (SALib skips a seed of 0)."""
     a = sensitivity(decisive, "sobol", samples=8, runs=1, seed=0, workers=1)
