@@ -13,8 +13,8 @@ in one run:
 - cpu_ns_per_firm_year: CPU time of those replications (set-up and `step()`) per firm-year;
 - budget_ns_per_firm_year: what a firm-year may cost, all in, for 100 replications to fit in
   60 s on 2 cores (120 CPU seconds, even with perfect parallel efficiency);
-- compiled_draw_ns_per_firm_year: the engine's own compiled draw functions (sim/streams.py,
-  sim/kernels.py) drawing only the random variates a firm-year consumes (the engine counts
+- compiled_draw_ns_per_firm_year: the engine's own compiled draw functions (sim/engine/streams.py,
+  sim/engine/kernels.py) drawing only the random variates a firm-year consumes (the engine counts
   them: about 2 uniforms, 4 normals and 2 Poisson counts at the firms' own IP rates), nothing
   else: what drawing the model's variates costs in the engine's scalar compiled code.
 
@@ -42,10 +42,10 @@ sys.path[:0] = [str(HERE), str(ROOT)]
 
 from run import alive_entering, cpu_name  # noqa: E402
 
-from sim.kernels import poisson_search  # noqa: E402
-from sim.model import GrowthModel  # noqa: E402
+from sim.engine.kernels import poisson_search  # noqa: E402
+from sim.engine.model import GrowthModel  # noqa: E402
+from sim.engine.streams import normal_from_uniform, uniform_at  # noqa: E402
 from sim.scenario import load  # noqa: E402
-from sim.streams import normal_from_uniform, uniform_at  # noqa: E402
 
 SCENARIO = ROOT / "scenarios" / "national.yaml"
 RESULTS = HERE / "national.md"

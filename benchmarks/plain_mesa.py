@@ -1,20 +1,20 @@
-"""The yearly cycle of `sim.model.GrowthModel`, written the plain Mesa way.
+"""The yearly cycle of `sim.engine.model.GrowthModel`, written the plain Mesa way.
 
 One `mesa.Agent` per firm with its own yearly methods, scalar Python arithmetic, per-firm random
 draws and a per-firm reading of the eligibility criteria. It is the reference the fast engine
 is measured against (benchmarks/run.py) and checked against (tests/test_equivalence.py): the
-same scenario, the same parameters (`sim.parameters.draw` on the scenario's specs, then
+same scenario, the same parameters (`sim.scenario.parameters.draw` on the scenario's specs, then
 `values`), the same phases in the same order, the same levers. Only the random streams differ,
 so the two agree in distribution, not run by run.
 
-Titles are rationed as in the engine (sim/rationing.py, README "Rationed titles"): the
+Titles are rationed as in the engine (sim/engine/rationing.py, README "Rationed titles"): the
 places of each rationed title and year, and the size of the rest of the province a city
-competes with, come from `sim.competition.build` (a per-replication draw, made here with this
+competes with, come from `sim.engine.competition.build` (a per-replication draw, made here with this
 model's own generator); which of this model's applicants win them is decided firm by firm in
 `Evaluator.approve`, in scalar Python, with each firm's own approve draw.
 
 Firm creation (the base-year population, the candidates born each year, the firms brought in)
-uses the engine's attribute generators in `sim.firms`, and the rows become agents: this file
+uses the engine's attribute generators in `sim.engine.firms`, and the rows become agents: this file
 restates the yearly rules, not the initial distributions.
 
 The engine allocates the candidates born in later years at the start and leaves their rows
@@ -30,18 +30,18 @@ from pathlib import Path
 import mesa
 import numpy as np
 
-from sim import competition
-from sim.firms import BROUGHT_IN, FirmDraws, create_at_level, create_titled, draw_firms
+from sim.engine import competition
+from sim.engine.firms import BROUGHT_IN, FirmDraws, create_at_level, create_titled, draw_firms
 from sim.levers import LEVER_NAMES
-from sim.parameters import draw
 from sim.scenario import Scenario, load
+from sim.scenario.parameters import draw
 
 INF = math.inf
 
 
 # --- the criteria, read per firm ------------------------------------------------------------
 def meets(firm: Firm, tier) -> bool:
-    """Does `firm` meet every criterion of `tier` (a `sim.ladder.Tier`)?"""
+    """Does `firm` meet every criterion of `tier` (a `sim.engine.ladder.Tier`)?"""
     return all(criterion_met(firm, c.kind, c.spec) for c in tier.criteria)
 
 
@@ -93,7 +93,7 @@ class Firm(mesa.Agent):
         super().__init__(model)
         self.__dict__.update(state)
 
-    # quantities the criteria read that are not stored (sim/firms.py: DERIVED)
+    # quantities the criteria read that are not stored (sim/engine/firms.py: DERIVED)
     @property
     def rd_spend_yuan(self) -> float:
         return self.rd_intensity * self.revenue_yuan
@@ -316,7 +316,8 @@ class Evaluator(mesa.Agent):
     """The evaluators (the province, MIIT): grant each level's titles among its applicants.
 
     A title granted on its criteria: each applicant passes at the year's approval rate. A
-    rationed title (the model's `competition`, drawn per replication by `sim.competition.build`):
+    rationed title (the model's `competition`, drawn per replication by
+    `sim.engine.competition.build`):
     the applicants compete for the year's places on a noisy score, written here firm by firm.
     A firm's score is its log R&D spending, standardised among the level's applicants, times
     `competition.score_weight`; its noise comes from its own approve draw `u`.

@@ -25,9 +25,9 @@ Figures:
 - scaling_exponent: least-squares slope of log(time of one replication, set-up included)
   against log(firms at the base year).
 - bytes_per_firm: peak traced memory (tracemalloc: numpy buffers included) of one
-  `sim.ensemble.run_replication` divided by the firms the replication holds (base-year
+  `sim.runs.ensemble.run_replication` divided by the firms the replication holds (base-year
   firms, candidates born during the period, firms brought in).
-- parallel_efficiency: replications per second of `sim.ensemble.run_ensemble` with 2 worker
+- parallel_efficiency: replications per second of `sim.runs.ensemble.run_ensemble` with 2 worker
   processes over twice the rate with 1.
 - hebi_1000_runs_seconds: wall-clock seconds of `srdi forecast scenarios/hebi.yaml --runs 1000
   --json` (the counterfactual included, all cores), as a planner runs it: start-up included.
@@ -61,11 +61,11 @@ sys.path[:0] = [str(HERE), str(HERE.parent)]
 
 from plain_mesa import PlainModel  # noqa: E402
 
-from sim.ensemble import run_ensemble, run_replication  # noqa: E402
-from sim.firms import COLUMNS  # noqa: E402
-from sim.model import GrowthModel  # noqa: E402
-from sim.parameters import central  # noqa: E402
+from sim.engine.firms import COLUMNS  # noqa: E402
+from sim.engine.model import GrowthModel  # noqa: E402
+from sim.runs.ensemble import run_ensemble, run_replication  # noqa: E402
 from sim.scenario import Scenario, load  # noqa: E402
+from sim.scenario.parameters import central  # noqa: E402
 
 SCENARIO = HERE / "national_like.yaml"
 RESULTS = HERE / "results.md"

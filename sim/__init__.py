@@ -3,8 +3,8 @@
 The public API::
 
     from sim.scenario import load
-    from sim.model import GrowthModel
-    from sim.ensemble import run_ensemble
+    from sim.engine.model import GrowthModel
+    from sim.runs.ensemble import run_ensemble
 
     hebi = load("scenarios/hebi.yaml")
     result = run_ensemble(hebi, runs=1000, seed=1)
@@ -20,13 +20,14 @@ __version__ = "0.1.0"
 # The public names are imported on first use (PEP 562), so that `srdi validate` and other light
 # verbs do not pay for the simulation's imports (mesa, numba, pandas).
 _NAMES = {
-    "EnsembleResult": "ensemble",
-    "run_ensemble": "ensemble",
-    "GrowthModel": "model",
+    "EnsembleResult": "runs.ensemble",
+    "run_ensemble": "runs.ensemble",
+    "GrowthModel": "engine.model",
     "Scenario": "scenario",
     "load": "scenario",
+    "sweep": "runs.sweep",  # the function: sim.sweep(scenario, ["path=lo:hi:n"], ...)
 }
-_MODULES = ("ensemble", "ladder", "model", "scenario", "sweep")
+_MODULES = ("engine", "levers", "scenario", "runs", "calibration", "views", "cli")
 __all__ = sorted([*_NAMES, *_MODULES])
 
 

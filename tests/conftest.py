@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.ladder import STANDARD_TIERS, Ladder
+from sim.engine.ladder import STANDARD_TIERS, Ladder
 from sim.scenario import Scenario, load
 
 HEBI = Path(__file__).resolve().parents[1] / "scenarios" / "hebi.yaml"

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from sim import backtest as bt
+from sim.calibration import backtest as bt
 from sim.cli import main
 from sim.errors import SrdiError
 
@@ -166,7 +166,7 @@ def test_a_lower_bound_is_a_value_to_naive_forecasts():
 
 
 def test_calibration_baselines_take_their_points_from_the_backtest():
-    from sim import calibrate as cal
+    from sim.calibration import calibrate as cal
 
     past = {2019: 248, 2020: 1584, 2021: 2930}
     old = cal.naive_baselines(past, 2022)
@@ -406,16 +406,16 @@ def test_write_puts_four_files(observed, tmp_path):
 
 @pytest.fixture
 def fake_module(monkeypatch, observed):
-    """sim.origin_forecast replaced by a module whose forecaster is perfect; records calls."""
+    """origin_forecast replaced by a module whose forecaster is perfect; records calls."""
     calls: list[dict] = []
-    module = types.ModuleType("sim.origin_forecast")
+    module = types.ModuleType("sim.calibration.origin_forecast")
 
     def forecaster(quick: bool, runs: int | None, workers: int | None, progress: bool):
         calls.append({"quick": quick, "runs": runs, "workers": workers, "progress": progress})
         return _fake(observed)
 
     module.forecaster = forecaster
-    monkeypatch.setitem(sys.modules, "sim.origin_forecast", module)
+    monkeypatch.setitem(sys.modules, "sim.calibration.origin_forecast", module)
     return calls
 
 
@@ -452,10 +452,10 @@ def test_cli_unwritable_out_exits_2_before_forecasting(fake_module, tmp_path):
 
 
 def test_cli_without_the_forecaster_module_says_so(monkeypatch):
-    monkeypatch.setitem(sys.modules, "sim.origin_forecast", None)
+    monkeypatch.setitem(sys.modules, "sim.calibration.origin_forecast", None)
     r = CliRunner().invoke(main, ["backtest"])
     assert r.exit_code == 1
-    assert "sim.origin_forecast" in r.output
+    assert "sim.calibration.origin_forecast" in r.output
 
 
 def test_cli_bad_origins_exit_2(fake_module):

@@ -1,4 +1,4 @@
-"""Baselines from the counts planners have (sim/baseline.py): counts as of a date, cumulative
+"""Baselines from the counts planners have (scenario/baseline.py): counts as of a date, cumulative
 counts, default candidates, and scenarios without a plan."""
 
 from __future__ import annotations
@@ -10,11 +10,10 @@ import numpy as np
 import pytest
 import yaml
 
-from sim import baseline
-from sim.baseline import valid_share
-from sim.ensemble import TARGET_COLUMNS, run_ensemble
 from sim.errors import ScenarioErrors
-from sim.scenario import Scenario, load, parse, read_yaml
+from sim.runs.ensemble import TARGET_COLUMNS, run_ensemble
+from sim.scenario import Scenario, baseline, load, parse, read_yaml
+from sim.scenario.baseline import valid_share
 
 ROOT = Path(__file__).resolve().parents[1]
 HEBI = ROOT / "scenarios" / "hebi.yaml"
@@ -230,7 +229,7 @@ def test_a_scenario_with_no_document_levers_or_targets_forecasts_the_status_quo(
 def test_a_scenario_without_levers_gives_the_same_counterfactual_as_running_it():
     sc = load(HENAN)
     reused = run_ensemble(sc, runs=2, seed=3)
-    from sim.ensemble import run_replication
+    from sim.runs.ensemble import run_replication
 
     seeds = np.random.SeedSequence(3).spawn(2)
     off = [run_replication(sc, s, levers_on=False) for s in seeds]
@@ -239,7 +238,7 @@ def test_a_scenario_without_levers_gives_the_same_counterfactual_as_running_it()
 
 
 def test_a_sweep_refuses_a_scenario_without_targets():
-    from sim.sweep import SweepError, plan
+    from sim.runs.sweep import SweepError, plan
 
     with pytest.raises(SweepError) as e:
         plan(load(HENAN), ["baseline.candidates=1000,2000"])

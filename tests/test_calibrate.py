@@ -14,10 +14,10 @@ from cli_helper import srdi as run_in_process
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sim import calibrate as cal
-from sim import parameters as pm
-from sim.model import GrowthModel
+from sim.calibration import calibrate as cal
+from sim.engine.model import GrowthModel
 from sim.scenario import load
+from sim.scenario import parameters as pm
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = 400.0  # national population at 1/400: about 6,000 firms, a run in a tenth of a second
@@ -123,7 +123,7 @@ def test_theta_reaches_the_model_under_common_random_numbers(small):
 
 def test_a_fit_before_a_year_does_not_know_that_years_batches(config, obs):
     """A hold-out (and each backtest origin) runs with origin = the first held-out year: the
-    batch of that year is drawn (sim/batches.py), not the published 3,671."""
+    batch of that year is drawn (sim/engine/batches.py), not the published 3,671."""
     moms = cal.moments(config, obs)
     known = cal.Calibration(config, moms, scale=50.0, runs=6)
     held = cal.Calibration(config, moms, scale=50.0, runs=6, origin=2023)
@@ -254,7 +254,7 @@ def test_every_calibration_figure_draws_its_words_with_every_glyph(config, obs, 
 
     import matplotlib.pyplot as plt
 
-    from sim import calibration_plots as cp
+    from sim.views import calibration_plots as cp
 
     fit_ = cal.Fit.load(cal.FIT_DIR)
     pred = cal.predict(fit_, config, obs, runs=3, seed=2, scale=SMALL)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from cli_helper import srdi as run_in_process
 
-from sim.ladder import Ladder
+from sim.engine.ladder import Ladder
 
 ROOT = Path(__file__).resolve().parent.parent
 HEBI = ROOT / "scenarios" / "hebi.yaml"

@@ -1,5 +1,5 @@
 """`srdi compare` and `--set`: two plans on the same seeds, the differences B - A with paired
-errors (sim/compare.py), and quantities fixed from the command line (Scenario settings)."""
+errors (sim/runs/compare.py), and quantities fixed from the command line (Scenario settings)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from cli_helper import srdi
 
-from sim.compare import compare
 from sim.errors import ScenarioErrors
+from sim.runs.compare import compare
 from sim.scenario import Scenario, parse_settings
 
 ROOT = Path(__file__).resolve().parents[1]

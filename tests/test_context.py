@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from sim.context import (
+from sim.engine.ladder import STANDARD_TIERS
+from sim.errors import ScenarioError, ScenarioErrors
+from sim.scenario.context import (
     NATIONAL_TIERS,
     BatchObservation,
     Context,
@@ -30,8 +32,6 @@ from sim.context import (
     load_context_file,
     parse_context,
 )
-from sim.errors import ScenarioError, ScenarioErrors
-from sim.ladder import STANDARD_TIERS
 
 ROOT = Path(__file__).resolve().parents[1]
 BAD = ROOT / "tests" / "fixtures" / "bad_context"

@@ -21,9 +21,9 @@ from browser import CHROMIUM, CHROMIUM_ARGS, MISSING
 from cli_helper import srdi
 from PIL import Image
 
-from sim.dashboard import levers
-from sim.ensemble import run_ensemble
+from sim.runs.ensemble import run_ensemble
 from sim.scenario import value_bounds
+from sim.views.dashboard import levers
 
 ROOT = Path(__file__).resolve().parents[1]
 HEBI = ROOT / "scenarios" / "hebi.yaml"

@@ -1,5 +1,5 @@
 """`srdi forecast --scheduler`: replications on Dask give the JSON of local processes, and an
-unreachable scheduler is refused with the sweep's message (sim/executor.py)."""
+unreachable scheduler is refused with the sweep's message (sim/runs/executor.py)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def test_local_cluster_gives_the_json_of_one_process():
 
 def test_unreachable_scheduler_exits_with_the_address_and_writes_nothing(tmp_path, monkeypatch):
     pytest.importorskip("distributed")
-    monkeypatch.setattr("sim.executor.CONNECT_TIMEOUT", 1.0)
+    monkeypatch.setattr("sim.runs.executor.CONNECT_TIMEOUT", 1.0)
     address = "tcp://127.0.0.1:1"
     out = tmp_path / "out"
     r = srdi("forecast", *ARGS, "--scheduler", address, "--out", out)
@@ -47,7 +47,7 @@ def test_unreachable_scheduler_exits_with_the_address_and_writes_nothing(tmp_pat
 def test_every_pass_on_dask_is_in_replication_order(hebi):
     """The lever-off passes and a relaxation go through Dask too, gathered in seed order."""
     pytest.importorskip("distributed")
-    from sim.ensemble import run_ensemble
+    from sim.runs.ensemble import run_ensemble
 
     kw = dict(runs=5, seed=4, by_lever=True, relax={"titles"})
     one = run_ensemble(hebi, workers=1, **kw)

@@ -6,10 +6,10 @@ import copy
 
 import pytest
 
-from sim.data_schema import check_parameters
+from sim.engine.ladder import Ladder, standard_document
 from sim.errors import ScenarioErrors
-from sim.ladder import Ladder, standard_document
-from sim.parameters import _default_document
+from sim.scenario.data_schema import check_parameters
+from sim.scenario.parameters import _default_document
 
 
 def _threshold(doc: dict) -> dict:

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.diagnose import FUNNEL_COLUMNS, STAGES, applicable_stages, diagnose, runs_needed
-from sim.ensemble import run_ensemble
+from sim.runs.diagnose import FUNNEL_COLUMNS, STAGES, applicable_stages, diagnose, runs_needed
+from sim.runs.ensemble import run_ensemble
 from sim.scenario import load
 from tests.cli_helper import srdi
 

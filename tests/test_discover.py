@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from cli_helper import srdi
 
-from sim.discover import DiscoverError, _choose, discover
+from sim.runs.discover import DiscoverError, _choose, discover
 
 ROOT = Path(__file__).resolve().parents[1]
 HEBI = ROOT / "scenarios" / "hebi.yaml"
@@ -158,7 +158,7 @@ def test_replication_cases_need_the_replications(tmp_path):
 
 
 def test_a_real_sweep_records_each_replications_draws_and_discover_reads_them(tmp_path):
-    from sim.model import GrowthModel, draw_inputs
+    from sim.engine.model import GrowthModel, draw_inputs
     from sim.scenario import load
 
     out = tmp_path / "sweep"
@@ -193,7 +193,7 @@ def test_a_real_sweep_records_each_replications_draws_and_discover_reads_them(tm
 
 
 def test_limits_that_may_be_noise_are_freed():
-    from sim.discover import QP_MAX, find_boxes
+    from sim.runs.discover import QP_MAX, find_boxes
 
     rng = np.random.default_rng(3)
     n = 600

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.ensemble import EnsembleResult, run_ensemble, run_replication
-from sim.ladder import STANDARD_TIERS
+from sim.engine.ladder import STANDARD_TIERS
 from sim.levers import LEVER_NAMES
+from sim.runs.ensemble import EnsembleResult, run_ensemble, run_replication
 from sim.scenario import load
 
 RUNS, SEED = 6, 11
@@ -104,7 +104,7 @@ def test_target_probabilities_and_their_standard_errors(hebi, serial):
             off = serial.counterfactual["at_least"][
                 :, years.index(t.year), STANDARD_TIERS.index(t.tier) + 1
             ]
-        else:  # Hebi's R&D-intensity targets (sim/target_kinds.py)
+        else:  # Hebi's R&D-intensity targets (sim/scenario/target_kinds.py)
             assert t.kind == "rd_intensive_new"
             key = f"rd_intensive:{t.tier}:{t.rd_intensity_min:g}"
             x = serial.runs[key][:, years.index(t.year)]

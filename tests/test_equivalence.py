@@ -5,7 +5,7 @@ their own random streams. For every tier and year, the mean stock (`at_least`), 
 titles (`new`), the mean firms titled since the base year (`ever`) and the mean eligible
 applicants judged (`applied`) must agree within Monte Carlo error; so must the money each
 lever costs over the period. Rationed titles are decided by each model's own code: the
-engine's `sim/rationing.py`, the reference's per-firm `Evaluator.approve`. A rule changed in one
+engine's `rationing.py`, the reference's per-firm `Evaluator.approve`. A rule changed in one
 of them and not in the other moves some of these means by more than the tolerance, and this
 test fails.
 """
@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sim.engine.model import GrowthModel
 from sim.levers import LEVER_NAMES
-from sim.model import GrowthModel
-from sim.parameters import central
 from sim.scenario import Scenario, load
+from sim.scenario.parameters import central
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,4 +1,4 @@
-"""`sim.executor.executor` with a shared input: every task gets it, each worker receives it once
+"""`executor.executor` with a shared input: every task gets it, each worker receives it once
 (not once per task), and the calibration's `Runner` gives the same replications, in task order,
 in this process, in local processes and on Dask."""
 
@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim import calibrate as cal
-from sim.executor import executor
+from sim.calibration import calibrate as cal
+from sim.runs.executor import executor
 
 
 class Counted:

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from sim.ensemble import run_ensemble
+from sim.runs.ensemble import run_ensemble
 from sim.scenario import load
 
 ROOT = Path(__file__).resolve().parents[1]

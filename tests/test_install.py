@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sim import parameters as pm
+from sim.scenario import parameters as pm
 
 ROOT = Path(__file__).resolve().parents[1]
 FORECAST = ["forecast", "scenarios/hebi.yaml", "--runs", "40", "--seed", "5", "--workers", "1"]

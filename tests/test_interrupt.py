@@ -1,4 +1,4 @@
-"""Ctrl-C and kill: no traceback, no partial files, no worker left running (sim/workers.py)."""
+"""Ctrl-C and kill: no traceback, no partial files, no worker left running (sim/runs/workers.py)."""
 
 from __future__ import annotations
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
-from sim.firms import COLUMNS, DERIVED, FirmPopulation
-from sim.ladder import POOL, STANDARD_TIERS, Criterion, Ladder
+from sim.engine.firms import COLUMNS, DERIVED, FirmPopulation
+from sim.engine.ladder import POOL, STANDARD_TIERS, Criterion, Ladder
 
 
 def below(x: float) -> float:

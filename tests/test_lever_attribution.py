@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from cli_helper import srdi
 
-from sim.ensemble import levers_of, run_ensemble, run_replication
-from sim.model import GrowthModel
+from sim.engine.model import GrowthModel
+from sim.runs.ensemble import levers_of, run_ensemble, run_replication
 from sim.scenario import Scenario
 
 ROOT = Path(__file__).resolve().parents[1]

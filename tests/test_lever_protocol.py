@@ -1,4 +1,4 @@
-"""The lever protocol (sim/levers.py `Lever`): the model calls every phase of every lever, in
+"""The lever protocol (sim/levers `Lever`): the model calls every phase of every lever, in
 the order of the yearly cycle, and a lever changes firms only through the columns the kernels
 read (`apply_odds`, `growth_boost`, `rd_log_boost`, `debt_added`, cash claims)."""
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sim.engine.model import GrowthModel
 from sim.levers import LEVER_NAMES, Lever, build_levers, cash_to_rd_shares
-from sim.model import GrowthModel
 from sim.scenario import load
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -18,9 +18,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.firms import BROUGHT_IN, COLUMNS, NATIVE
-from sim.ladder import STANDARD_TIERS
-from sim.model import GrowthModel
+from sim.engine.firms import BROUGHT_IN, COLUMNS, NATIVE
+from sim.engine.ladder import STANDARD_TIERS
+from sim.engine.model import GrowthModel
 from sim.scenario import Scenario, load
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
@@ -597,8 +597,8 @@ def test_values_with_a_misspelt_path_or_a_share_of_five_are_refused_together(heb
 
 
 def test_the_ensemble_refuses_bad_values_before_running(hebi):
-    from sim.ensemble import run_ensemble
     from sim.errors import ScenarioErrors
+    from sim.runs.ensemble import run_ensemble
 
     sc = hebi
     with pytest.raises(ScenarioErrors, match="a finite number"):

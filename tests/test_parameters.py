@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 
-import sim.parameters as pm
-from sim.firms import FirmDraws, draw_firms, idiosyncratic_loading
-from sim.model import GrowthModel
+import sim.scenario.parameters as pm
+from sim.engine.firms import FirmDraws, draw_firms, idiosyncratic_loading
+from sim.engine.model import GrowthModel
 from sim.scenario import Scenario
 
 LOADINGS = ("firm.main_share_capability_loading", "firm.debt_ratio_capability_loading")

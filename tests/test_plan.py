@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from sim.ensemble import run_ensemble
 from sim.errors import ScenarioErrors
-from sim.plan import default_ranges, lever_ranges, search
+from sim.runs.ensemble import run_ensemble
+from sim.runs.plan import default_ranges, lever_ranges, search
 from sim.scenario import load, parse
 from tests.cli_helper import srdi
 

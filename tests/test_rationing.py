@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.batches import SIGMA_ONE_BATCH, PublishedBatch, StatedGoal, plan_batches
-from sim.rationing import _cutoff_by_bisection, approve, cutoff_rate, expected_approved
+from sim.engine.batches import SIGMA_ONE_BATCH, PublishedBatch, StatedGoal, plan_batches
+from sim.engine.rationing import _cutoff_by_bisection, approve, cutoff_rate, expected_approved
 
 BATCHES = [248, 1584, 2930, 4328, 3671]  # national little giants 2019-2023
 

@@ -1,5 +1,5 @@
-"""The bilingual report page and the words and font behind every figure (sim/report.py,
-sim/labels.py, sim/fonts.py, sim/plots.py)."""
+"""The bilingual report page and the words and font behind every figure (sim/views/report.py,
+sim/views/labels.py, sim/views/fonts.py, sim/views/plots.py)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ import pytest
 from browser import CHROMIUM, CHROMIUM_ARGS, MISSING
 from cli_helper import srdi
 
-from sim import labels
-from sim.ensemble import run_ensemble
+from sim.runs.ensemble import run_ensemble
 from sim.scenario import load
+from sim.views import labels
 
 ROOT = Path(__file__).resolve().parent.parent
 HEBI = ROOT / "scenarios" / "hebi.yaml"
@@ -206,7 +206,7 @@ def _draw(fig) -> None:
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_fan_chart_draws_every_target_kind_without_missing_glyphs(small_results, lang):
-    from sim.plots import _panels, fan_chart
+    from sim.views.plots import _panels, fan_chart
 
     kinds = set()
     for result in small_results.values():
@@ -244,7 +244,7 @@ def test_a_missing_glyph_is_caught(small_results):
 def test_sweep_chart_in_chinese_has_every_glyph():
     import pandas as pd
 
-    from sim.plots import sweep_chart
+    from sim.views.plots import sweep_chart
 
     rows = [
         {"target": t, "levers.awards.by_tier.provincial_srdi.value": x,
@@ -259,7 +259,7 @@ def test_sweep_chart_in_chinese_has_every_glyph():
 
 
 def test_missing_font_package_is_an_error(monkeypatch):
-    from sim import fonts
+    from sim.views import fonts
 
     fonts.font_path.cache_clear()
 
@@ -275,7 +275,7 @@ def test_missing_font_package_is_an_error(monkeypatch):
 
 
 def test_long_runs_are_estimated_from_the_firms_simulated():
-    from sim.ensemble import estimate_seconds
+    from sim.runs.ensemble import estimate_seconds
 
     hebi, national = load(HEBI), load(ROOT / "scenarios" / "national.yaml")
     small = estimate_seconds(hebi, 1000, True, 2)
@@ -286,11 +286,11 @@ def test_long_runs_are_estimated_from_the_firms_simulated():
 
 
 def test_forecast_warns_before_a_long_run(monkeypatch):
-    import sim.ensemble
+    import sim.runs.ensemble
 
     r = srdi("forecast", HEBI, "--runs", "2", "-w", "1")
     assert r.returncode == 0 and "expected to take" not in r.stderr
-    monkeypatch.setattr(sim.ensemble, "estimate_seconds", lambda *a, **k: 1020.0)
+    monkeypatch.setattr(sim.runs.ensemble, "estimate_seconds", lambda *a, **k: 1020.0)
     r = srdi("forecast", HEBI, "--runs", "2", "-w", "1")
     assert r.returncode == 0
     assert "expected to take about 17 min" in r.stderr
@@ -298,9 +298,9 @@ def test_forecast_warns_before_a_long_run(monkeypatch):
 
 
 def test_sweep_warns_before_a_long_run(monkeypatch, tmp_path):
-    import sim.ensemble
+    import sim.runs.ensemble
 
-    monkeypatch.setattr(sim.ensemble, "estimate_seconds", lambda *a, **k: 1020.0)
+    monkeypatch.setattr(sim.runs.ensemble, "estimate_seconds", lambda *a, **k: 1020.0)
     r = srdi("sweep", HEBI, "--vary", "levers.loans.coverage=0.2:0.8:2", "--runs", "2",
              "-w", "1", "--out", tmp_path / "s")  # fmt: skip
     assert r.returncode == 0, r.stderr

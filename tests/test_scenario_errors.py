@@ -367,8 +367,8 @@ BOMB = "\n".join(
 def test_an_alias_bomb_is_refused_at_once(tmp_path):
     import time
 
-    from sim.context import load_context_file
-    from sim.sweep import _read_sweep_file
+    from sim.runs.sweep import _read_sweep_file
+    from sim.scenario.context import load_context_file
 
     for name, read in (
         ("scenario.yaml", lambda p: parse(p.read_text(), str(p))),

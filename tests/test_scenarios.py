@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 import yaml
 
-from sim.ensemble import run_ensemble
-from sim.ladder import STANDARD_TIERS, Ladder
-from sim.model import GrowthModel
+from sim.engine.ladder import STANDARD_TIERS, Ladder
+from sim.engine.model import GrowthModel
+from sim.runs.ensemble import run_ensemble
 from sim.scenario import Scenario, load, parse, read_yaml, validate_files
 
 ROOT = Path(__file__).resolve().parents[1]

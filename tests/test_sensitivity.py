@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from cli_helper import srdi
 
-from sim import competition
-from sim.batches import PublishedBatch, plan_batches
+from sim.engine import competition
+from sim.engine.batches import PublishedBatch, plan_batches
 from sim.errors import ScenarioErrors
+from sim.runs.sensitivity import inputs, screen, sensitivity
 from sim.scenario import check_values, load
-from sim.sensitivity import inputs, screen, sensitivity
 
 ROOT = Path(__file__).resolve().parents[1]
 HEBI = ROOT / "scenarios" / "hebi.yaml"
@@ -228,7 +228,7 @@ def test_the_chart_draws_every_glyph(sobol, lang):
 
     import matplotlib.pyplot as plt
 
-    from sim.sensitivity_plots import chart
+    from sim.views.sensitivity_plots import chart
 
     target = sobol.scenario.targets[0].id
     fig = chart(sobol, target, lang)

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from cli_helper import srdi
 
-from sim.citations import cited_paths, missing, paths_in
 from sim.scenario import load
+from sim.scenario.citations import cited_paths, missing, paths_in
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"

@@ -1,12 +1,13 @@
-"""Counter-based random numbers (sim/streams.py) and the Poisson inversion (sim/kernels.py)."""
+"""Counter-based random numbers (sim/engine/streams.py) and the Poisson inversion
+(sim/engine/kernels.py)."""
 
 import numpy as np
 import pytest
 from scipy import stats
 from scipy.special import ndtri
 
-from sim.kernels import poisson_from_uniform
-from sim.streams import Streams, normals, uniforms
+from sim.engine.kernels import poisson_from_uniform
+from sim.engine.streams import Streams, normals, uniforms
 
 MASK = (1 << 64) - 1
 

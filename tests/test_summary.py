@@ -1,4 +1,4 @@
-"""The statistics every output reports over replications (sim/summary.py)."""
+"""The statistics every output reports over replications (sim/runs/summary.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sim import summary
+from sim.runs import summary
 
 
 def test_reach_counts_a_goal_met_exactly_as_reached():

@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 from cli_helper import srdi as run_in_process
 
-from sim import sweep as sw
-from sim.ensemble import run_replication
 from sim.errors import ScenarioErrors
+from sim.runs import sweep as sw
+from sim.runs.ensemble import run_replication
 
 ROOT = Path(__file__).resolve().parent.parent
 HEBI = ROOT / "scenarios" / "hebi.yaml"

@@ -1,4 +1,4 @@
-"""Kinds of target (sim/target_kinds.py), and the R&D-intensity kind Hebi's plan needs:
+"""Kinds of target (sim/scenario/target_kinds.py), and the R&D-intensity kind Hebi's plan needs:
 研发经费支出占营业收入比重达到6%以上的中小企业(省级以上专精特新中小企业除外)每年新增50家以上."""
 
 from __future__ import annotations
@@ -9,13 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim import target_kinds
-from sim.ensemble import run_ensemble, run_replication
+from sim.engine.model import GrowthModel
 from sim.errors import ScenarioErrors
-from sim.labels import target_phrase
-from sim.model import GrowthModel
-from sim.scenario import load, parse
-from sim.target_kinds import KINDS, rd_intensive_firms
+from sim.runs.ensemble import run_ensemble, run_replication
+from sim.scenario import load, parse, target_kinds
+from sim.scenario.target_kinds import KINDS, rd_intensive_firms
+from sim.views.labels import target_phrase
 
 ROOT = Path(__file__).resolve().parents[1]
 HEBI = ROOT / "scenarios" / "hebi.yaml"
@@ -120,7 +119,7 @@ def test_an_unknown_kind_lists_the_kinds():
 
 
 def test_the_three_years_share_one_panel_of_the_fan_chart():
-    from sim.plots import _panels
+    from sim.views.plots import _panels
 
     result = run_ensemble(load(HEBI), runs=4, seed=5, counterfactual=False)
     rd = [p for p in _panels(result) if p[1].startswith("rd_intensive")]

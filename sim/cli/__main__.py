@@ -1,0 +1,6 @@
+"""`python -m sim.cli`: the `srdi` command."""
+
+from sim.cli import run
+
+if __name__ == "__main__":
+    run()

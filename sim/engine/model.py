@@ -1,0 +1,834 @@
+"""GrowthModel: one place's firms climbing the SRDI ladder, one year per `step()`.
+
+The yearly cycle (MODEL.md) as named phases:
+entry -> select (pool, stewards) -> finance -> grow -> invest (R&D and IP) -> recognise ->
+re_review -> pay_awards -> exit -> collect.
+Awards are settled after re-review so that re-review awards (Zhanjiang) and the rule "only the
+highest award within a year" see every claim of the year before the budget is applied.
+
+Randomness: everything derives from the seed given to the model (a `SeedSequence` or int).
+A firm's random number for a purpose in a year is a function of the replication's key for
+that year and purpose and of the firm's identity (`draw_id`: its group, such as the base-year
+holders of a level, the candidates born in a year or the firms a lever may bring in, and its
+place in the group; counter-based, streams.py): a phase draws for the firms it needs only.
+A firm's set-up attributes are drawn the same way (firms.FirmDraws). So a firm keeps its
+numbers in its counterfactual, and in a run whose inputs give a group more or fewer firms
+(more candidates, more champions, a larger inflow): common random numbers hold firm by firm,
+across levers and across inputs.
+
+Relaxations (`relax`, for `srdi diagnose`): switches that lift one stage of the funnel so that
+its effect on the targets can be measured on the same seeds; `RELAXATIONS` says what each does.
+Each leaves every random number where it was (the draws are counter-based), so a relaxation that
+cannot act in a scenario leaves its results identical.
+
+Speed: what touches every firm (growth, R&D and IP, who applies, re-review due dates,
+stewards, exits, the tally) is a compiled loop (sim/engine/kernels.py); the rest is numpy on the
+firms concerned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import mesa
+import numpy as np
+
+from sim.engine import competition, kernels, rationing
+from sim.engine.firms import (
+    BIRTH_GROUP_0,
+    COLUMNS,
+    NATIVE,
+    Firm,
+    FirmDraws,
+    FirmPopulation,
+    create_titled,
+    draw_firms,
+)
+from sim.engine.ladder import Explanation
+from sim.engine.streams import Streams, normals, uniforms
+from sim.levers import LEVER_NAMES, build_levers, cash_to_rd_shares
+from sim.scenario import Scenario, check_values, load
+from sim.scenario.parameters import draw
+from sim.scenario.target_kinds import KINDS, measured
+
+# What a firm's random numbers are for; each (year, purpose) has its own key (streams.py).
+PURPOSES = (
+    "apply",
+    "approve",
+    "re_review",
+    "exit",
+    "loan",
+    "steward",
+    "matching_subsidy",
+    *kernels.GROW_INVEST_DRAWS,  # growth, rd, main_share, debt_ratio (normals), ip_class1/2
+)
+# Stages of the funnel a run can relax (`GrowthModel(relax=...)`), and what relaxing each does.
+RELAXATIONS = {
+    "apply": "every eligible firm applies for the title above it (no apply draw)",
+    "titles": "every eligible applicant is titled: no quota, no rejection at the checks",
+    "re_review": "no title is lost at re-review (firms are still re-reviewed and rewarded)",
+    "closures": "no firm closes",
+    "budget": "the awards' yearly budget cap is lifted (every award claimed is paid)",
+    "bring_in": "every firm the plan brings in a year arrives (success rate 1)",
+}
+# Child streams of the model's seed sequence.
+STREAMS = ("parameters", "baseline", "births", "dynamics", "bring_in", "competition")
+
+
+def _streams(root: np.random.SeedSequence) -> dict[str, np.random.SeedSequence]:
+    """The model's child streams (`STREAMS`) of a replication's seed sequence."""
+    # children derived without spawning: `spawn` would mutate the caller's SeedSequence, and a
+    # second model on the same seed (the counterfactual) would get different streams
+    return {
+        name: np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, i))
+        for i, name in enumerate(STREAMS)
+    }
+
+
+def draw_inputs(
+    scenario: Scenario,
+    seed: int | np.random.SeedSequence | None,
+    values: dict[str, float] | None = None,
+    origin: int | None = None,
+) -> tuple[dict[str, float], competition.Competition]:
+    """What a replication draws before any firm exists: every quantity's value (`values`
+    replacing their draws) and the competition (places per rationed title and year).
+
+    `GrowthModel` starts from exactly these, so a sweep can record a replication's uncertain
+    inputs (`sim.runs.sweep`, ``--replications``) without running it again.
+    """
+    root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    streams = _streams(root)
+    p = draw(scenario.specs(), np.random.default_rng(streams["parameters"]))
+    if values:
+        check_values(scenario, values)  # a misspelt path or a share of 5 is an error
+        p.update(values)
+    # an undated rate set explicitly (here or in the scenario's parameters) applies to every
+    # year: dated defaults (`<name>.<year>`) that are not set explicitly too are dropped
+    explicit = set(values or ()) | set(scenario.parameters)
+    for name in [k for k in p if k.rsplit(".", 1)[-1].isdigit()]:
+        if name not in explicit and name.rsplit(".", 1)[0] in explicit:
+            del p[name]
+    period = scenario.period
+    comp = competition.build(
+        scenario.place.level,
+        scenario.province,
+        scenario.tier_ids,
+        list(range(period.base_year + 1, period.end + 1)),
+        origin if origin is not None else competition.ALL_PUBLISHED,
+        np.random.default_rng(streams["competition"]),
+        scale=p["competition.quota_scale"],
+        batch_quantiles={
+            t: p[competition.BATCH_QUANTILE + t]
+            for t in scenario.tier_ids
+            if competition.BATCH_QUANTILE + t in p
+        },
+    )
+    return p, comp
+
+
+@dataclass
+class YearRecord:
+    """What one year produced, per level 0..top (index = level)."""
+
+    year: int
+    exactly: np.ndarray
+    at_least: np.ndarray
+    new: np.ndarray
+    ever: np.ndarray  # firms that reached at least the level after the base year (cumulative)
+    lost: np.ndarray
+    reviewed: np.ndarray
+    applied: np.ndarray  # eligible applicants judged for each title (approval = new / applied)
+    closed: np.ndarray  # holders of each level (exactly) that closed in the year
+    titles_available: np.ndarray  # the places of a rationed title (inf: granted on criteria)
+    rivals: np.ndarray  # applicants from outside the place for those places (0: none)
+    brought_in: np.ndarray
+    pool_size: int
+    cost: dict[str, float]
+    budget_left: float
+    # counts the records above do not hold, for targets of a kind that needs one
+    # (`sim.scenario.target_kinds.measured`): run array name -> count
+    measures: dict[str, float] = field(default_factory=dict)
+    # counted only when the model is asked to (`funnel=True`): reading every candidate's
+    # criteria costs about a quarter more time on the national scenario
+    candidates: np.ndarray | None = None  # firms that could apply for each title this year
+    eligible: np.ndarray | None = None  # candidates meeting the title's criteria
+
+
+class City(mesa.Agent):
+    """The city government: collects cash claims on its budget, pays them, books other costs."""
+
+    def __init__(self, model: GrowthModel, awards) -> None:
+        super().__init__(model)
+        self.awards = awards
+        # per lever (LEVER_NAMES order), the share of its cash a firm spends on R&D next year
+        self.rd_share_of_cash = cash_to_rd_shares(model.p)
+        self.reset_year()
+
+    def reset_year(self) -> None:
+        self.claims: list[tuple[str, np.ndarray, np.ndarray]] = []
+        self.cost = dict.fromkeys(LEVER_NAMES, 0.0)
+        capped = self.awards is not None and "budget" not in self.model.relax
+        self.budget_left = self.awards.budget if capped else np.inf
+
+    def claim(self, lever: str, idx: np.ndarray, amount: np.ndarray) -> None:
+        """Register cash owed to firms `idx` by `lever`, paid in the awards phase."""
+        if idx.size:
+            self.claims.append((lever, np.asarray(idx), np.asarray(amount, dtype=np.float64)))
+
+    def spend(self, lever: str, amount: float) -> None:
+        """Book non-cash spending (services, fee subsidies, firms brought in)."""
+        self.cost[lever] += float(amount)
+
+    def pay(self) -> None:
+        """Settle the year's claims: highest only per firm if the rules say so, budget last.
+
+        The budget binds on title awards; when it runs out, firms are paid in a random order
+        (a lottery among the year's claims) until it is spent.
+        """
+        if not self.claims:
+            return
+        model: GrowthModel = self.model
+        f = model.firms
+        lever_ids = np.concatenate(
+            [np.full(i.size, LEVER_NAMES.index(lv)) for lv, i, _ in self.claims]
+        )
+        idx = np.concatenate([i for _, i, _ in self.claims])
+        amt = np.concatenate([a for _, _, a in self.claims])
+        keep = amt > 0
+        lever_ids, idx, amt = lever_ids[keep], idx[keep], amt[keep]
+        if self.awards is not None and self.awards.highest_only and idx.size > 1:
+            # per firm, keep the single largest claim (ties: the earlier lever)
+            best = model._scratch("best_claim", f.n, np.int64, fill=-1)
+            sel = kernels.highest_claims(idx, amt, lever_ids, best)
+            lever_ids, idx, amt = lever_ids[sel], idx[sel], amt[sel]
+        award_lever = LEVER_NAMES.index("awards")
+        capped = lever_ids == award_lever
+        if np.isfinite(self.budget_left) and amt[capped].sum() > self.budget_left:
+            pos = np.flatnonzero(capped)
+            u = model.uniform("apply", idx[pos])  # the firms' apply draws: a deterministic lottery
+            pos = pos[np.argsort(u)]  # ties only between one firm's claims; same order every run
+            ok = np.cumsum(amt[pos]) <= self.budget_left
+            drop = pos[~ok]
+            amt[drop] = 0.0
+        paid_awards = amt[capped].sum()
+        self.budget_left -= paid_awards
+        for k, name in enumerate(LEVER_NAMES):
+            m = lever_ids == k
+            if m.any():
+                self.cost[name] += float(amt[m].sum())
+        # cash effects on next year's R&D (`rd_boost` was spent, and zeroed, this year)
+        np.add.at(f.awarded_yuan, idx, np.where(capped, amt, 0.0).astype(np.float32))
+        share = self.rd_share_of_cash[lever_ids]
+        boost = share * amt / np.maximum(f.revenue_yuan[idx], 1.0)
+        np.add.at(f.rd_boost, idx, boost.astype(np.float32))
+
+
+class Evaluator(mesa.Agent):
+    """An evaluator of titles (the province or MIIT): approves applicants, re-reviews holders."""
+
+    def __init__(self, model: GrowthModel, granted_by: str, levels: list[int]) -> None:
+        super().__init__(model)
+        self.granted_by = granted_by
+        self.levels = levels
+        self.approval = {k: model.p[f"approval.{model.ladder.tier(k).id}"] for k in levels}
+
+    def approve(self, level: int, applicants: np.ndarray) -> np.ndarray:
+        """Indices of the applicants approved at `level` this year.
+
+        A rationed title (`GrowthModel.competition`): the applicants compete for the year's
+        places on their evaluation score with noise (`rationing.py`), with the rest of the
+        evaluator's pool as an aggregate where the place is part of a larger one. The score is
+        the applicant's log R&D spending, standardised among the year's applicants (R&D scale
+        and intensity are what every title's criteria weigh most), times
+        `competition.score_weight`. A title granted on its criteria: each applicant passes the
+        evaluator's checks at the rate `approval.<tier>` (a dated `approval.<tier>.<year>`
+        takes precedence).
+        """
+        m = self.model
+        u = m.uniform("approve", applicants)
+        if not m.competition.rationed.get(level, False):
+            rate = m.p.get(f"approval.{m.ladder.tier(level).id}.{m.year}", self.approval[level])
+            return applicants[u < rate]
+        if applicants.size == 0:
+            return applicants
+        spend = np.log(np.maximum(m.firms.values(applicants)("rd_spend_yuan"), 1.0))
+        sd = float(spend.std())
+        z = (spend - spend.mean()) / sd if sd > 0 else np.zeros_like(spend)
+        log_weight = m.p["competition.score_weight"] * z
+        rest_log_weight = (
+            float(np.log(np.mean(np.exp(log_weight)))) - m.p["competition.place_strength"]
+        )
+        quota = m.competition.quota_of(level, m.year)
+        won = rationing.approve(log_weight, u, quota, self.rivals(level), rest_log_weight)
+        return applicants[won]
+
+    def rivals(self, level: int) -> float:
+        """Applicants from outside the place for a rationed title this year (0 when the whole
+        pool is simulated): per firm of the province holding the title below, at last year end."""
+        m = self.model
+        if m.competition.whole_pool:
+            return 0.0
+        tier_id = m.ladder.tier(level).id
+        below = m.ladder.level(competition.APPLIES_FROM[tier_id])
+        return m.competition.rest_applicants(
+            tier_id,
+            m.year,
+            float(m.history[-1].at_least[below]),
+            m.p[f"competition.applicants_per_holder.{tier_id}"],
+        )
+
+
+class GrowthModel(mesa.Model):
+    """A place's candidate firms and titled firms, and the policy levers acting on them.
+
+    Args:
+        scenario: a `Scenario` or the path of a scenario file.
+        seed: an int or `numpy.random.SeedSequence`; all randomness derives from it.
+        levers_on: False runs the counterfactual with every lever off (same draws).
+        levers_off: names of levers (`LEVER_NAMES`) to leave off while the others act: the
+            counterfactual of one lever alone (same draws), for the cost per extra firm of
+            each lever.
+        values: override of drawn quantities by dotted path (for sweeps and calibration);
+            `competition.batch_quantile.<tier>` fixes that title's batches at a quantile of
+            their distribution (sensitivity analysis; `sim/engine/batches.py`).
+        origin: the first year whose batches are not known: batches published for earlier
+            years are used as published, later ones drawn (`sim/engine/batches.py`). None: every
+            batch published so far is known (a forecast); a backtest sets its origin.
+        firm_history: firm columns (names of `COLUMNS`) to copy at the end of every year into
+            `firm_history[name]`, one array per year, base year first. A run otherwise keeps
+            yearly aggregates only (`history`), so its memory does not grow with the years.
+        relax: stages of the funnel to lift (names of `RELAXATIONS`); empty: the model as is.
+        funnel: also count each year, per title, the candidates (alive firms whose level lets
+            them apply for it) and the eligible ones (meeting its criteria), for `srdi
+            diagnose`. Off by default: it reads the criteria of every candidate, not only of
+            the firms that apply. Nothing else in the run changes.
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario | str | Path,
+        seed: int | np.random.SeedSequence | None = None,
+        levers_on: bool = True,
+        values: dict[str, float] | None = None,
+        firm_history: tuple[str, ...] = (),
+        origin: int | None = None,
+        levers_off: Collection[str] = (),
+        relax: frozenset[str] | set[str] | tuple[str, ...] = frozenset(),
+        funnel: bool = False,
+    ) -> None:
+        unknown = [name for name in firm_history if name not in COLUMNS]
+        if set(levers_off) - set(LEVER_NAMES):
+            raise ValueError(
+                f"levers_off: unknown levers {sorted(set(levers_off) - set(LEVER_NAMES))}; "
+                f"known: {list(LEVER_NAMES)}"
+            )
+        if unknown:
+            raise ValueError(
+                f"firm_history: unknown firm columns {unknown}; known: {list(COLUMNS)}"
+            )
+        self.relax = frozenset(relax)
+        self.funnel = funnel
+        if self.relax - RELAXATIONS.keys():
+            raise ValueError(
+                f"relax: unknown stages {sorted(self.relax - RELAXATIONS.keys())}; "
+                f"known: {list(RELAXATIONS)}"
+            )
+        root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+        super().__init__(rng=root)
+        self.scenario = scenario if isinstance(scenario, Scenario) else load(scenario)
+        self._measured = measured(self.scenario.targets)  # targets the model counts itself
+        self.ladder = self.scenario.ladder()
+        self.top = self.ladder.top
+        self.levers_on = levers_on
+        self.levers_off = frozenset(levers_off)
+        streams = _streams(root)
+        self._streams = streams
+        self.bring_in_rng = np.random.default_rng(streams["bring_in"])
+        self.p, self.competition = draw_inputs(self.scenario, root, values, origin)
+        self.period = self.scenario.period
+        self.year = self.period.base_year
+        self.origin = origin
+        self.firms = FirmPopulation()
+        # the key of the streams new firms' attributes are drawn from (firms.FirmDraws)
+        self.firm_key = streams["baseline"].generate_state(1, np.uint64)[0]
+        self._create_baseline()
+        self._allocate_births(np.random.default_rng(streams["births"]))
+        self.levers = (
+            build_levers(self.scenario.levers, self.p, self.ladder, self.levers_off)
+            if levers_on
+            else []
+        )
+        for lever in self.levers:  # set-up a lever needs (the firms it may bring in)
+            lever.prepare(self)
+        awards = next((lv for lv in self.levers if lv.name == "awards"), None)
+        self.awards = awards
+        self.city = City(self, awards)
+        self.evaluators = {}
+        # one evaluator per granting level present (a scenario's local tier may be a city's)
+        granting = ["province", "national"] + [t.granted_by for t in self.ladder.tiers]
+        for g in dict.fromkeys(granting):
+            levels = [k for k in range(1, self.top + 1) if self.ladder.tier(k).granted_by == g]
+            self.evaluators[g] = Evaluator(self, g, levels)
+        self._evaluator_of = {
+            k: self.evaluators[self.ladder.tier(k).granted_by] for k in range(1, self.top + 1)
+        }
+        # first year each level can be granted (ladder `available_from`); a title the scenario's
+        # baseline counts holders of is in place from the base year
+        self._available_from = [None] + [
+            None if t.id in self.scenario.baseline.counts else t.available_from
+            for t in self.ladder.tiers
+        ]
+        self.history: list[YearRecord] = []
+        self.firm_history: dict[str, list[np.ndarray]] = {name: [] for name in firm_history}
+        self.datacollector = mesa.DataCollector(model_reporters=self._reporters())
+        self.streams = Streams(streams["dynamics"], PURPOSES)
+        # random variates drawn for firms so far, by kind (what benchmarks/run.py's floor draws)
+        self.random_numbers = {"uniform": 0, "normal": 0, "poisson": 0}
+        self._buffers: dict[str, np.ndarray] = {}  # work arrays kept from year to year
+        # the base year as the first record: the state every forecast starts from
+        self.brought_in = np.zeros(self.top + 1, dtype=np.int64)
+        self._reset_funnel()
+        zeros = np.zeros(self.top + 1, dtype=np.int64)
+        self.collect(zeros, zeros, zeros, zeros)
+        # mesa keeps each model's agent-id counter in a class-level dict (`Agent._ids`), which
+        # holds the model, and all its firms, for the life of the process; this model adds no
+        # agent after set-up, so its counter is dropped and a finished run can be freed
+        mesa.Agent._ids.pop(self, None)
+
+    # --- set-up ------------------------------------------------------------------------------
+    def _create_baseline(self) -> None:
+        """Firms at the end of the base year: counts per title from the scenario's baseline."""
+        at_least = np.zeros(self.top + 2)
+        for tier_id in self.scenario.baseline.counts:
+            at_least[self.ladder.level(tier_id)] = self.p[f"baseline.counts.{tier_id}"]
+        # a missing count inherits the one above it; stocks cannot rise with the level
+        for k in range(self.top, 0, -1):
+            at_least[k] = max(at_least[k], at_least[k + 1])
+        exactly = (at_least[1:-1] - at_least[2:]).astype(int)
+        counts = np.concatenate([[int(self.p["baseline.candidates"])], exactly])
+        self.firms.add(create_titled(counts, self.ladder, self.p, self.firm_key, self.year))
+        self.n_base = self.firms.n
+
+    def _allocate_births(self, rng: np.random.Generator) -> None:
+        """Pre-draw the candidates born in each year of the period (not alive until then)."""
+        self.birth_blocks: dict[int, np.ndarray] = {}
+        years = self.period.years
+        # by inversion, so that a higher inflow adds births without re-dealing the others
+        inflow = np.full(len(years), float(self.p["baseline.candidate_inflow_per_year"]))
+        born = kernels.poisson_from_uniform(inflow, rng.random(len(years)))
+        # room for every firm of the run: the births, and the most firms levers can bring in
+        lever = (
+            self.scenario.levers.bring_in
+            if self.levers_on and "bring_in" not in self.levers_off
+            else None
+        )
+        most_brought_in = (
+            int(round(self.p["levers.bring_in.firms_per_year"])) * len(years) if lever else 0
+        )
+        self.firms.reserve(self.firms.n + int(born.sum()) + most_brought_in)
+        for i, (year, n_born) in enumerate(zip(years, born, strict=True)):
+            draws = FirmDraws(self.firm_key, BIRTH_GROUP_0 + i)  # each year its own group
+            cols = draw_firms(int(n_born), 0, self.p, draws, self.year)
+            cols["alive"] = np.zeros(n_born, dtype=bool)
+            cols["years_in_niche"] = np.ones(n_born, dtype=np.int16)
+            self.birth_blocks[year] = self.firms.add(cols)
+        self.n_native = self.firms.n
+
+    def _reporters(self) -> dict:
+        """DataCollector columns, one row per simulated year: the year, holders of at least
+        each title, new titles of each, and the money spent that year."""
+        rep = {"year": lambda m: m.year}
+        for k, t in enumerate(self.ladder.tiers, start=1):
+            rep[t.id] = lambda m, k=k: int(m.history[-1].at_least[k])
+            rep[f"new_{t.id}"] = lambda m, k=k: int(m.history[-1].new[k])
+        rep["cost_yuan"] = lambda m: float(sum(m.history[-1].cost.values()))
+        return rep
+
+    # --- random numbers ----------------------------------------------------------------------
+    def _year_shock_draw(self) -> float:
+        """This year's common growth shock (one number for the whole place)."""
+        ss = self._streams["dynamics"]
+        rng = np.random.default_rng(
+            np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, self.year))
+        )
+        return float(self.p["economy.year_shock_sd"] * rng.standard_normal())
+
+    def key(self, purpose: str) -> np.uint64:
+        """This year's key for one purpose (a name of `PURPOSES`)."""
+        return self.streams.key(self.year, purpose)
+
+    def uniform(self, purpose: str, rows: np.ndarray | None = None) -> np.ndarray:
+        """This year's uniforms of firms `rows` (all firms if None) for one purpose.
+
+        A firm's number depends on its identity (`draw_id`), the year and the purpose only,
+        whichever other rows are drawn and however many firms there are (common random
+        numbers).
+        """
+        ids = self.firms.draw_id if rows is None else self.firms.draw_id[rows]
+        self.random_numbers["uniform"] += ids.size
+        return uniforms(self.key(purpose), ids)
+
+    def normal(self, purpose: str, rows: np.ndarray | None = None) -> np.ndarray:
+        """This year's standard normals of firms `rows` (all firms if None) for one purpose."""
+        ids = self.firms.draw_id if rows is None else self.firms.draw_id[rows]
+        self.random_numbers["normal"] += ids.size
+        return normals(self.key(purpose), ids)
+
+    # --- the year ----------------------------------------------------------------------------
+    def step(self) -> None:
+        """One year of the cycle."""
+        self.year += 1
+        self.city.reset_year()
+        self.brought_in = np.zeros(self.top + 1, dtype=np.int64)
+        self._reset_funnel()
+        self.entry()
+        self.select()
+        self.finance()
+        self.grow_and_invest()
+        self.invest()
+        newly, applied = self.recognise()
+        lost, reviewed = self.re_review()
+        self.pay_awards()
+        self.exit()
+        self.collect(newly, lost, reviewed, applied)
+        self.running = self.year < self.period.end  # mesa.batch_run stops at the period's end
+
+    def _reset_funnel(self) -> None:
+        """The year's funnel counts that `collect` records besides new, applied and lost."""
+        self.candidates = np.zeros(self.top + 1, dtype=np.int64)
+        self.eligible = np.zeros(self.top + 1, dtype=np.int64)
+        self.closed = np.zeros(self.top + 1, dtype=np.int64)
+        self.titles_available = np.zeros(self.top + 1)
+        self.rivals = np.zeros(self.top + 1)
+
+    def entry(self) -> None:
+        """Candidates born this year come alive; levers bring in titled firms from outside."""
+        born = self.birth_blocks.get(self.year)
+        if born is not None:
+            self.firms.alive[born] = True
+        for lever in self.levers:
+            lever.entry(self)
+
+    def select(self) -> None:
+        """The cultivation pool and the service stewards are assigned for the year (the
+        levers multiply the odds of applying of the firms they serve, `apply_odds`)."""
+        self.firms.apply_odds[:] = 1.0
+        for lever in self.levers:
+            lever.select(self)
+
+    def finance(self) -> None:
+        """Titled firms take policy loans; subsidies with yearly selection are claimed."""
+        f = self.firms
+        f.loan[:] = False
+        for column in ("growth_boost", "rd_log_boost", "debt_added"):  # this year's effects
+            f.column(column)[:] = 0.0
+        for lever in self.levers:
+            lever.finance(self)
+
+    def grow_and_invest(self) -> None:
+        """Every alive firm grows, sets its R&D and receives IP (one compiled pass).
+
+        Revenue: log growth moves by drift, capability, loan and title effects and shocks; the
+        main-business share and debt ratio move toward their capability levels. R&D intensity
+        moves toward its capability level, and cash received last year adds to it. IP arrives
+        as a Poisson count that rises with R&D spending (formulas in `kernels.grow_and_invest`).
+        """
+        f, p = self.firms, self.p
+
+        def v(name: str) -> float:  # plain floats: one compiled signature of the loop
+            return float(p[name])
+
+        rules = kernels.YearRules(
+            drift=v("economy.growth_mean") + self._year_shock_draw(),
+            capability_effect=v("growth.capability_effect"),
+            title_effect=v("growth.title_effect"),
+            shock_sd=v("growth.shock_sd"),
+            adjust_speed=v("firm.adjust_speed"),
+            ratio_shock_sd=v("firm.ratio_shock_sd"),
+            main_share_mean=v("firm.main_share_mean"),
+            main_share_sd=v("firm.main_share_sd"),
+            main_share_capability_loading=v("firm.main_share_capability_loading"),
+            main_share_floor=v("firm.main_share_floor"),
+            debt_ratio_mean=v("firm.debt_ratio_mean"),
+            debt_ratio_sd=v("firm.debt_ratio_sd"),
+            debt_ratio_capability_loading=v("firm.debt_ratio_capability_loading"),
+            debt_ratio_ceiling=v("firm.debt_ratio_ceiling"),
+            rd_log_base=float(np.log(v("rd.base_intensity"))),
+            rd_capability_effect=v("rd.capability_effect"),
+            rd_adjust_speed=v("rd.adjust_speed"),
+            rd_shock_sd=v("rd.shock_sd"),
+            rd_max_intensity=v("rd.max_intensity"),
+            ip_rd_elasticity=v("ip.rd_elasticity"),
+            ip_capability_effect=v("ip.capability_effect"),
+            ip_class1_rate=v("ip.class1_rate"),
+            ip_class2_rate=v("ip.class2_rate"),
+        )
+        keys = np.array([self.key(name) for name in kernels.GROW_INVEST_DRAWS], dtype=np.uint64)
+        n_alive = int(np.count_nonzero(f.alive))
+        # room for every IP draw the search may leave to the exact inverse (two per firm)
+        rows = np.empty(2 * n_alive, dtype=np.int64)
+        rates = np.empty(2 * n_alive, dtype=np.float64)
+        ip_class = np.empty(2 * n_alive, dtype=np.int8)
+        ip_rate = self._scratch("ip_rate", f.n, np.float32)
+        left = kernels.grow_and_invest(
+            f.alive, f.tier, f.growth_boost, f.rd_log_boost, f.debt_added, f.capability,
+            f.revenue_yuan, f.revenue_prev_yuan, f.growth, f.growth_prev, f.years_in_niche,
+            f.main_share, f.debt_ratio,
+            f.rd_intensity, f.rd_intensity_prev, f.rd_boost, f.ip_class1, f.ip_class2,
+            f.draw_id, rules, keys, rows, rates, ip_class, ip_rate,
+        )  # fmt: skip
+        self.random_numbers["normal"] += 4 * n_alive  # growth, rd, main_share, debt_ratio
+        self.random_numbers["poisson"] += 2 * n_alive  # IP of each class
+        for c, column in ((1, "ip_class1"), (2, "ip_class2")):
+            sel = ip_class[:left] == c
+            if sel.any():
+                r = rows[:left][sel]
+                u = uniforms(self.key(column), f.draw_id[r])  # the uniforms the kernel used
+                counts = kernels.poisson_exact(rates[:left][sel], u)
+                getattr(f, column)[r] += counts.astype(COLUMNS[column][0])
+
+    @property
+    def ip_rate(self) -> np.ndarray:
+        """This year's IP arrival rate (before the class rates) of the firms alive this year."""
+        return self._scratch("ip_rate", self.firms.n, np.float32)[self.firms.alive]
+
+    def _scratch(self, name: str, size: int, dtype, fill: int = 0) -> np.ndarray:
+        """A work array of `size` kept from year to year (no fresh memory pages each year).
+
+        A new array starts at `fill`; keeping it so between uses is the user's part.
+        """
+        buf = self._buffers.get(name)
+        if buf is None or buf.size < size:
+            buf = np.full(max(size, self.firms.capacity), fill, dtype=dtype)
+            self._buffers[name] = buf
+        return buf[:size]
+
+    def invest(self) -> None:
+        """R&D rewards (a lever's `invest`), judged on this year's R&D and paid at year end."""
+        for lever in self.levers:
+            lever.invest(self)
+
+    def granted(self, level: int, year: int) -> bool:
+        """Whether the title at `level` can be granted in `year` (ladder `available_from`)."""
+        first = self._available_from[level]
+        return first is None or year >= first
+
+    def step_below(self, level: int, year: int) -> int:
+        """The level a firm must hold to apply for `level` in `year`: the highest title below
+        it that could already be granted before `year` (the pool if none)."""
+        return max(j for j in range(level) if j == 0 or self.granted(j, year - 1))
+
+    def recognise(self) -> tuple[np.ndarray, np.ndarray]:
+        """Eligible firms one level below a title apply and are approved: one step a year.
+
+        Before a title exists (`available_from`), firms below it apply for the title above it
+        directly; a firm is granted at most one title a year, the highest it can get (titles are
+        judged from the top down; outside such a year each firm can try one title only).
+        An applicant is an eligible firm whose apply draw falls under its chance of applying
+        (`kernels.applicants`); the draw is checked first, so that the criteria are read for the
+        firms that would apply only (the same firms either way: the chance does not depend on
+        eligibility). A firm that may try two titles has the same apply draw for both.
+
+        It records the places available (`titles_available`, `rivals`) and, with `funnel`,
+        counts per title the candidates (alive firms whose start level lets them apply for it,
+        not granted a higher title this year) and the eligible ones among them. Relaxed `apply`:
+        the applicants are the eligible candidates; relaxed `titles`: every applicant is titled.
+        """
+        f, p = self.firms, self.p
+        start = f.tier.copy()
+        newly = np.zeros(self.top + 1, dtype=np.int64)
+        applied = np.zeros(self.top + 1, dtype=np.int64)
+        awards = self.awards
+        below = np.full(self.top + 1, -1, dtype=np.int64)
+        base = np.zeros(self.top + 1)
+        for k in range(1, self.top + 1):
+            if self.granted(k, self.year):
+                below[k] = self.step_below(k, self.year)
+                tier_id = self.ladder.tier(k).id
+                base[k] = p.get(f"apply.base.{tier_id}.{self.year}", p[f"apply.base.{tier_id}"])
+        # room for every (firm, level) pair that may apply: levels a start level can target
+        targets = max(int(np.sum((below >= 0) & (below <= s) & (np.arange(self.top + 1) > s)))
+                      for s in range(self.top + 1))  # fmt: skip
+        all_rows = self._scratch("applicant_rows", f.n * max(targets, 1), np.int64)
+        all_levels = self._scratch("applicant_levels", f.n * max(targets, 1), np.int8)
+        n_applying, n_drawn = kernels.applicants(
+            start, f.alive, f.draw_id, f.highest_tier, f.awarded_yuan, f.revenue_yuan,
+            f.apply_odds, below, base, awards.amount if awards else np.zeros(self.top + 1),
+            self.key("apply"), bool(awards and awards.once_per_firm),
+            float(p["apply.award_elasticity"]), all_rows, all_levels,
+        )  # fmt: skip
+        all_rows, all_levels = all_rows[:n_applying], all_levels[:n_applying]
+        self.random_numbers["uniform"] += n_drawn
+        for k in range(self.top, 0, -1):
+            if below[k] < 0:  # not granted this year
+                continue
+            self.titles_available[k] = (
+                self.competition.quota_of(k, self.year)
+                if self.competition.rationed.get(k, False)
+                else np.inf
+            )
+            if self.competition.rationed.get(k, False):
+                self.rivals[k] = self._evaluator_of[k].rivals(k)
+            if self.funnel or "apply" in self.relax:
+                # candidates: at a start level that may apply for k, not granted a higher title
+                waiting = np.flatnonzero(
+                    f.alive & (start >= below[k]) & (start < k) & (f.tier == start)
+                )
+                eligible = waiting[self.ladder.meets(k, f.values(waiting))]
+                self.candidates[k] = waiting.size
+                self.eligible[k] = eligible.size
+            if "apply" in self.relax:
+                applicants = eligible
+            else:
+                applying = all_rows[all_levels == k]
+                # not granted a higher title earlier in this loop
+                applying = applying[f.tier[applying] == start[applying]]
+                if applying.size == 0:
+                    continue
+                applicants = applying[self.ladder.meets(k, f.values(applying))]
+            applied[k] = applicants.size
+            if "titles" in self.relax:
+                approved = applicants
+            else:
+                approved = self._evaluator_of[k].approve(k, applicants)
+            first = f.highest_tier[approved] < k
+            f.tier[approved] = k
+            f.title_year[approved] = self.year
+            f.highest_tier[approved] = np.maximum(f.highest_tier[approved], k)
+            newly[k] = approved.size
+            for lever in self.levers:
+                lever.recognised(self, k, approved, first)
+        return newly, applied
+
+    def re_review(self) -> tuple[np.ndarray, np.ndarray]:
+        """Titles past their validity are re-reviewed; failing firms drop one level."""
+        f, p = self.firms, self.p
+        lost = np.zeros(self.top + 1, dtype=np.int64)
+        reviewed = np.zeros(self.top + 1, dtype=np.int64)
+        validity = np.array([0] + [t.validity_years for t in self.ladder.tiers], dtype=np.int64)
+        holders = self._scratch("due_rows", f.n, np.int64)
+        n_due = kernels.due_for_re_review(
+            f.alive, f.tier, f.title_year, validity, self.year, holders
+        )
+        holders = holders[:n_due]
+        held = f.tier[holders]
+        # levels in ascending order: a firm that fails drops to a level already reviewed
+        for k in range(1, self.top + 1):
+            due = holders[held == k]
+            if due.size == 0:
+                continue
+            meets = self.ladder.meets(k, f.values(due))
+            fail_p = np.where(
+                meets, p["re_review.fail_if_eligible"], p["re_review.fail_if_ineligible"]
+            )
+            fails = self.uniform("re_review", due) < fail_p
+            if "re_review" in self.relax:
+                fails[:] = False
+            # a failing firm drops to the highest title below that exists this year
+            f.tier[due[fails]] = max(j for j in range(k) if j == 0 or self.granted(j, self.year))
+            f.title_year[due] = self.year
+            lost[k] = np.count_nonzero(fails)
+            reviewed[k] = due.size
+            passed = due[~fails]
+            for lever in self.levers:
+                lever.re_reviewed(self, k, passed)
+        return lost, reviewed
+
+    def pay_awards(self) -> None:
+        """The city settles the year's cash claims under the award rules and budget."""
+        self.city.pay()
+
+    def exit(self) -> None:
+        """Firms close with a hazard that falls with the title held (none if `closures` is
+        relaxed); the closures of each level are counted in `closed`."""
+        f, p = self.firms, self.p
+        if "closures" in self.relax:
+            return
+        hazard = np.array(
+            [p["exit.hazard.pool"]] + [p[f"exit.hazard.{t}"] for t in self.ladder.ids],
+            dtype=np.float64,
+        )
+        self.random_numbers["uniform"] += int(np.count_nonzero(f.alive))
+        kernels.close_firms(
+            f.alive, f.draw_id, f.in_pool, f.tier, hazard, self.key("exit"), self.closed
+        )
+
+    def collect(
+        self, newly: np.ndarray, lost: np.ndarray, reviewed: np.ndarray, applied: np.ndarray
+    ) -> None:
+        """Record the year: firms per level, new titles, losses, reviews, pool, costs."""
+        f = self.firms
+        exactly, highest, pool_size = kernels.tally(
+            f.alive, f.tier, f.highest_tier, f.in_pool, self.top
+        )
+        at_least = np.cumsum(exactly[::-1])[::-1]
+        ever = np.cumsum(highest[::-1])[::-1]
+        if not self.history:  # the base year: titles held then are not counted as cultivated
+            self._ever_base = ever.copy()
+            # ... except those of a title created in the first year: its first list
+            created = self.scenario.baseline.created_in_start_year
+            for k in sorted((self.ladder.level(t) for t in created), reverse=True):
+                self._ever_base[k] = self._ever_base[k + 1] if k < self.top else 0
+        ever = ever - self._ever_base if self.history else np.zeros_like(ever)
+        self.history.append(
+            YearRecord(
+                year=self.year,
+                exactly=exactly,
+                at_least=at_least,
+                new=newly,
+                ever=ever,
+                lost=lost,
+                reviewed=reviewed,
+                applied=applied,
+                candidates=self.candidates if self.funnel else None,
+                eligible=self.eligible if self.funnel else None,
+                closed=self.closed,
+                titles_available=self.titles_available,
+                rivals=self.rivals,
+                brought_in=self.brought_in.copy(),
+                pool_size=int(pool_size),
+                cost=dict(self.city.cost),
+                budget_left=float(self.city.budget_left),
+                measures={key: KINDS[t.kind].measure(self, t) for key, t in self._measured.items()},
+            )
+        )
+        for name, years in self.firm_history.items():
+            years.append(f.column(name).copy())
+        if len(self.history) > 1:
+            # one DataCollector row per simulated year, the base year left out: mesa's
+            # batch_run reads row `steps - 1`, which is then the year just run
+            self.datacollector.collect(self)
+
+    # --- running and looking -----------------------------------------------------------------
+    def run_model(self) -> None:
+        """Step through every year of the scenario's period."""
+        while self.year < self.period.end:
+            self.step()
+
+    def discard_firms(self) -> None:
+        """Let go of the firm arrays and work buffers, most of a finished run's memory.
+
+        The model and its mesa agents refer to each other, so CPython frees a finished model
+        only when its cycle collector runs, which large numpy arrays do not prompt: a process
+        running many replications would hold several finished populations at once. Runners
+        that only need `history` call this when a run is done; the model cannot step after it.
+        """
+        self.firms = FirmPopulation(0)
+        self._buffers.clear()
+        self.birth_blocks = {}
+        self.levers = []  # a lever may hold firms still to bring in
+        self.running = False
+
+    def firm(self, i: int) -> Firm:
+        """Firm `i` as one object."""
+        return self.firms.firm(i)
+
+    def explain(self, i: int, tier_id: str) -> list[Explanation]:
+        """For firm `i`, which criteria of `tier_id` it meets and which it fails."""
+        return self.ladder.explain(tier_id, self.firms.values(), i)
+
+
+__all__ = ["GrowthModel", "City", "Evaluator", "YearRecord", "RELAXATIONS", "COLUMNS", "NATIVE"]

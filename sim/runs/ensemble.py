@@ -1,0 +1,503 @@
+"""Monte Carlo replications: seeds, target probabilities, counts, costs, counterfactuals.
+
+Replication r runs with child r of `SeedSequence(seed).spawn(runs)`, drawn in the parent
+before any work is dispatched, so results are identical whatever the number of workers. The
+counterfactual (every lever off) runs on the same child seeds: common random numbers, so
+the difference is the firms attributable to the policy. With `by_lever`, each lever is also
+switched off alone on the same seeds: the firms each lever brings, and what each costs per
+extra firm (`EnsembleResult.lever_attribution`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.engine import competition
+from sim.engine.model import RELAXATIONS, GrowthModel
+from sim.levers import LEVER_NAMES
+from sim.runs import summary
+from sim.runs.executor import executor
+from sim.scenario import Scenario, check_values, target_kinds
+from sim.scenario.target_kinds import KINDS
+
+log = logging.getLogger(__name__)
+
+METRICS = ("at_least", "exactly", "new", "ever", "lost", "reviewed", "applied", "brought_in")
+# closures and places of each title, recorded in every run; the candidates and eligible firms
+# of each title only in runs asked for the funnel (`srdi diagnose`)
+PLACES = ("closed", "titles_available", "rivals")
+FUNNEL = ("candidates", "eligible")
+QUANTILES = (0.05, 0.5, 0.95)
+TARGET_COLUMNS = (
+    "id", "tier", "kind", "year", "value", "probability", "mc_se", "expected", "p05", "p95",
+    "stretch", "stretch_probability", "source",
+)  # fmt: skip
+
+
+def run_replication(
+    scenario: Scenario,
+    seed: np.random.SeedSequence,
+    levers_on: bool = True,
+    values: dict[str, float] | None = None,
+    levers_off: tuple[str, ...] = (),
+    relax: frozenset[str] = frozenset(),
+    funnel: bool = False,
+) -> dict[str, np.ndarray]:
+    """One run of the model; arrays over (year, level) and (year, lever). `levers_off`: levers
+    left off while the others act; `relax`: stages of the funnel lifted
+    (`model.RELAXATIONS`); `funnel`: also count each title's candidates and eligible firms."""
+    model = GrowthModel(
+        scenario, seed=seed, levers_on=levers_on, values=values, levers_off=levers_off,
+        relax=relax, funnel=funnel,
+    )  # fmt: skip
+    model.run_model()
+    h = model.history
+    metrics = METRICS + PLACES + (FUNNEL if funnel else ())
+    out = {m: np.stack([getattr(r, m) for r in h]) for m in metrics}
+    out["pool_size"] = np.array([r.pool_size for r in h])
+    for key, t in target_kinds.measured(scenario.targets).items():
+        out[key] = target_kinds.measure_series(t, np.array([r.measures[key] for r in h]))
+    out["cost"] = np.array([[r.cost[name] for name in LEVER_NAMES] for r in h])
+    model.discard_firms()
+    return out
+
+
+def _run_chunk(task: dict[str, Any]) -> list[dict[str, np.ndarray]]:
+    """Run one chunk of a pass: consecutive replications from `task["first"]` on."""
+    return [
+        run_replication(
+            task["scenario"], s, task["levers_on"], task["values"], task["levers_off"],
+            task["relax"], task["funnel"],
+        )
+        for s in task["seeds"]
+    ]  # fmt: skip
+
+
+@dataclass
+class EnsembleResult:
+    """Every replication's yearly outcomes, with and without the levers.
+
+    `values`: the quantities fixed by the caller (`values=` of `run_ensemble`, `--set`).
+    `lever_off`: per lever of the scenario, the replications with that lever alone off (same
+    seeds); None when not run (`by_lever=False`).
+    """
+
+    scenario: Scenario
+    seed: int | None
+    years: list[int]
+    tiers: list[str]
+    runs: dict[str, np.ndarray]
+    counterfactual: dict[str, np.ndarray] | None = None
+    values: dict[str, float] = field(default_factory=dict)
+    lever_off: dict[str, dict[str, np.ndarray]] | None = None
+    elapsed_seconds: float = 0.0
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_runs(self) -> int:
+        return self.runs["at_least"].shape[0]
+
+    def _year_index(self, year: int) -> int:
+        return self.years.index(year)
+
+    def _level(self, tier: str) -> int:
+        return self.tiers.index(tier) + 1
+
+    def outcome(self, target, runs: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        """Per replication, the value a target is judged on."""
+        runs = self.runs if runs is None else runs
+        kind = KINDS[target.kind]
+        level = self._level(target.tier) if kind.per_tier else 0
+        return kind.outcome(runs, target, self._year_index(target.year), level)
+
+    def notes(self) -> list[str]:
+        """What the output should say about its inputs: no targets or levers, baseline counts
+        converted or made by default (`Scenario.notes_for_forecast`), and how titles are
+        granted where the place's context lacks data (`competition.notes`)."""
+        sc = self.scenario
+        comp = competition.build(
+            sc.place.level,
+            sc.province,
+            self.tiers,
+            self.years[1:],
+            competition.ALL_PUBLISHED,
+            np.random.default_rng(0),  # the notes do not depend on the draws
+        )
+        return sc.notes_for_forecast() + list(dict.fromkeys(comp.notes))
+
+    def targets(self) -> pd.DataFrame:
+        """Probability of reaching each target, with its Monte Carlo standard error (a table
+        with no rows, and the same columns, for a scenario without targets)."""
+        rows = []
+        for t in self.scenario.targets:
+            x = self.outcome(t)
+            p, se = summary.reach(x, t.value)
+            p05, _, p95 = summary.band(x)
+            row = {
+                "id": t.id,
+                "tier": t.tier,
+                "kind": t.kind,
+                "year": t.year,
+                "value": t.value,
+                "probability": p,
+                "mc_se": se,
+                "expected": float(np.mean(x)),
+                "p05": p05,
+                "p95": p95,
+                "stretch": t.stretch,
+                "stretch_probability": (
+                    summary.probability(x, t.stretch) if t.stretch is not None else None
+                ),
+                "source": t.source,
+            }
+            if self.counterfactual is not None:
+                row["probability_without_levers"] = summary.probability(
+                    self.outcome(t, self.counterfactual), t.value
+                )
+            rows.append(row)
+        columns = list(TARGET_COLUMNS)
+        if self.counterfactual is not None:
+            columns.append("probability_without_levers")
+        return pd.DataFrame(rows, columns=columns)
+
+    def counts(self) -> pd.DataFrame:
+        """Per tier, metric and year: mean and 5/50/95 % quantiles over replications."""
+        rows = []
+        for metric in ("at_least", "exactly", "new", "ever"):
+            arr = self.runs[metric]
+            q = np.quantile(arr, QUANTILES, axis=0)
+            mean = arr.mean(axis=0)
+            for k, tier in enumerate(self.tiers, start=1):
+                for y, year in enumerate(self.years):
+                    rows.append(
+                        {
+                            "tier": tier,
+                            "metric": metric,
+                            "year": year,
+                            "mean": float(mean[y, k]),
+                            "p05": float(q[0, y, k]),
+                            "p50": float(q[1, y, k]),
+                            "p95": float(q[2, y, k]),
+                        }
+                    )
+        return pd.DataFrame(rows)
+
+    def cost(self) -> pd.DataFrame:
+        """Money per lever and year (yuan): mean and 5/95 % quantiles over replications."""
+        rows = []
+        c = self.runs["cost"]
+        for j, lever in enumerate(LEVER_NAMES):
+            if not c[:, :, j].any():
+                continue
+            for y, year in enumerate(self.years[1:], start=1):
+                x = c[:, y, j]
+                rows.append(
+                    {
+                        "lever": lever,
+                        "year": year,
+                        "mean_yuan": float(x.mean()),
+                        "p05_yuan": float(np.quantile(x, 0.05)),
+                        "p95_yuan": float(np.quantile(x, 0.95)),
+                    }
+                )
+        return pd.DataFrame(rows, columns=["lever", "year", "mean_yuan", "p05_yuan", "p95_yuan"])
+
+    def total_cost(self) -> np.ndarray:
+        """Per replication, the money spent over the whole period (yuan)."""
+        return self.runs["cost"].sum(axis=(1, 2))
+
+    def attributable(self) -> pd.DataFrame:
+        """Firms holding at least each title (`at_least`), or that reached it after the base
+        year (`ever`), at the end because of the levers (vs. every lever off, same seeds).
+
+        `whole_programme_cost_per_extra_firm_yuan` divides the whole programme's mean cost (every
+        lever) by the tier's extra firms: the same money is divided by each tier's firms, so it
+        is no price of a firm of that tier; `lever_attribution` gives each lever's own."""
+        if self.counterfactual is None:
+            return pd.DataFrame()
+        rows = []
+        total = self.total_cost()
+        end = len(self.years) - 1
+        for k, tier in enumerate(self.tiers, start=1):
+            for metric in ("at_least", "ever"):
+                d = self.runs[metric][:, end, k] - self.counterfactual[metric][:, end, k]
+                mean, p05, p95, se = summary.difference(d)
+                rows.append(
+                    {
+                        "tier": tier,
+                        "metric": metric,
+                        "year": self.years[end],
+                        "mean": mean,
+                        "p05": p05,
+                        "p95": p95,
+                        "mc_se": se,
+                        "whole_programme_cost_per_extra_firm_yuan": float(total.mean() / mean)
+                        if mean > 0
+                        else None,
+                    }
+                )
+        return pd.DataFrame(rows)
+
+    def lever_attribution(self) -> pd.DataFrame:
+        """Per lever of the scenario: what it costs and the firms it brings, each lever switched
+        off alone on the same seeds (common random numbers).
+
+        Columns: `lever`, `tier`, `metric` (`at_least`, `ever`, as in `attributable`), `year`
+        (the last), `extra_firms` (mean over replications of levers on minus this lever off),
+        `p05`, `p95`, `mc_se` (of the mean difference), `lever_cost_yuan` (the lever's own
+        mean spending over the period, levers on), `marginal_cost_yuan` (mean total cost with
+        the levers on minus with this lever off: its own money plus what other levers spend
+        more, or less, because of it), `cost_per_extra_firm_yuan` (lever_cost / extra_firms,
+        empty when it brings none). Levers interact (titles are rationed, awards and stewards
+        act on the same applications), so the levers' extra firms need not add up to the
+        whole programme's. An empty table when not run (`by_lever`)."""
+        columns = [
+            "lever", "tier", "metric", "year", "extra_firms", "p05", "p95", "mc_se",
+            "lever_cost_yuan", "marginal_cost_yuan", "cost_per_extra_firm_yuan",
+        ]  # fmt: skip
+        if not self.lever_off:
+            return pd.DataFrame(columns=columns)
+        rows = []
+        end = len(self.years) - 1
+        total = self.total_cost()
+        for lever, off in self.lever_off.items():
+            own = float(self.runs["cost"][:, :, LEVER_NAMES.index(lever)].sum(axis=1).mean())
+            marginal = float((total - off["cost"].sum(axis=(1, 2))).mean())
+            for k, tier in enumerate(self.tiers, start=1):
+                for metric in ("at_least", "ever"):
+                    d = self.runs[metric][:, end, k] - off[metric][:, end, k]
+                    mean, p05, p95, se = summary.difference(d)
+                    rows.append(
+                        {
+                            "lever": lever,
+                            "tier": tier,
+                            "metric": metric,
+                            "year": self.years[end],
+                            "extra_firms": mean,
+                            "p05": p05,
+                            "p95": p95,
+                            "mc_se": se,
+                            "lever_cost_yuan": own,
+                            "marginal_cost_yuan": marginal,
+                            "cost_per_extra_firm_yuan": own / mean if mean > 0 else None,
+                        }
+                    )
+        return pd.DataFrame(rows, columns=columns)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything a planner needs, as plain JSON-ready values."""
+        t = self.targets()
+        tot = self.total_cost()
+        doc = self.scenario.document
+        return {
+            "scenario": self.scenario.place.id,
+            "place": self.scenario.place.name,
+            "document": (doc.number or doc.title) if doc is not None else None,
+            "runs": self.n_runs,
+            "seed": self.seed,
+            "years": self.years,
+            "targets": _records(t),
+            "counts": _records(self.counts()),
+            "cost": {
+                "total_yuan": {
+                    "mean": float(tot.mean()),
+                    "p05": float(np.quantile(tot, 0.05)),
+                    "p95": float(np.quantile(tot, 0.95)),
+                },
+                "by_lever": _records(self.cost()),
+            },
+            "attributable": _records(self.attributable()),
+            "lever_attribution": (
+                _records(self.lever_attribution()) if self.lever_off is not None else None
+            ),
+            "set": dict(self.values),
+            "has_targets": bool(self.scenario.targets),
+            "has_levers": self.scenario.has_levers,
+            "notes": self.notes(),
+            "elapsed_seconds": round(self.elapsed_seconds, 3),
+            **self.meta,
+        }
+
+
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    out = []
+    for rec in df.to_dict(orient="records"):
+        out.append(
+            {
+                k: (None if isinstance(v, float) and math.isnan(v) else _plain(v))
+                for k, v in rec.items()
+            }
+        )
+    return out
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def _stack(results: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    return {k: np.stack([r[k] for r in results]) for k in results[0]}
+
+
+# What a replication costs, for `estimate_seconds`: CPU per firm-year of the national forecast
+# (benchmarks/national.md: 335 ns) and the fixed cost of one small replication (Hebi: about
+# 14 ms of CPU each, benchmarks/results.md). An estimate to warn users, good to about 2x.
+SECONDS_PER_FIRM_YEAR = 335e-9
+SECONDS_PER_REPLICATION = 0.014
+
+
+def estimate_seconds(
+    scenario: Scenario,
+    runs: int,
+    counterfactual: bool = True,
+    workers: int = 1,
+    by_lever: bool = False,
+) -> float:
+    """Roughly how long `run_ensemble` will take: the firms of the base year, the candidates
+    born and the firms brought in, over the period, at the benchmarked cost per firm-year;
+    `by_lever` adds one pass per lever of the scenario."""
+    from sim.scenario.parameters import central
+
+    p = central(scenario.specs())
+    years = len(scenario.period.years)
+    counts = [v for k, v in p.items() if k.startswith("baseline.counts.")]
+    firms = (
+        p["baseline.candidates"]
+        + max(counts, default=0.0)
+        + (p["baseline.candidate_inflow_per_year"] + p.get("levers.bring_in.firms_per_year", 0.0))
+        * years
+    )
+    passes = 2 if counterfactual and scenario.has_levers else 1
+    if by_lever:
+        passes += len(levers_of(scenario))
+    per_run = SECONDS_PER_REPLICATION + firms * years * SECONDS_PER_FIRM_YEAR
+    return passes * runs * per_run / max(1, min(workers, os.cpu_count() or 1))
+
+
+def levers_of(scenario: Scenario) -> list[str]:
+    """The levers a scenario sets, in `LEVER_NAMES` order."""
+    return [name for name in LEVER_NAMES if getattr(scenario.levers, name) is not None]
+
+
+def run_ensemble(
+    scenario: Scenario,
+    runs: int = 1000,
+    seed: int | None = 0,
+    counterfactual: bool = True,
+    workers: int = 1,
+    values: dict[str, float] | None = None,
+    progress: Callable[[int], None] | None = None,
+    by_lever: bool = False,
+    relax: frozenset[str] | set[str] = frozenset(),
+    funnel: bool = False,
+    scheduler: str | None = None,
+    connect_timeout: float | None = None,
+) -> EnsembleResult:
+    """Run `runs` replications (and their counterfactuals) of a scenario.
+
+    Args:
+        scenario: the validated scenario.
+        runs: number of replications.
+        seed: root seed; replication r uses child r of `SeedSequence(seed).spawn(runs)`.
+        counterfactual: also run every replication with the levers off (for a scenario without
+            levers, the forecast itself: not run twice).
+        workers: worker processes (1 = in this process), or the workers of the Dask
+            LocalCluster with ``scheduler="local"``; not used with a scheduler's address.
+            Results do not depend on it.
+        values: fixed values for drawn quantities, by dotted path.
+        progress: called with the number of replications just finished.
+        by_lever: also run every replication once per lever with that lever alone off (one
+            more pass per lever), for `EnsembleResult.lever_attribution`.
+        relax: stages of the funnel lifted in every run, the counterfactual's too
+            (`sim.engine.model.RELAXATIONS`; `srdi diagnose`). Same seeds: a relaxation's effect is
+            its own, not the draws'.
+        funnel: also record each title's candidates and eligible firms per year (`runs`
+            keys "candidates" and "eligible"; slower: every candidate's criteria are read).
+        scheduler: None (this process or local processes), ``"local"`` (a Dask LocalCluster
+            of `workers` workers) or a Dask scheduler's address (``tcp://host:8786``); every
+            pass is sent in chunks and gathered in replication order (`sim.runs.executor`).
+        connect_timeout: seconds to wait for a Dask scheduler (default
+            `sim.runs.executor.CONNECT_TIMEOUT`).
+
+    Raises:
+        SchedulerUnreachable: no scheduler answered at `scheduler` (nothing was run).
+    """
+    import time
+
+    if runs < 1:
+        raise ValueError(f"runs must be at least 1, got {runs}")
+    start = time.perf_counter()
+    seeds = np.random.SeedSequence(seed).spawn(runs)
+    # each pass: (key, levers on, levers left off); without levers the counterfactual is the
+    # forecast itself (same seeds, nothing to turn off)
+    passes: list[tuple[Any, bool, tuple[str, ...]]] = [(True, True, ())]
+    if counterfactual and scenario.has_levers:
+        passes.append((False, False, ()))
+    if by_lever:
+        passes += [(name, True, (name,)) for name in levers_of(scenario)]
+    results: dict[Any, list] = {}
+    if values:
+        check_values(scenario, values)  # refused here, before any worker starts
+    relax = frozenset(relax)
+    if relax - RELAXATIONS.keys():
+        raise ValueError(
+            f"relax: unknown stages {sorted(relax - RELAXATIONS.keys())}; "
+            f"known: {list(RELAXATIONS)}"
+        )
+    scheduler = scheduler or None
+    workers = max(1, workers if scheduler else min(workers, os.cpu_count() or 1))
+    if workers == 1 and scheduler is None:
+        for key, on, off in passes:
+            results[key] = []
+            for s in seeds:
+                results[key].append(run_replication(scenario, s, on, values, off, relax, funnel))
+                if progress:
+                    progress(1 / len(passes))
+    else:
+        with executor(workers, scheduler, connect_timeout) as (submit, label, n_workers):
+            log.info("%d replications x %d passes on %s", runs, len(passes), label)
+            chunk = max(1, math.ceil(runs / (n_workers * 8)))
+            tasks = [
+                {
+                    "pass": key, "first": i, "scenario": scenario, "seeds": seeds[i : i + chunk],
+                    "levers_on": on, "values": values, "levers_off": off, "relax": relax,
+                    "funnel": funnel,
+                }
+                for key, on, off in passes
+                for i in range(0, runs, chunk)
+            ]  # fmt: skip
+            parts: dict[Any, dict[int, list]] = {key: {} for key, _, _ in passes}
+            for task, part in submit(_run_chunk, tasks):
+                parts[task["pass"]][task["first"]] = part
+                if progress:
+                    progress(len(part) / len(passes))
+        # in replication order, whatever order the chunks finished in
+        results = {key: [r for i in sorted(p) for r in p[i]] for key, p in parts.items()}
+    period = scenario.period
+    with_levers = _stack(results[True])
+    without = None
+    if counterfactual:
+        without = _stack(results[False]) if False in results else with_levers
+    return EnsembleResult(
+        scenario=scenario,
+        seed=seed,
+        years=[period.base_year, *period.years],
+        tiers=scenario.tier_ids,
+        runs=with_levers,
+        counterfactual=without,
+        values=dict(values or {}),
+        lever_off={name: _stack(results[name]) for name in levers_of(scenario)}
+        if by_lever
+        else None,
+        elapsed_seconds=time.perf_counter() - start,
+    )
