@@ -27,8 +27,8 @@ SCOPE = (
     "sim.engine.model.xǁGrowthModelǁre_review",
     "sim.engine.model.xǁGrowthModelǁgranted",
     "sim.engine.model.xǁGrowthModelǁstep_below",
-    "sim.engine.model.xǁEvaluatorǁ__init__",
-    "sim.engine.model.xǁEvaluatorǁapprove",
+    "sim.engine.agents.xǁEvaluatorǁ__init__",
+    "sim.engine.agents.xǁEvaluatorǁapprove",
     "sim.runs.ensemble.xǁEnsembleResultǁoutcome",
     "sim.runs.ensemble.xǁEnsembleResultǁtargets",
 )

@@ -158,7 +158,8 @@ def test_replication_cases_need_the_replications(tmp_path):
 
 
 def test_a_real_sweep_records_each_replications_draws_and_discover_reads_them(tmp_path):
-    from sim.engine.model import GrowthModel, draw_inputs
+    from sim.engine.inputs import draw_inputs
+    from sim.engine.model import GrowthModel
     from sim.scenario import load
 
     out = tmp_path / "sweep"

@@ -66,6 +66,41 @@ class YearRules(NamedTuple):
     ip_class2_rate: float
 
 
+def year_rules(p, drift: float) -> YearRules:
+    """The year's rules from the replication's parameters (`p`, by dotted name) and this year's
+    drift (growth mean plus the year's common shock), as plain floats: one compiled signature
+    of `grow_and_invest`."""
+
+    def v(name: str) -> float:
+        return float(p[name])
+
+    return YearRules(
+        drift=drift,
+        capability_effect=v("growth.capability_effect"),
+        title_effect=v("growth.title_effect"),
+        shock_sd=v("growth.shock_sd"),
+        adjust_speed=v("firm.adjust_speed"),
+        ratio_shock_sd=v("firm.ratio_shock_sd"),
+        main_share_mean=v("firm.main_share_mean"),
+        main_share_sd=v("firm.main_share_sd"),
+        main_share_capability_loading=v("firm.main_share_capability_loading"),
+        main_share_floor=v("firm.main_share_floor"),
+        debt_ratio_mean=v("firm.debt_ratio_mean"),
+        debt_ratio_sd=v("firm.debt_ratio_sd"),
+        debt_ratio_capability_loading=v("firm.debt_ratio_capability_loading"),
+        debt_ratio_ceiling=v("firm.debt_ratio_ceiling"),
+        rd_log_base=float(np.log(v("rd.base_intensity"))),
+        rd_capability_effect=v("rd.capability_effect"),
+        rd_adjust_speed=v("rd.adjust_speed"),
+        rd_shock_sd=v("rd.shock_sd"),
+        rd_max_intensity=v("rd.max_intensity"),
+        ip_rd_elasticity=v("ip.rd_elasticity"),
+        ip_capability_effect=v("ip.capability_effect"),
+        ip_class1_rate=v("ip.class1_rate"),
+        ip_class2_rate=v("ip.class2_rate"),
+    )
+
+
 @numba.njit(cache=True, inline="always")
 def poisson_search(lam: float, u: float) -> int:
     """Smallest k with P(X <= k) >= u for X ~ Poisson(lam); -1 when left to the exact inverse.

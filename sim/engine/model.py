@@ -35,7 +35,8 @@ from pathlib import Path
 import mesa
 import numpy as np
 
-from sim.engine import competition, kernels, rationing
+from sim.engine import kernels
+from sim.engine.agents import City, Evaluator
 from sim.engine.firms import (
     BIRTH_GROUP_0,
     COLUMNS,
@@ -46,11 +47,11 @@ from sim.engine.firms import (
     create_titled,
     draw_firms,
 )
+from sim.engine.inputs import child_streams, draw_inputs
 from sim.engine.ladder import Explanation
 from sim.engine.streams import Streams, normals, uniforms
-from sim.levers import LEVER_NAMES, build_levers, cash_to_rd_shares
-from sim.scenario import Scenario, check_values, load
-from sim.scenario.parameters import draw
+from sim.levers import LEVER_NAMES, build_levers
+from sim.scenario import Scenario, load
 from sim.scenario.target_kinds import KINDS, measured
 
 # What a firm's random numbers are for; each (year, purpose) has its own key (streams.py).
@@ -73,60 +74,6 @@ RELAXATIONS = {
     "budget": "the awards' yearly budget cap is lifted (every award claimed is paid)",
     "bring_in": "every firm the plan brings in a year arrives (success rate 1)",
 }
-# Child streams of the model's seed sequence.
-STREAMS = ("parameters", "baseline", "births", "dynamics", "bring_in", "competition")
-
-
-def _streams(root: np.random.SeedSequence) -> dict[str, np.random.SeedSequence]:
-    """The model's child streams (`STREAMS`) of a replication's seed sequence."""
-    # children derived without spawning: `spawn` would mutate the caller's SeedSequence, and a
-    # second model on the same seed (the counterfactual) would get different streams
-    return {
-        name: np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, i))
-        for i, name in enumerate(STREAMS)
-    }
-
-
-def draw_inputs(
-    scenario: Scenario,
-    seed: int | np.random.SeedSequence | None,
-    values: dict[str, float] | None = None,
-    origin: int | None = None,
-) -> tuple[dict[str, float], competition.Competition]:
-    """What a replication draws before any firm exists: every quantity's value (`values`
-    replacing their draws) and the competition (places per rationed title and year).
-
-    `GrowthModel` starts from exactly these, so a sweep can record a replication's uncertain
-    inputs (`sim.runs.sweep`, ``--replications``) without running it again.
-    """
-    root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-    streams = _streams(root)
-    p = draw(scenario.specs(), np.random.default_rng(streams["parameters"]))
-    if values:
-        check_values(scenario, values)  # a misspelt path or a share of 5 is an error
-        p.update(values)
-    # an undated rate set explicitly (here or in the scenario's parameters) applies to every
-    # year: dated defaults (`<name>.<year>`) that are not set explicitly too are dropped
-    explicit = set(values or ()) | set(scenario.parameters)
-    for name in [k for k in p if k.rsplit(".", 1)[-1].isdigit()]:
-        if name not in explicit and name.rsplit(".", 1)[0] in explicit:
-            del p[name]
-    period = scenario.period
-    comp = competition.build(
-        scenario.place.level,
-        scenario.province,
-        scenario.tier_ids,
-        list(range(period.base_year + 1, period.end + 1)),
-        origin if origin is not None else competition.ALL_PUBLISHED,
-        np.random.default_rng(streams["competition"]),
-        scale=p["competition.quota_scale"],
-        batch_quantiles={
-            t: p[competition.BATCH_QUANTILE + t]
-            for t in scenario.tier_ids
-            if competition.BATCH_QUANTILE + t in p
-        },
-    )
-    return p, comp
 
 
 @dataclass
@@ -155,130 +102,6 @@ class YearRecord:
     # criteria costs about a quarter more time on the national scenario
     candidates: np.ndarray | None = None  # firms that could apply for each title this year
     eligible: np.ndarray | None = None  # candidates meeting the title's criteria
-
-
-class City(mesa.Agent):
-    """The city government: collects cash claims on its budget, pays them, books other costs."""
-
-    def __init__(self, model: GrowthModel, awards) -> None:
-        super().__init__(model)
-        self.awards = awards
-        # per lever (LEVER_NAMES order), the share of its cash a firm spends on R&D next year
-        self.rd_share_of_cash = cash_to_rd_shares(model.p)
-        self.reset_year()
-
-    def reset_year(self) -> None:
-        self.claims: list[tuple[str, np.ndarray, np.ndarray]] = []
-        self.cost = dict.fromkeys(LEVER_NAMES, 0.0)
-        capped = self.awards is not None and "budget" not in self.model.relax
-        self.budget_left = self.awards.budget if capped else np.inf
-
-    def claim(self, lever: str, idx: np.ndarray, amount: np.ndarray) -> None:
-        """Register cash owed to firms `idx` by `lever`, paid in the awards phase."""
-        if idx.size:
-            self.claims.append((lever, np.asarray(idx), np.asarray(amount, dtype=np.float64)))
-
-    def spend(self, lever: str, amount: float) -> None:
-        """Book non-cash spending (services, fee subsidies, firms brought in)."""
-        self.cost[lever] += float(amount)
-
-    def pay(self) -> None:
-        """Settle the year's claims: highest only per firm if the rules say so, budget last.
-
-        The budget binds on title awards; when it runs out, firms are paid in a random order
-        (a lottery among the year's claims) until it is spent.
-        """
-        if not self.claims:
-            return
-        model: GrowthModel = self.model
-        f = model.firms
-        lever_ids = np.concatenate(
-            [np.full(i.size, LEVER_NAMES.index(lv)) for lv, i, _ in self.claims]
-        )
-        idx = np.concatenate([i for _, i, _ in self.claims])
-        amt = np.concatenate([a for _, _, a in self.claims])
-        keep = amt > 0
-        lever_ids, idx, amt = lever_ids[keep], idx[keep], amt[keep]
-        if self.awards is not None and self.awards.highest_only and idx.size > 1:
-            # per firm, keep the single largest claim (ties: the earlier lever)
-            best = model._scratch("best_claim", f.n, np.int64, fill=-1)
-            sel = kernels.highest_claims(idx, amt, lever_ids, best)
-            lever_ids, idx, amt = lever_ids[sel], idx[sel], amt[sel]
-        award_lever = LEVER_NAMES.index("awards")
-        capped = lever_ids == award_lever
-        if np.isfinite(self.budget_left) and amt[capped].sum() > self.budget_left:
-            pos = np.flatnonzero(capped)
-            u = model.uniform("apply", idx[pos])  # the firms' apply draws: a deterministic lottery
-            pos = pos[np.argsort(u)]  # ties only between one firm's claims; same order every run
-            ok = np.cumsum(amt[pos]) <= self.budget_left
-            drop = pos[~ok]
-            amt[drop] = 0.0
-        paid_awards = amt[capped].sum()
-        self.budget_left -= paid_awards
-        for k, name in enumerate(LEVER_NAMES):
-            m = lever_ids == k
-            if m.any():
-                self.cost[name] += float(amt[m].sum())
-        # cash effects on next year's R&D (`rd_boost` was spent, and zeroed, this year)
-        np.add.at(f.awarded_yuan, idx, np.where(capped, amt, 0.0).astype(np.float32))
-        share = self.rd_share_of_cash[lever_ids]
-        boost = share * amt / np.maximum(f.revenue_yuan[idx], 1.0)
-        np.add.at(f.rd_boost, idx, boost.astype(np.float32))
-
-
-class Evaluator(mesa.Agent):
-    """An evaluator of titles (the province or MIIT): approves applicants, re-reviews holders."""
-
-    def __init__(self, model: GrowthModel, granted_by: str, levels: list[int]) -> None:
-        super().__init__(model)
-        self.granted_by = granted_by
-        self.levels = levels
-        self.approval = {k: model.p[f"approval.{model.ladder.tier(k).id}"] for k in levels}
-
-    def approve(self, level: int, applicants: np.ndarray) -> np.ndarray:
-        """Indices of the applicants approved at `level` this year.
-
-        A rationed title (`GrowthModel.competition`): the applicants compete for the year's
-        places on their evaluation score with noise (`rationing.py`), with the rest of the
-        evaluator's pool as an aggregate where the place is part of a larger one. The score is
-        the applicant's log R&D spending, standardised among the year's applicants (R&D scale
-        and intensity are what every title's criteria weigh most), times
-        `competition.score_weight`. A title granted on its criteria: each applicant passes the
-        evaluator's checks at the rate `approval.<tier>` (a dated `approval.<tier>.<year>`
-        takes precedence).
-        """
-        m = self.model
-        u = m.uniform("approve", applicants)
-        if not m.competition.rationed.get(level, False):
-            rate = m.p.get(f"approval.{m.ladder.tier(level).id}.{m.year}", self.approval[level])
-            return applicants[u < rate]
-        if applicants.size == 0:
-            return applicants
-        spend = np.log(np.maximum(m.firms.values(applicants)("rd_spend_yuan"), 1.0))
-        sd = float(spend.std())
-        z = (spend - spend.mean()) / sd if sd > 0 else np.zeros_like(spend)
-        log_weight = m.p["competition.score_weight"] * z
-        rest_log_weight = (
-            float(np.log(np.mean(np.exp(log_weight)))) - m.p["competition.place_strength"]
-        )
-        quota = m.competition.quota_of(level, m.year)
-        won = rationing.approve(log_weight, u, quota, self.rivals(level), rest_log_weight)
-        return applicants[won]
-
-    def rivals(self, level: int) -> float:
-        """Applicants from outside the place for a rationed title this year (0 when the whole
-        pool is simulated): per firm of the province holding the title below, at last year end."""
-        m = self.model
-        if m.competition.whole_pool:
-            return 0.0
-        tier_id = m.ladder.tier(level).id
-        below = m.ladder.level(competition.APPLIES_FROM[tier_id])
-        return m.competition.rest_applicants(
-            tier_id,
-            m.year,
-            float(m.history[-1].at_least[below]),
-            m.p[f"competition.applicants_per_holder.{tier_id}"],
-        )
 
 
 class GrowthModel(mesa.Model):
@@ -344,7 +167,7 @@ class GrowthModel(mesa.Model):
         self.top = self.ladder.top
         self.levers_on = levers_on
         self.levers_off = frozenset(levers_off)
-        streams = _streams(root)
+        streams = child_streams(root)
         self._streams = streams
         self.bring_in_rng = np.random.default_rng(streams["bring_in"])
         self.p, self.competition = draw_inputs(self.scenario, root, values, origin)
@@ -538,33 +361,8 @@ class GrowthModel(mesa.Model):
         """
         f, p = self.firms, self.p
 
-        def v(name: str) -> float:  # plain floats: one compiled signature of the loop
-            return float(p[name])
-
-        rules = kernels.YearRules(
-            drift=v("economy.growth_mean") + self._year_shock_draw(),
-            capability_effect=v("growth.capability_effect"),
-            title_effect=v("growth.title_effect"),
-            shock_sd=v("growth.shock_sd"),
-            adjust_speed=v("firm.adjust_speed"),
-            ratio_shock_sd=v("firm.ratio_shock_sd"),
-            main_share_mean=v("firm.main_share_mean"),
-            main_share_sd=v("firm.main_share_sd"),
-            main_share_capability_loading=v("firm.main_share_capability_loading"),
-            main_share_floor=v("firm.main_share_floor"),
-            debt_ratio_mean=v("firm.debt_ratio_mean"),
-            debt_ratio_sd=v("firm.debt_ratio_sd"),
-            debt_ratio_capability_loading=v("firm.debt_ratio_capability_loading"),
-            debt_ratio_ceiling=v("firm.debt_ratio_ceiling"),
-            rd_log_base=float(np.log(v("rd.base_intensity"))),
-            rd_capability_effect=v("rd.capability_effect"),
-            rd_adjust_speed=v("rd.adjust_speed"),
-            rd_shock_sd=v("rd.shock_sd"),
-            rd_max_intensity=v("rd.max_intensity"),
-            ip_rd_elasticity=v("ip.rd_elasticity"),
-            ip_capability_effect=v("ip.capability_effect"),
-            ip_class1_rate=v("ip.class1_rate"),
-            ip_class2_rate=v("ip.class2_rate"),
+        rules = kernels.year_rules(
+            p, drift=float(p["economy.growth_mean"]) + self._year_shock_draw()
         )
         keys = np.array([self.key(name) for name in kernels.GROW_INVEST_DRAWS], dtype=np.uint64)
         n_alive = int(np.count_nonzero(f.alive))
@@ -831,4 +629,4 @@ class GrowthModel(mesa.Model):
         return self.ladder.explain(tier_id, self.firms.values(), i)
 
 
-__all__ = ["GrowthModel", "City", "Evaluator", "YearRecord", "RELAXATIONS", "COLUMNS", "NATIVE"]
+__all__ = ["GrowthModel", "YearRecord", "RELAXATIONS", "COLUMNS", "NATIVE"]

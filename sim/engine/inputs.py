@@ -1,0 +1,65 @@
+"""What a replication draws before any firm exists: the values of every quantity and the
+places of every rationed title (the competition), from the replication's own child streams."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.engine import competition
+from sim.scenario import Scenario, check_values
+from sim.scenario.parameters import draw
+
+# Child streams of the model's seed sequence.
+STREAMS = ("parameters", "baseline", "births", "dynamics", "bring_in", "competition")
+
+
+def child_streams(root: np.random.SeedSequence) -> dict[str, np.random.SeedSequence]:
+    """The model's child streams (`STREAMS`) of a replication's seed sequence."""
+    # children derived without spawning: `spawn` would mutate the caller's SeedSequence, and a
+    # second model on the same seed (the counterfactual) would get different streams
+    return {
+        name: np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, i))
+        for i, name in enumerate(STREAMS)
+    }
+
+
+def draw_inputs(
+    scenario: Scenario,
+    seed: int | np.random.SeedSequence | None,
+    values: dict[str, float] | None = None,
+    origin: int | None = None,
+) -> tuple[dict[str, float], competition.Competition]:
+    """What a replication draws before any firm exists: every quantity's value (`values`
+    replacing their draws) and the competition (places per rationed title and year).
+
+    `GrowthModel` starts from exactly these, so a sweep can record a replication's uncertain
+    inputs (`sim.runs.sweep`, ``--replications``) without running it again.
+    """
+    root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    streams = child_streams(root)
+    p = draw(scenario.specs(), np.random.default_rng(streams["parameters"]))
+    if values:
+        check_values(scenario, values)  # a misspelt path or a share of 5 is an error
+        p.update(values)
+    # an undated rate set explicitly (here or in the scenario's parameters) applies to every
+    # year: dated defaults (`<name>.<year>`) that are not set explicitly too are dropped
+    explicit = set(values or ()) | set(scenario.parameters)
+    for name in [k for k in p if k.rsplit(".", 1)[-1].isdigit()]:
+        if name not in explicit and name.rsplit(".", 1)[0] in explicit:
+            del p[name]
+    period = scenario.period
+    comp = competition.build(
+        scenario.place.level,
+        scenario.province,
+        scenario.tier_ids,
+        list(range(period.base_year + 1, period.end + 1)),
+        origin if origin is not None else competition.ALL_PUBLISHED,
+        np.random.default_rng(streams["competition"]),
+        scale=p["competition.quota_scale"],
+        batch_quantiles={
+            t: p[competition.BATCH_QUANTILE + t]
+            for t in scenario.tier_ids
+            if competition.BATCH_QUANTILE + t in p
+        },
+    )
+    return p, comp
