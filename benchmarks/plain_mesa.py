@@ -448,6 +448,7 @@ class PlainModel(mesa.Model):
             list(range(self.year + 1, self.end + 1)),
             competition.ALL_PUBLISHED,
             self.rng,
+            p,
             scale=p["competition.quota_scale"],
         )
         self._levers(sc.levers if levers_on else None)

@@ -5,9 +5,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.engine.batches import SIGMA_ONE_BATCH, PublishedBatch, StatedGoal, plan_batches
+from sim.engine.batches import BatchSpread, PublishedBatch, StatedGoal, plan_batches
 from sim.engine.rationing import _cutoff_by_bisection, approve, cutoff_rate, expected_approved
+from sim.scenario.parameters import central, defaults
 
+SPREAD = BatchSpread.of(central(defaults()))  # the shipped assumptions (parameters.yaml)
 BATCHES = [248, 1584, 2930, 4328, 3671]  # national little giants 2019-2023
 
 
@@ -116,50 +118,50 @@ def test_no_places_no_titles():
 
 
 def test_published_batches_are_used_as_published():
-    plan = plan_batches(published(), [], 2024, list(range(2019, 2026)))
+    plan = plan_batches(published(), [], 2024, list(range(2019, 2026)), SPREAD)
     drawn = plan.draw(list(range(2019, 2026)), np.random.default_rng(0))
     assert [drawn[y] for y in range(2019, 2024)] == BATCHES
 
 
 def test_the_median_follows_the_last_change_until_the_goal_is_in_reach():
     goal = [StatedGoal("cumulative", 10_000, 2025, published_year=2021)]
-    plan = plan_batches(published(), goal, 2022, list(range(2022, 2026)))
+    plan = plan_batches(published(), goal, 2022, list(range(2022, 2026)), SPREAD)
     assert plan.median[2022] == pytest.approx(2930 + 1346)  # 5,238 to go: the batch grows
     assert plan.median[2023] == plan.median[2022]  # 962 to go: the batch that meets it holds
     assert plan.median[2025] == plan.median[2023]  # the goal is met: the level holds
-    no_goal = plan_batches(published(), [], 2022, [2022, 2023])
+    no_goal = plan_batches(published(), [], 2022, [2022, 2023], SPREAD)
     assert no_goal.median[2023] == pytest.approx(2930 + 2 * 1346)
 
 
 def test_a_single_pilot_batch_gives_a_wide_spread_around_its_level():
-    plan = plan_batches(published(), [], 2020, [2020, 2021])
+    plan = plan_batches(published(), [], 2020, [2020, 2021], SPREAD)
     assert plan.median == {2020: 248, 2021: 248}
-    assert plan.sigma == SIGMA_ONE_BATCH
+    assert plan.sigma == SPREAD.sigma_one_batch
     assert plan.quantiles(2020, [0.95])[0] > 6 * 248  # batch 2 (1,584) inside the interval
-    two = plan_batches(published(), [], 2021, [2021])
-    assert two.sigma < SIGMA_ONE_BATCH
+    two = plan_batches(published(), [], 2021, [2021], SPREAD)
+    assert two.sigma < SPREAD.sigma_one_batch
 
 
 def test_a_goal_not_yet_published_is_not_known():
     goal = [StatedGoal("cumulative", 3_000, 2025, published_year=2022)]
-    plan = plan_batches(published(), goal, 2021, [2021, 2022, 2023])
+    plan = plan_batches(published(), goal, 2021, [2021, 2022, 2023], SPREAD)
     assert plan.median[2023] > plan.median[2022] > plan.median[2021]
 
 
 def test_after_a_cut_the_level_holds():
-    plan = plan_batches(published(), [], 2024, [2024, 2025])
+    plan = plan_batches(published(), [], 2024, [2024, 2025], SPREAD)
     assert plan.median[2024] == plan.median[2025] == 3671
 
 
 def test_a_per_year_goal_sets_the_level():
     henan = published([100, 928, 1183], first=2020)
     goal = [StatedGoal("per_year", 1000, 2025, published_year=2022)]
-    plan = plan_batches(henan, goal, 2023, [2023, 2024, 2025])
+    plan = plan_batches(henan, goal, 2023, [2023, 2024, 2025], SPREAD)
     assert plan.median == {2023: 1000, 2024: 1000, 2025: 1000}
 
 
 def test_spread_grows_with_the_horizon_and_the_median_holds():
-    plan = plan_batches(published(), [], 2024, [2024, 2025])
+    plan = plan_batches(published(), [], 2024, [2024, 2025], SPREAD)
     assert plan.log_sd[2025] > plan.log_sd[2024]
     rng = np.random.default_rng(7)
     draws = np.array([plan.draw([2024, 2025], rng)[2025] for _ in range(4000)])
@@ -171,12 +173,31 @@ def test_spread_grows_with_the_horizon_and_the_median_holds():
 
 def test_no_published_batch_is_an_error():
     with pytest.raises(ValueError, match="no batch published before 2019"):
-        plan_batches(published(), [], 2019, [2019])
+        plan_batches(published(), [], 2019, [2019], SPREAD)
 
 
 def test_a_partial_year_is_forecast_and_stays_above_its_bound():
     henan = published([100, 928, 1183], first=2020) + [PublishedBatch(2023, 551, 551, True)]
-    plan = plan_batches(henan, [], 2024, [2023, 2024])
+    plan = plan_batches(henan, [], 2024, [2023, 2024], SPREAD)
     assert 2023 in plan.median and plan.median[2023] > 1183
     rng = np.random.default_rng(0)
     assert min(plan.draw([2023, 2024], rng)[2023] for _ in range(500)) >= 551
+
+
+def test_the_spread_assumptions_are_parameters_a_run_can_set():
+    """The batch spread and the share spread are read from the replication's values
+    (sim/data/parameters.yaml), so `--set` and sweeps can vary them."""
+    from pathlib import Path
+
+    from sim.engine.inputs import draw_inputs
+    from sim.scenario import load, parse_settings
+
+    wide = dict(central(defaults()), **{"batches.sigma_one_batch": 1.0})
+    assert plan_batches(published()[:1], [], 2020, [2020], BatchSpread.of(wide)).sigma == 1.0
+    hebi = load(Path(__file__).resolve().parents[1] / "scenarios" / "hebi.yaml")
+    fixed = "competition.batch_quantile.national_little_giant=0.5"  # MIIT's batches held
+    seeds = [np.random.SeedSequence(s) for s in range(4)]
+    for share_sd, distinct in (("0", 1), ("0.2", 4)):
+        values = parse_settings(hebi, [fixed, f"competition.share_log_sd={share_sd}"])
+        quotas = {draw_inputs(hebi, s, values)[1].quota_of(3, 2025) for s in seeds}
+        assert len(quotas) == distinct  # without a spread Henan's share is its last one

@@ -11,10 +11,11 @@ import pytest
 from cli_helper import srdi
 
 from sim.engine import competition
-from sim.engine.batches import PublishedBatch, plan_batches
+from sim.engine.batches import BatchSpread, PublishedBatch, plan_batches
 from sim.errors import ScenarioErrors
 from sim.runs.sensitivity import inputs, screen, sensitivity
 from sim.scenario import check_values, load
+from sim.scenario.parameters import central, defaults
 
 ROOT = Path(__file__).resolve().parents[1]
 HEBI = ROOT / "scenarios" / "hebi.yaml"
@@ -63,7 +64,7 @@ def test_inputs_are_the_ranges_the_calibrated_parameters_and_the_batches():
 def test_a_fixed_batch_quantile_draws_that_quantile_and_leaves_the_stream_as_it_was():
     published = [PublishedBatch(2019, 248, 248), PublishedBatch(2020, 1584, 1584),
                  PublishedBatch(2021, 2930, 2930)]  # fmt: skip
-    plan = plan_batches(published, [], 2022, [2022, 2023])
+    plan = plan_batches(published, [], 2022, [2022, 2023], BatchSpread.of(central(defaults())))
     a, b = np.random.default_rng(5), np.random.default_rng(5)
     fixed = plan.draw([2022, 2023], a, quantile=0.9)
     plan.draw([2022, 2023], b)
@@ -80,7 +81,7 @@ def test_a_batch_quantile_moves_the_places_a_city_competes_for():
 
     def quota(q):
         comp = competition.build("city", "Henan", sc.tier_ids, years, competition.ALL_PUBLISHED,
-                                 np.random.default_rng(0),
+                                 np.random.default_rng(0), central(sc.specs()),
                                  batch_quantiles={"national_little_giant": q})  # fmt: skip
         return comp.quota_of(3, 2025), comp.quota_of(2, 2025)
 

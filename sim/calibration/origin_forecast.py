@@ -13,7 +13,7 @@ From origin O (the first year forecast), knowing only what was published before 
   simulated at 1/`scale` of its firms (quotas scaled alike) and counts are scaled back.
 * **A province's series** follow from the national run: its share of the national count at
   its last published count before O (the same information "repeat the last value" has), with
-  a log spread of `competition.SHARE_LOG_SD` per replication, times the national batches,
+  a log spread of `competition.share_log_sd` per replication, times the national batches,
   losses and provincial lists of the run that follow. Henan's provincial lists are drawn from
   its own published batches and goals (henan.yaml).
 
@@ -29,10 +29,11 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from sim.engine.batches import plan_batches
-from sim.engine.competition import SHARE_LOG_SD, published_batches, stated_goals
+from sim.engine.batches import BatchSpread, plan_batches
+from sim.engine.competition import published_batches, stated_goals
 from sim.runs import summary
 from sim.scenario.context import load_context
+from sim.scenario.parameters import central, defaults
 
 SEED = 20261202
 
@@ -74,6 +75,8 @@ def forecast_from(
             print(msg, file=sys.stderr)
 
     nat = _national_runs(origin, runs, scale, workers, quick, say)
+    assumed = central(defaults())  # the batches' and shares' spreads (parameters.yaml)
+    spread, share_log_sd = BatchSpread.of(assumed), assumed["competition.share_log_sd"]
     years = nat["years"]
     idx = {int(y): i for i, y in enumerate(years)}
     lg, prov = 3, 2  # levels of the standard ladder (innovative 1, provincial 2)
@@ -98,7 +101,11 @@ def forecast_from(
         elif region == "Henan" and tier == "provincial_srdi" and measure == "new":
             ctx = load_context("Henan")
             plan = plan_batches(
-                published_batches(ctx, tier), stated_goals(ctx, tier), origin, forecast_years
+                published_batches(ctx, tier),
+                stated_goals(ctx, tier),
+                origin,
+                forecast_years,
+                spread,
             )
             sim = np.full((runs, len(years)), np.nan)
             for r in range(runs):
@@ -111,7 +118,7 @@ def forecast_from(
             share = anchor / np.maximum(base, 1.0)
             if measure == "new":  # a batch: the share of the count held, of the batch
                 share = anchor / np.maximum(national[(tier, "new")][:, idx[anchor_year]], 1.0)
-            share = share * np.exp(SHARE_LOG_SD * rng.standard_normal(runs))
+            share = share * np.exp(share_log_sd * rng.standard_normal(runs))
             flow = national[(tier, "new")].copy()
             if measure == "valid" and tier == "national_little_giant":
                 flow = flow - lost_lg

@@ -16,12 +16,14 @@ each replication draws it from this documented distribution:
 * **Spread.** Around the median path the log batch size moves as a random walk: year h after
   the last published batch has log standard deviation `sigma * sqrt(h)`. `sigma` is the
   root mean square of the rule's own one-year-ahead log errors over the published batches
-  where it had a trend to follow, pooled with a prior `SIGMA_PRIOR` (an assumption) that
-  counts as `PRIOR_WEIGHT` errors; at least `SIGMA_FLOOR`. With a single published batch
+  where it had a trend to follow, pooled with a prior `batches.sigma_prior` that counts as
+  `batches.prior_weight` errors; at least `batches.sigma_floor`. With a single published batch
   there is no trend and no scale: a first batch is often a pilot (MIIT's 248 in 2019 was
-  followed by 1,584; Henan's 100 in 2020 by 928), so the spread is `SIGMA_ONE_BATCH`.
+  followed by 1,584; Henan's 100 in 2020 by 928), so the spread is `batches.sigma_one_batch`.
+  These assumptions, and `batches.floor_share`, live in sim/data/parameters.yaml with their
+  ranges (`BatchSpread`).
 
-Both the goal rule and `SIGMA_ONE_BATCH` were written knowing the batches of 2020-2023 that
+Both the goal rule and `batches.sigma_one_batch` were written knowing the batches of 2020-2023 that
 `srdi backtest` scores: the backtest is in-sample for them (calibration/README.md says so).
 
 The median path is therefore the naive "last change" forecast corrected by the stated goal:
@@ -31,19 +33,29 @@ and what follows from a batch for each place and stock.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.special import ndtri
 
-SIGMA_PRIOR = 0.5  # assumption (range 0.3-1.0): log-sd of a one-year-ahead batch, little data
-SIGMA_FLOOR = 0.15  # assumption: no batch is known to within 15 % a year ahead
-PRIOR_WEIGHT = 2.0  # the prior counts as this many observed errors (assumption, range 1-4)
-SIGMA_ONE_BATCH = 1.5  # assumption (range 1.0-2.0): log-sd after a single (pilot) batch; the
-# 90 % interval spans a factor of about 12 either way
-FLOOR_SHARE = 0.25  # a batch is never forecast below a quarter of the last one
 QUANTILE_CLIP = 1e-6  # a fixed quantile stays this far inside (0, 1): no batch of 0 or infinity
+
+
+@dataclass(frozen=True)
+class BatchSpread:
+    """The assumptions of the batch distribution (sim/data/parameters.yaml, `batches.*`)."""
+
+    sigma_prior: float  # log-sd of a one-year-ahead batch before any error is seen
+    prior_weight: float  # the prior counts as this many observed errors
+    sigma_floor: float  # no batch is known more closely a year ahead
+    sigma_one_batch: float  # log-sd after a single (pilot) batch
+    floor_share: float  # a batch is never forecast below this share of the last one
+
+    @classmethod
+    def of(cls, p: Mapping[str, float]) -> BatchSpread:
+        """The spread from a replication's values (or any mapping of the `batches.*` paths)."""
+        return cls(**{name: float(p[f"batches.{name}"]) for name in cls.__dataclass_fields__})
 
 
 @dataclass(frozen=True)
@@ -131,6 +143,7 @@ def _trend_path(
     years: Sequence[int],
     goal_left: float | None,
     per_year: float | None,
+    floor_share: float,
 ) -> dict[int, float]:
     """Median batches for `years` after the published `levels` (year, size), oldest first."""
     last_year, last = levels[-1]
@@ -145,7 +158,7 @@ def _trend_path(
     for year in range(last_year + 1, max(years, default=last_year) + 1):
         if goal_left is not None and goal_left <= level + slope:
             slope = 0.0  # this batch reaches the goal (or it is met): no further growth
-        level = max(level + slope, FLOOR_SHARE * last)
+        level = max(level + slope, floor_share * last)
         if goal_left is not None:
             goal_left -= level
         if year in years:
@@ -158,9 +171,10 @@ def plan_batches(
     goals: Sequence[StatedGoal],
     origin: int,
     years: Sequence[int],
+    spread: BatchSpread,
 ) -> BatchPlan:
     """The batch distribution for `years`, knowing the batches and goals published before
-    `origin` (the first year forecast)."""
+    `origin` (the first year forecast), with the assumptions of `spread`."""
     bounds = {b.year: b.low for b in published if b.lower_bound and b.year < origin}
     known = sorted(
         (b for b in published if b.year < origin and not b.lower_bound), key=lambda b: b.year
@@ -177,20 +191,20 @@ def plan_batches(
     per_year = [g for g in goals_known if g.kind == "per_year" and g.by > levels[-1][0]]
     per_year_level = max(g.value for g in per_year) if per_year else None
     forecast_years = [y for y in years if y > levels[-1][0]]
-    median = _trend_path(levels, forecast_years, goal_left, per_year_level)
+    median = _trend_path(levels, forecast_years, goal_left, per_year_level, spread.floor_share)
     # the rule's own one-year-ahead log errors where it had a trend to follow (two published
-    # batches or more), pooled with the prior as if it were PRIOR_WEIGHT such errors
+    # batches or more), pooled with the prior as if it were `prior_weight` such errors
     errors = []
     for i in range(2, len(levels)):
-        step = _trend_path(levels[:i], [levels[i][0]], None, None)
+        step = _trend_path(levels[:i], [levels[i][0]], None, None, spread.floor_share)
         errors.append(np.log(levels[i][1] / step[levels[i][0]]))
+    weight = spread.prior_weight
     sigma = float(
         np.sqrt(
-            (PRIOR_WEIGHT * SIGMA_PRIOR**2 + np.sum(np.square(errors)))
-            / (PRIOR_WEIGHT + len(errors))
+            (weight * spread.sigma_prior**2 + np.sum(np.square(errors))) / (weight + len(errors))
         )
     )
-    sigma = max(sigma, SIGMA_FLOOR) if len(levels) >= 2 else SIGMA_ONE_BATCH
+    sigma = max(sigma, spread.sigma_floor) if len(levels) >= 2 else spread.sigma_one_batch
     last_year = levels[-1][0]
     log_sd = {y: sigma * np.sqrt(y - last_year) for y in median}
     pub = {b.year: b for b in known}

@@ -31,7 +31,7 @@ from functools import cache
 
 import numpy as np
 
-from sim.engine.batches import PublishedBatch, StatedGoal, plan_batches
+from sim.engine.batches import BatchSpread, PublishedBatch, StatedGoal, plan_batches
 from sim.scenario.context import Context, as_of_year
 from sim.scenario.context import load_context as _load_context
 
@@ -45,7 +45,6 @@ APPLIES_FROM = {
 BATCH_QUANTILE = "competition.batch_quantile."  # + tier id: a run's batches fixed at a quantile
 ALL_PUBLISHED = 10_000  # an origin after every published batch: a forecast knows them all
 PROVINCIAL_TIERS = ("innovative_sme", "provincial_srdi")
-SHARE_LOG_SD = 0.2  # assumption (range 0.1-0.4): year-to-year log spread of a province's share
 
 
 @cache
@@ -171,6 +170,7 @@ def build(
     years: list[int],
     origin: int,
     rng: np.random.Generator,
+    p: Mapping[str, float],
     scale: float = 1.0,
     batch_quantiles: Mapping[str, float] | None = None,
 ) -> Competition:
@@ -178,12 +178,15 @@ def build(
 
     `tier_ids[k-1]` is the id of level k. Draws consume the generator in a fixed order: the
     national batches by tier, then the province's share, then the province's own lists.
+    `p` holds the assumptions of the draws (`batches.*`, `competition.share_log_sd`; a
+    replication's values, or any mapping with those paths).
     `scale` multiplies every quota: the share of the pool simulated (calibration runs the
     country at 1/50). `batch_quantiles` (tier id -> quantile) fixes that title's batches at a
     quantile of their distribution instead of drawing them (`BatchPlan.draw`), for sensitivity
     analysis; the generator is consumed as without it.
     """
     fixed = dict(batch_quantiles or {})
+    spread = BatchSpread.of(p)
     national = load_context("national")
     comp = Competition(rationed={}, whole_pool=place_level in ("country", "province"))
     level_of = {t: k for k, t in enumerate(tier_ids, start=1)}
@@ -192,7 +195,11 @@ def build(
     for tier in (*NATIONAL_TIERS, "provincial_srdi"):
         if has_batches(national, tier):
             plan = plan_batches(
-                published_batches(national, tier), stated_goals(national, tier), origin, all_years
+                published_batches(national, tier),
+                stated_goals(national, tier),
+                origin,
+                all_years,
+                spread,
             )
             national_quota[tier] = plan.draw(all_years, rng, fixed.get(tier))
     if place_level == "country":
@@ -218,7 +225,7 @@ def build(
                 "of the little-giant batches stands for it (assumption)"
             )
         share = latest_share(ctx, known, origin) * float(
-            np.exp(SHARE_LOG_SD * rng.standard_normal())
+            np.exp(float(p["competition.share_log_sd"]) * rng.standard_normal())
         )
         for year, q in national_quota[tier].items():
             comp.quota[(level_of[tier], year)] = share * q
@@ -226,7 +233,7 @@ def build(
     for tier in PROVINCIAL_TIERS:
         if tier in level_of and has_batches(ctx, tier):
             plan = plan_batches(
-                published_batches(ctx, tier), stated_goals(ctx, tier), origin, all_years
+                published_batches(ctx, tier), stated_goals(ctx, tier), origin, all_years, spread
             )
             province_quota[tier] = plan.draw(all_years, rng, fixed.get(tier))
             for year, q in province_quota[tier].items():

@@ -55,6 +55,7 @@ def draw_inputs(
         list(range(period.base_year + 1, period.end + 1)),
         origin if origin is not None else competition.ALL_PUBLISHED,
         np.random.default_rng(streams["competition"]),
+        p,
         scale=p["competition.quota_scale"],
         batch_quantiles={
             t: p[competition.BATCH_QUANTILE + t]

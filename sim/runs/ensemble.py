@@ -26,6 +26,7 @@ from sim.levers import LEVER_NAMES
 from sim.runs import summary
 from sim.runs.executor import executor
 from sim.scenario import Scenario, check_values, target_kinds
+from sim.scenario.parameters import central
 from sim.scenario.target_kinds import KINDS
 
 log = logging.getLogger(__name__)
@@ -130,6 +131,7 @@ class EnsembleResult:
             self.years[1:],
             competition.ALL_PUBLISHED,
             np.random.default_rng(0),  # the notes do not depend on the draws
+            central(sc.specs()),
         )
         return sc.notes_for_forecast() + list(dict.fromkeys(comp.notes))
 

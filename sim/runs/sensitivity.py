@@ -83,6 +83,7 @@ import pandas as pd
 from sim.engine.competition import BATCH_QUANTILE
 from sim.runs.executor import executor
 from sim.scenario import Scenario, ScenarioError, ScenarioErrors
+from sim.scenario.parameters import central
 
 METHODS = ("sobol", "morris")
 # Sobol: N at which Hebi's total indices change by at most 0.03 from N/2 (0.05 is the bar)
@@ -141,6 +142,7 @@ def inputs(scenario: Scenario) -> list[Input]:
         years,
         competition.ALL_PUBLISHED,
         np.random.default_rng(0),  # which titles are rationed does not depend on the draws
+        central(scenario.specs()),
     )
     for level, tier in enumerate(scenario.tier_ids, start=1):
         if comp.rationed.get(level):

@@ -177,6 +177,12 @@ DRAWN_LAST: tuple[str, ...] = (
     "population.high_tech_capability_effect",
     "population.years_in_niche_tier_step",
     "population.title_age_years",
+    "competition.share_log_sd",
+    "batches.sigma_prior",
+    "batches.prior_weight",
+    "batches.sigma_floor",
+    "batches.sigma_one_batch",
+    "batches.floor_share",
 )
 
 
