@@ -367,7 +367,7 @@ BOMB = "\n".join(
 def test_an_alias_bomb_is_refused_at_once(tmp_path):
     import time
 
-    from sim.runs.sweep import _read_sweep_file
+    from sim.runs.sweep.spec import _read_sweep_file
     from sim.scenario.context import load_context_file
 
     for name, read in (

@@ -1,6 +1,6 @@
 """Statistics over Monte Carlo replications, the same for every output.
 
-A forecast (`EnsembleResult`), a sweep's rows (`sweep.run_chunk`), a diagnosis and a
+A forecast (`EnsembleResult`), a sweep's rows (`sweep.runner.run_chunk`), a diagnosis and a
 comparison all report the same few numbers over replications; they are computed here once:
 
 - `reach`: the probability that an outcome reaches a goal (`x >= goal`: a target is "at least"
