@@ -268,7 +268,7 @@ def run(
 def replication_draws(the_plan: SweepPlan) -> pd.DataFrame:
     """Each replication's uncertain inputs that the design does not vary (``draws.parquet``,
     described in `store`): drawn quantities by path, then ``quota.<tier>.<year>``."""
-    from sim.engine.model import draw_inputs
+    from sim.engine.inputs import draw_inputs
 
     sc = the_plan.scenario
     specs = sc.specs()
