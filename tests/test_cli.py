@@ -177,13 +177,13 @@ def test_the_workbook_holds_every_table_one_sheet_each(hebi_out):
 
 
 def test_a_failing_workbook_leaves_no_half_written_file(tmp_path, monkeypatch):
-    import sim.cli
+    import sim.cli.forecast
 
     def broken(sheets, path):
         Path(path).write_bytes(b"PK\x03\x04 half a workbook")
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(sim.cli, "write_xlsx", broken)
+    monkeypatch.setattr(sim.cli.forecast, "write_xlsx", broken)
     out = tmp_path / "out"
     with pytest.raises(RuntimeError, match="disk full"):
         srdi("forecast", HEBI, "--runs", "2", "--out", out, "-w", "1")

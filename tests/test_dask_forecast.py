@@ -40,7 +40,7 @@ def test_unreachable_scheduler_exits_with_the_address_and_writes_nothing(tmp_pat
     assert r.returncode != 0
     assert f"No Dask scheduler answered at {address}" in r.stderr
     assert "dask scheduler" in r.stderr and "--scheduler local" in r.stderr
-    # the folder is made before the run to check that it takes files (`_writable_folder`)
+    # the folder is made before the run to check that it takes files (`cli.common.writable_folder`)
     assert r.stdout == "" and not any(out.iterdir()), "nothing printed or written"
 
 
