@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from typing import Literal
 
-from sim.scenario.target_kinds import KINDS
-
 Lang = Literal["zh", "en"]
 LANGS: tuple[str, ...] = ("zh", "en")
 
@@ -147,6 +145,10 @@ def target_phrase(target, tier_name: str, lang: Lang) -> str:
     v = f"{target.value:g}"
     if lang == "en" and target.value != 1 and tier_name[-1:].isascii() and tier_name[-1:].isalpha():
         tier_name += "s"  # 20 national little giants
+    # imported here: sim.scenario loads the engine (numba, scipy), which `srdi --help` and
+    # every module that only needs LANGS or WAN should not wait for
+    from sim.scenario.target_kinds import KINDS
+
     kind = KINDS[target.kind]
     pattern = kind.phrase_zh if lang == "zh" else kind.phrase_en
     # the R&D threshold of an rd_intensive_new target; a sweep's table row does not carry it
