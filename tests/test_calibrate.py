@@ -15,6 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sim.calibration import calibrate as cal
+from sim.calibration import fit as fitting
+from sim.calibration import posterior
 from sim.engine.model import GrowthModel
 from sim.scenario import load
 from sim.scenario import parameters as pm
@@ -138,14 +140,14 @@ def test_a_fit_before_a_year_does_not_know_that_years_batches(config, obs):
 
 def test_a_fit_before_a_year_simulates_with_that_origin(config, obs, monkeypatch):
     seen = []
-    monkeypatch.setattr(cal, "Runner", _recording_runner(seen))
+    monkeypatch.setattr(fitting, "Runner", _recording_runner(seen))
     cal.fit(config, obs, before=2022, quick=True, progress=lambda msg: None)
     assert seen and set(seen) == {2022}
 
 
 def test_a_holdout_fit_predicts_with_its_origin(config, obs, monkeypatch):
     seen = []
-    monkeypatch.setattr(cal, "Runner", _recording_runner(seen))
+    monkeypatch.setattr(posterior, "Runner", _recording_runner(seen))
     fit_ = cal.Fit.load(cal.CALIBRATION_DIR / "holdout-2023")
     assert fit_.meta["fitted_before"] == 2023
     cal.predict(fit_, config, obs, runs=1, seed=1, scale=400.0)
@@ -161,7 +163,7 @@ def test_systematic_resampling_keeps_each_proposal_its_share(weights, n, seed):
     """Each proposal appears floor or ceil of n * w times: the posterior sample follows the
     weights without the extra noise of multinomial draws."""
     w = np.asarray(weights) / sum(weights)
-    picked = cal._systematic_resample(w, n, np.random.default_rng(seed))
+    picked = posterior.systematic_resample(w, n, np.random.default_rng(seed))
     counts = np.bincount(picked, minlength=w.size)
     assert picked.size == n and counts.sum() == n
     assert np.all(counts >= np.floor(n * w - 1e-9)) and np.all(counts <= np.ceil(n * w + 1e-9))
@@ -179,7 +181,7 @@ def test_the_posterior_is_drawn_from_proposals_weighed_by_their_likelihood(
         w = (proposal[:, 0] > 0.5).astype(float)
         return w / w.sum()
 
-    monkeypatch.setattr(cal, "_weights", upper_half)
+    monkeypatch.setattr(fitting, "importance_weights", upper_half)
     conf = dict(config, posterior="importance")
     fit_, calib = cal.fit(conf, obs, before=2022, quick=True, progress=lambda msg: None)
     name = fit_.names[0]
@@ -596,7 +598,7 @@ def test_the_search_costs_fewer_simulation_batches_than_scipy_least_squares():
         return jac(u)
 
     start = np.full(p, 0.5)
-    u_own, r_own = cal._gauss_newton(own_fun, own_jac, start, 50, lambda s: None)
+    u_own, r_own = fitting._gauss_newton(own_fun, own_jac, start, 50, lambda s: None)
     # least_squares given the same parallel Jacobian (one batch each), its fairest use
     scipy_fit = least_squares(fun, start, jac=jac, bounds=(0.0, 1.0), method="trf")
     scipy_batches = scipy_fit.nfev + scipy_fit.njev

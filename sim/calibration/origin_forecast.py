@@ -3,10 +3,10 @@
 From origin O (the first year forecast), knowing only what was published before O:
 
 * **The fit.** The national scenario is calibrated on the observations before O alone
-  (`calibrate.fit(before=O)`, the same fit as `srdi calibrate --holdout-from O`): moments
+  (`fit.fit(before=O)`, the same fit as `srdi calibrate --holdout-from O`): moments
   of O and later are not seen, parameters identified only by them copy their earlier regime,
   and the simulations behind the fit know only the batches published before O.
-* **National series** come from that fit's posterior (`calibrate.predict`: replication r
+* **National series** come from that fit's posterior (`posterior.predict`: replication r
   at posterior row r) with `origin=O`: MIIT's and the provinces' batches published before O
   are used as published, later ones drawn from the batch distribution of
   `sim/engine/batches.py` built on the batches and goals published before O. The country is
@@ -43,7 +43,10 @@ def _national_runs(
 ) -> dict[str, np.ndarray]:
     """Yearly national counts per replication (new, at_least, ever and lost per level), from
     the fit on data before `origin`."""
-    from sim.calibration.calibrate import METRICS, fit, load_config, load_observed, predict
+    from sim.calibration.fit import fit
+    from sim.calibration.observed import load_config, load_observed
+    from sim.calibration.posterior import predict
+    from sim.calibration.simulation import METRICS
 
     config, obs = load_config(), load_observed()
     say(f"origin {origin}: fitting on the observations before {origin}")

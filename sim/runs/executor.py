@@ -5,7 +5,7 @@ or a Dask cluster (an existing one at an address, or a `distributed.LocalCluster
 tasks)`` yields ``(task, fn(task))`` as tasks finish, in any order, so callers that need an
 order put it in the task (the sweep's chunk names, the forecast's first replication, the
 calibration's and the sensitivity's first index). Used by `sim.runs.sweep.run`,
-`sim.runs.ensemble.run_ensemble`, `sim.calibration.calibrate.Runner` and `sim.runs.sensitivity`.
+`sim.runs.ensemble.run_ensemble`, `sim.calibration.simulation.Runner` and `sim.runs.sensitivity`.
 
 **Shared input.** ``executor(..., shared=obj)`` sends `obj` (what every task needs: the
 calibration's `Setup`, the sensitivity's scenario) to each worker once instead of with every

@@ -1,7 +1,7 @@
 """The calibration's figures (`srdi calibrate`): observed against simulated series, residuals,
 the posterior of the parameters, re-review pass rates, the national forecast and the hold-out.
 
-Plotting reads a fit's results (`calibrate.Fit`, `Prediction`); it never runs a model.
+Plotting reads a fit's results (`fit.Fit`, `posterior.Prediction`); it never runs a model.
 Every figure is drawn in the shipped CJK font (`sim.views.fonts`), its words in English or Chinese
 (`lang`); parameter and moment ids stay as they are in calibration/config.yaml.
 """
@@ -14,7 +14,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.calibration.calibrate import METRICS, Fit, Moment, Prediction, parameter_table
+from sim.calibration.fit import Fit
+from sim.calibration.observed import Moment
+from sim.calibration.outputs import parameter_table
+from sim.calibration.posterior import Prediction
+from sim.calibration.simulation import METRICS
 from sim.scenario import Scenario
 from sim.views.fonts import cjk
 from sim.views.labels import Lang, check_lang
