@@ -21,15 +21,9 @@ from pydantic import BeforeValidator, Field, ValidationError, model_validator
 
 from sim.engine.ladder import STANDARD_TIERS
 from sim.errors import ScenarioError, ScenarioErrors
-from sim.scenario import (
-    Loc,
-    NonEmpty,
-    _line_for,
-    _Strict,
-    _translate,
-    read_document,
-    read_text_file,
-)
+from sim.scenario.messages import translate
+from sim.scenario.quantities import NonEmpty, Strict
+from sim.scenario.reading import Loc, line_for, read_document, read_text_file
 
 NATIONAL_TIERS = ("national_little_giant", "single_champion")
 PROVINCIAL_TIERS = ("innovative_sme", "provincial_srdi")
@@ -100,7 +94,7 @@ def _check_number(
     return has_range
 
 
-class BatchObservation(_Strict):
+class BatchObservation(Strict):
     """One year's list of an evaluator: the firms newly titled that year."""
 
     year: Year
@@ -126,7 +120,7 @@ class BatchObservation(_Strict):
         return self
 
 
-class Goal(_Strict):
+class Goal(Strict):
     """A stated goal an evaluator paces its batches to."""
 
     kind: Literal["cumulative", "per_year", "stock"]
@@ -147,7 +141,7 @@ class Goal(_Strict):
         return self
 
 
-class TierBatches(_Strict):
+class TierBatches(Strict):
     """How an evaluator grants one title: rationed batches or a criteria threshold."""
 
     recognition: Literal["rationed", "criteria"]
@@ -166,7 +160,7 @@ class TierBatches(_Strict):
         return self
 
 
-class NationalShare(_Strict):
+class NationalShare(Strict):
     """The region's firms among those of a national (MIIT) batch or list."""
 
     year: Year
@@ -192,7 +186,7 @@ class NationalShare(_Strict):
         return self.count / self.of
 
 
-class StockObservation(_Strict):
+class StockObservation(Strict):
     """Firms holding a title at a date."""
 
     as_of: DateText
@@ -208,7 +202,7 @@ class StockObservation(_Strict):
         return self
 
 
-class ReReview(_Strict):
+class ReReview(Strict):
     """The three-year re-review (复核) of one batch: how many of its firms kept the title."""
 
     batch_year: Year
@@ -231,7 +225,7 @@ class ReReview(_Strict):
         return self
 
 
-class Rate(_Strict):
+class Rate(Strict):
     """A share in [0, 1]: an observed `value`, a range `low`..`high`, or both."""
 
     value: Annotated[float, Field(ge=0, le=1)] | None = None
@@ -256,13 +250,13 @@ class Rate(_Strict):
         return self.value if self.value is not None else (self.low + self.high) / 2
 
 
-class Applicants(_Strict):
+class Applicants(Strict):
     """How many firms compete per title."""
 
     approval_rate: Rate
 
 
-class Context(_Strict):
+class Context(Strict):
     """What the sources say about a region's evaluators, its shares and its stocks."""
 
     region: NonEmpty
@@ -309,7 +303,7 @@ def _document_errors(
 
     def err(loc: tuple, expected: str, found: str, kind: str, fix: str | None = None) -> None:
         dotted = ".".join(map(str, loc))
-        errs.append(ScenarioError(file, dotted, expected, found, _line_for(lines, loc), fix, kind))
+        errs.append(ScenarioError(file, dotted, expected, found, line_for(lines, loc), fix, kind))
 
     level, parent = data.get("level"), data.get("parent")
     if level == "province" and parent != "China":
@@ -386,7 +380,7 @@ def parse_context(text: str, file: str = "<context>") -> Context:
     try:
         ctx = Context.model_validate(data)
     except ValidationError as e:
-        errs += _translate(e, file, lines, root=Context)
+        errs += translate(e, file, lines, root=Context)
         ctx = None
     except RecursionError:
         errs.append(ScenarioError(file, "", "a finite document", "a recursive alias"))

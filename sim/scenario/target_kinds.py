@@ -4,7 +4,7 @@ Every part of the project that reads a target goes through its kind here: the sc
 (which kinds exist, what each needs), the model (a count it must take at year end), the
 ensemble (the per-replication value the probability is computed on), the fan chart (which
 series to draw) and the words of tables and charts. Adding a kind is one entry in `KINDS`,
-the fields it needs in `sim.scenario.Target`, and its tests.
+the fields it needs in `sim.scenario.schema.Target`, and its tests.
 
 Kinds:
 
