@@ -15,9 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from sim.engine.kernels import poisson_from_uniform
 from sim.engine.ladder import Ladder
-from sim.engine.streams import derived_key, normals, uniforms
+
+# FirmDraws imports the random streams and kernels (compiled with numba) when it first draws, so
+# that what reads only the columns (a scenario's checks, Ladder.from_dict) does not load numba.
 
 NATIVE, BROUGHT_IN = 0, 1
 
@@ -231,6 +232,8 @@ class FirmDraws:
     """
 
     def __init__(self, key: int | np.uint64, group: int) -> None:
+        from sim.engine.streams import derived_key
+
         self.group = group
         base = derived_key(key, group)
         self._keys = {a: derived_key(base, i) for i, a in enumerate(ATTRIBUTE_DRAWS)}
@@ -240,16 +243,22 @@ class FirmDraws:
         return (np.int64(self.group) << GROUP_SHIFT) + np.arange(start, start + n, dtype=np.int64)
 
     def uniforms(self, attribute: str, start: int, n: int) -> np.ndarray:
+        from sim.engine.streams import uniforms
+
         return uniforms(self._keys[attribute], np.arange(start, start + n, dtype=np.int64))
 
     def normals(self, attribute: str, start: int, n: int) -> np.ndarray:
         """Standard normals in float32, the precision the population stores."""
+        from sim.engine.streams import normals
+
         z = normals(self._keys[attribute], np.arange(start, start + n, dtype=np.int64))
         return z.astype(np.float32)
 
     def poisson(self, attribute: str, lam, start: int, n: int) -> np.ndarray:
         """Poisson counts at rates `lam` (scalar or per firm), by inversion at the uniforms
         (a firm's count depends on its own rate and uniform only)."""
+        from sim.engine.kernels import poisson_from_uniform
+
         lam = np.broadcast_to(np.asarray(lam, dtype=np.float64), (n,))
         return poisson_from_uniform(lam, self.uniforms(attribute, start, n))
 
