@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
-from sim.errors import ScenarioError, SrdiError
+from sim.errors import ScenarioError, ScenarioErrors, SrdiError
+from sim.yaml_io import line_for, read_document, read_text_file
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "calibration" / "backtest.yaml"
@@ -80,27 +80,13 @@ class ForecastOutputError(SrdiError, ValueError):
 # --- series ----------------------------------------------------------------------------------
 
 
-def _node_line(root: yaml.Node | None, keys: Sequence[str | int]) -> int | None:
-    """1-based line of the node at `keys` in a composed YAML document, or None."""
-    node = root
-    for key in keys:
-        if isinstance(node, yaml.MappingNode):
-            node = next((v for k, v in node.value if k.value == key), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            node = node.value[key]
-        else:
-            return None
-        if node is None:
-            return None
-    return node.start_mark.line + 1 if node is not None else None
-
-
 def load_config(config_path: str | Path = CONFIG) -> dict[str, Any]:
     """The backtest file as read: `origins`, `horizons`, `runs` and `series` (checked)."""
     path = Path(config_path)
-    text = path.read_text(encoding="utf-8")
-    doc = yaml.safe_load(text) or {}
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    data, lines, duplicates = read_document(read_text_file(path, "backtest file"), str(path))
+    if duplicates:
+        raise ScenarioErrors(duplicates)
+    doc = data or {}
 
     def bad(keys: list[str | int], expected: str, found: Any, fix: str | None = None) -> None:
         named = list(keys)  # series.<id>... rather than series.<index>... where the id is known
@@ -109,7 +95,7 @@ def load_config(config_path: str | Path = CONFIG) -> dict[str, Any]:
             if isinstance(item, dict) and isinstance(item.get("id"), str):
                 named[1] = item["id"]
         raise BacktestError(
-            str(path), ".".join(map(str, named)), expected, repr(found), _node_line(root, keys),
+            str(path), ".".join(map(str, named)), expected, repr(found), line_for(lines, keys),
             fix, "invalid",
         )  # fmt: skip
 
@@ -151,7 +137,7 @@ def load_config(config_path: str | Path = CONFIG) -> dict[str, Any]:
                 bad([*where, "model_year"], f"one observation per year (series {s['id']})",
                     o["model_year"])  # fmt: skip
             years.add(o["model_year"])
-    doc["_root"] = root
+    doc["_lines"] = lines
     return doc
 
 
@@ -174,7 +160,7 @@ def load_series(
             if not isinstance(ref, list) or len(ref) != 5:
                 raise BacktestError(
                     str(config_path), f"series.{s['id']}.observations.{j}.row",
-                    "[region, tier, kind, year, count]", repr(ref), _node_line(doc["_root"], keys),
+                    "[region, tier, kind, year, count]", repr(ref), line_for(doc["_lines"], keys),
                     kind="wrong_type",
                 )  # fmt: skip
             region, tier, kind, year, count = ref
@@ -186,7 +172,7 @@ def load_series(
                 raise BacktestError(
                     str(config_path), f"series.{s['id']}.observations.{j}.row",
                     f"a row of {Path(observed_path).name}", f"{ref} (series {s['id']})",
-                    _node_line(doc["_root"], keys),
+                    line_for(doc["_lines"], keys),
                     f"Add the row with its source to {Path(observed_path).name}, or correct it.",
                     "unknown_row",
                 )  # fmt: skip

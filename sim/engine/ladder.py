@@ -17,7 +17,8 @@ from importlib import resources
 from typing import Any
 
 import numpy as np
-import yaml
+
+from sim.yaml_io import read_yaml
 
 POOL = "pool"
 STANDARD_TIERS = ("innovative_sme", "provincial_srdi", "national_little_giant", "single_champion")
@@ -327,7 +328,7 @@ class Ladder:
 @lru_cache(maxsize=1)
 def _standard_document() -> dict[str, Any]:
     text = resources.files("sim").joinpath("data/ladder.yaml").read_text(encoding="utf-8")
-    return yaml.safe_load(text)
+    return read_yaml(text, "sim/data/ladder.yaml")
 
 
 def standard_document() -> dict[str, Any]:

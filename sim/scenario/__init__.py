@@ -6,9 +6,9 @@ its source: a point (`value`) or a range (`low`, `high`) labelled `cited`, `esti
 target years outside the period and unknown tiers or parameters are errors that name the file,
 the dotted path, the line, what was expected and what was found.
 
-The modules, in the order a file goes through them:
+The modules, in the order a file goes through them (`sim.yaml_io` reads the YAML first: plain
+data, the line of every key, duplicate keys and hostile input refused):
 
-- `reading`: YAML text to plain data with the line of every key; hostile input refused.
 - `schema`: the pydantic models (`Scenario` and its sections); `quantities`: `Quantity`.
 - `messages`: pydantic's errors in the scenario's words.
 - `checks`: checks across sections, and warnings.
@@ -22,7 +22,6 @@ from sim.errors import ScenarioError, ScenarioErrors
 from sim.scenario.checks import warnings_for
 from sim.scenario.loading import is_sweep_file, load, parse, validate_files
 from sim.scenario.quantities import Quantity, value_bounds
-from sim.scenario.reading import read_document, read_text_file, read_yaml
 from sim.scenario.schema import LadderChanges, Scenario
 from sim.scenario.settings import (
     check_values,
@@ -31,6 +30,7 @@ from sim.scenario.settings import (
     nearest_paths,
     parse_settings,
 )
+from sim.yaml_io import read_document, read_text_file, read_yaml
 
 __all__ = [
     "LadderChanges",

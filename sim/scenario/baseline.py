@@ -32,10 +32,9 @@ from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING
 
-import yaml
-
 from sim.scenario.context import NATIONAL_TIERS, PROVINCIAL_TIERS, Context, as_of_year
 from sim.scenario.parameters import defaults
+from sim.yaml_io import read_yaml
 
 if TYPE_CHECKING:
     from sim.scenario import Quantity, Scenario
@@ -271,7 +270,7 @@ def _num(low: float, high: float) -> str:
 @cache
 def _default_rule() -> dict:
     text = resources.files("sim").joinpath("data/candidate_default.yaml").read_text("utf-8")
-    return yaml.safe_load(text)
+    return read_yaml(text, "sim/data/candidate_default.yaml")
 
 
 def national_count(tier: str, year: int) -> tuple[float, float, str] | None:

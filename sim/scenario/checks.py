@@ -19,10 +19,10 @@ from sim.engine.ladder import OVERRIDABLE, POOL, STANDARD_TIERS, standard_docume
 from sim.errors import ScenarioError
 from sim.scenario.parameters import defaults
 from sim.scenario.quantities import SHARE_SUFFIXES, quantities_in
-from sim.scenario.reading import Loc, dotted, line_for
 from sim.scenario.schema import Scenario
 from sim.scenario.settings import lever_range_problems
 from sim.scenario.target_kinds import KINDS
+from sim.yaml_io import Loc, dotted, line_for
 
 # Model parameters a local tier must bring with it (the standard tiers have them as defaults).
 TIER_PARAMETERS = ("apply.base.{}", "approval.{}", "exit.hazard.{}")

@@ -23,7 +23,7 @@ from sim.engine.ladder import STANDARD_TIERS
 from sim.errors import ScenarioError, ScenarioErrors
 from sim.scenario.messages import translate
 from sim.scenario.quantities import NonEmpty, Strict
-from sim.scenario.reading import Loc, line_for, read_document, read_text_file
+from sim.yaml_io import Loc, line_for, read_document, read_text_file
 
 NATIONAL_TIERS = ("national_little_giant", "single_champion")
 PROVINCIAL_TIERS = ("innovative_sme", "provincial_srdi")
@@ -32,9 +32,7 @@ _DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 
 
 def _as_text(value: Any) -> Any:
-    """A date YAML read as a date or a year (2022-06-15, 2022) back to its text."""
-    if isinstance(value, dt.date):
-        return value.isoformat()
+    """A year written as a number (2022) as its text (sim.yaml_io keeps a date as text)."""
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     return value

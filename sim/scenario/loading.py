@@ -1,6 +1,6 @@
 """From a scenario file to a validated `Scenario`, every problem of the file reported at once.
 
-`parse` reads the text (`reading`), validates it against the schema (`schema`, its errors
+`parse` reads the text (`sim.yaml_io`), validates it against the schema (`schema`, its errors
 worded by `messages`) and checks across sections (`checks`); `load` does so for a file, and
 `validate_files` for many, sweep files included.
 """
@@ -16,8 +16,8 @@ from pydantic import ValidationError
 from sim.errors import ScenarioError, ScenarioErrors
 from sim.scenario.checks import reference_errors
 from sim.scenario.messages import found_text, translate
-from sim.scenario.reading import Loc, read_document, read_text_file
 from sim.scenario.schema import Scenario
+from sim.yaml_io import Loc, read_document, read_text_file
 
 
 def parse(text: str, file: str = "<scenario>") -> Scenario:

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ValidationError
 
 from sim.errors import ScenarioError
-from sim.scenario.reading import Loc, dotted, line_for
+from sim.yaml_io import Loc, dotted, line_for
 
 
 def _field_names(cls: type[BaseModel]) -> list[str]:

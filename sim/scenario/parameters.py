@@ -27,9 +27,9 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
-import yaml
 
-from sim.errors import SrdiError
+from sim.errors import ScenarioErrors, SrdiError
+from sim.yaml_io import read_yaml
 
 log = logging.getLogger(__name__)
 CALIBRATION_ENV = "SRDI_CALIBRATION"
@@ -75,7 +75,7 @@ def _default_document() -> dict:
     from sim.scenario.data_schema import check_parameters
 
     text = resources.files("sim").joinpath("data/parameters.yaml").read_text(encoding="utf-8")
-    doc = yaml.safe_load(text)
+    doc = read_yaml(text, "sim/data/parameters.yaml")
     check_parameters(doc, "sim/data/parameters.yaml")
     return doc
 
@@ -115,8 +115,8 @@ def calibration_path() -> Path | None:
 def _read_fit(path: Path) -> tuple[dict, dict[str, list[float]]]:
     """A fit file and its posterior sample, or CalibrationMissing saying why not."""
     try:
-        fit = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+        fit = read_yaml(path.read_text(encoding="utf-8"), str(path))
+    except (OSError, UnicodeDecodeError, ScenarioErrors) as e:
         raise CalibrationMissing(path, getattr(e, "strerror", None) or str(e)) from None
     if not isinstance(fit, dict) or not isinstance(fit.get("parameters"), dict):
         raise CalibrationMissing(path, "not a fit: no 'parameters' mapping")

@@ -7,7 +7,6 @@ dotted path (`value_bounds`) and walks a schema object for its quantities (`quan
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import re
 from collections.abc import Iterable
@@ -106,9 +105,7 @@ _AS_OF = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 
 
 def _as_of_text(value: Any) -> Any:
-    """A date YAML read as a date (2023-03-22 unquoted) back to its text; checks the form."""
-    if isinstance(value, dt.date):
-        value = value.isoformat()
+    """Checks the form of a date (sim.yaml_io reads an unquoted 2023-03-22 as its text)."""
     if isinstance(value, str):
         m = _AS_OF.match(value)
         if not m or (m.group(2) and not 1 <= int(m.group(2)) <= 12):

@@ -34,7 +34,6 @@ from importlib import metadata, resources
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from sim.runs.ensemble import EnsembleResult
 from sim.views.fonts import font_face
@@ -48,6 +47,7 @@ from sim.views.labels import (
     verdict,
     wan,
 )
+from sim.yaml_io import read_yaml
 
 FONT_FAMILY = "SRDI CJK"  # the embedded subset's name in the page's CSS
 CSS = """
@@ -142,7 +142,7 @@ def _calibration() -> str:
     """Which fit the parameters come from: its file's digest and headline figures."""
     fit = resources.files("sim") / "data" / "calibration" / "fit.yaml"
     raw = fit.read_bytes()
-    meta = (yaml.safe_load(raw) or {}).get("meta", {})
+    meta = (read_yaml(raw.decode("utf-8"), "sim/data/calibration/fit.yaml") or {}).get("meta", {})
     before = meta.get("fitted_before")
     span = f"fitted on data before {before}" if before else "fitted on every observed year"
     return (
