@@ -32,6 +32,7 @@ from sim.calibration.observed import CONFIG, CalibrationError, moments, run_sett
 from sim.calibration.posterior import importance_weights, systematic_resample, truncated_normal
 from sim.calibration.simulation import Calibration, Runner
 from sim.views.output import write_text_atomic
+from sim.yaml_io import read_yaml
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,7 @@ class Fit:
         path = folder / "fit.yaml"
         if not path.is_file():
             raise CalibrationError(f"no saved fit in {folder} (run `srdi calibrate` first)")
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = read_yaml(path.read_text(encoding="utf-8"), str(path))
         names = list(doc["parameters"])
         with open(folder / doc["posterior"], newline="", encoding="utf-8") as fh:
             rows = list(csv.DictReader(fh))

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from sim.errors import SrdiError
 from sim.scenario import parameters as params_mod
+from sim.yaml_io import read_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 CALIBRATION_DIR = ROOT / "calibration"  # config, data, figures, hold-outs, backtest
@@ -131,7 +131,7 @@ def moments(config: dict[str, Any], obs: pd.DataFrame, before: int | None = None
 
 def load_config(path: str | Path = CONFIG) -> dict[str, Any]:
     """The calibration settings (calibration/config.yaml)."""
-    return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    return read_yaml(Path(path).read_text(encoding="utf-8"), str(path))
 
 
 def bounds_of(config: dict[str, Any], name: str) -> list[float]:

@@ -9,7 +9,7 @@ Sweep files
     (PATH: SPEC), ``design``, ``samples``, ``futures``, ``runs``, ``seed`` and ``seeds``
     (``levers``, ``uncertainties``). Command-line options override the file.
 
-    The file is read by `_read_sweep_file` alone (through `sim.scenario.read_document`, with the
+    The file is read by `_read_sweep_file` alone (through `sim.yaml_io.read_document`, with the
     line of every key for the error messages), so its reading can be swapped in one place.
 """
 
@@ -26,14 +26,8 @@ import yaml
 from sim.errors import ScenarioErrors
 from sim.runs.sweep.design import DEFAULT_RUNS, DESIGNS, SweepPlan, _dump
 from sim.runs.sweep.factor import SweepError, _err, make_factor, parse_vary
-from sim.scenario import (
-    Scenario,
-    is_sweep_file,
-    load,
-    parse,
-    read_document,
-    read_text_file,
-)
+from sim.scenario import Scenario, is_sweep_file, load, parse
+from sim.yaml_io import read_document, read_text_file
 
 _SWEEP_KEYS = (
     "scenario",
@@ -312,7 +306,7 @@ def _apply_patch(
 
 def _read_sweep_file(p: Path) -> tuple[dict[str, Any], dict[tuple, int]]:
     """The sweep file's data and the line of each key, read as scenario files are
-    (`scenario.read_document`: YAML errors, duplicate keys and alias bombs refused alike)."""
+    (`yaml_io.read_document`: YAML errors, duplicate keys and alias bombs refused alike)."""
     file = str(p)
     data, lines, dups = read_document(read_text_file(p, "sweep file"), file)
     if dups:
