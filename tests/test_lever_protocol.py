@@ -124,3 +124,21 @@ def test_cash_to_rd_share_is_each_levers_own_parameter():
     shares = dict(zip(LEVER_NAMES, cash_to_rd_shares(p), strict=True))
     assert shares["rd_support"] == 0.8
     assert shares["awards"] == shares["matching_subsidy"] == 0.5
+
+
+def test_a_levers_module_holds_its_section_words_and_name_and_the_registry_lists_it():
+    """Everything about a lever is in its module; the registry (sim/levers/__init__.py) is the
+    one list the scenario schema, the costs and the labels read."""
+    from sim.levers import LEVER_CLASSES
+    from sim.scenario.schema import Levers
+    from sim.views.labels import lever_name
+
+    assert list(Levers.model_fields) == list(LEVER_NAMES) == list(LEVER_CLASSES)
+    sc = load(HEBI)
+    for name, cls in LEVER_CLASSES.items():
+        assert cls.name == name and issubclass(cls, Lever)
+        assert cls.Section.__module__ == cls.__module__ == f"sim.levers.{name}"
+        assert Levers.model_fields[name].annotation == (cls.Section | None)
+        assert lever_name(name, "zh") == cls.words[0] and lever_name(name, "en") == cls.words[1]
+        section = getattr(sc.levers, name)
+        assert section is None or isinstance(section, cls.Section)

@@ -35,31 +35,21 @@ from sim.levers.matching_subsidy import MatchingSubsidy
 from sim.levers.rd_support import RDSupport
 from sim.levers.stewards import Stewards
 
-# the order of building, of the cost columns and of the cash claims' ties
-LEVER_NAMES = (
-    "awards",
-    "matching_subsidy",
-    "loans",
-    "rd_support",
-    "bring_in",
-    "cultivation_pool",
-    "stewards",
-)
-
-_CLASSES = {
-    "awards": Awards,
-    "matching_subsidy": MatchingSubsidy,
-    "loans": Loans,
-    "rd_support": RDSupport,
-    "bring_in": BringIn,
-    "cultivation_pool": CultivationPool,
-    "stewards": Stewards,
-}
+# The registry: each lever's class (its rules, its cost, its words and its scenario section
+# `Section`), by name. Its order is the order of building, of the scenario's `levers:`
+# sections, of the cost columns and of the cash claims' ties: a new lever is appended.
+LEVER_CLASSES: dict[str, type[Lever]] = {
+    lever.name: lever
+    for lever in (
+        Awards, MatchingSubsidy, Loans, RDSupport, BringIn, CultivationPool, Stewards,
+    )
+}  # fmt: skip
+LEVER_NAMES = tuple(LEVER_CLASSES)
 
 
 def cash_to_rd_shares(p: dict[str, float]) -> np.ndarray:
     """Per lever, in `LEVER_NAMES` order, the share of its cash a firm spends on R&D."""
-    return np.array([p[_CLASSES[name].CASH_TO_RD] for name in LEVER_NAMES])
+    return np.array([p[LEVER_CLASSES[name].CASH_TO_RD] for name in LEVER_NAMES])
 
 
 def build_levers(
@@ -70,11 +60,12 @@ def build_levers(
     for name in LEVER_NAMES:
         spec = getattr(levers_spec, name)
         if spec is not None and name not in off:
-            out.append(_CLASSES[name](spec, p, ladder))
+            out.append(LEVER_CLASSES[name](spec, p, ladder))
     return out
 
 
 __all__ = [
-    "LEVER_NAMES", "Lever", "Awards", "MatchingSubsidy", "Loans", "RDSupport", "BringIn",
-    "CultivationPool", "Stewards", "binomial_from_uniform", "build_levers", "cash_to_rd_shares",
+    "LEVER_CLASSES", "LEVER_NAMES", "Lever", "Awards", "MatchingSubsidy", "Loans", "RDSupport",
+    "BringIn", "CultivationPool", "Stewards", "binomial_from_uniform", "build_levers",
+    "cash_to_rd_shares",
 ]  # fmt: skip

@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+from pydantic import Field
 
 from sim.levers.base import Lever
+from sim.scenario.quantities import NonEmpty, Quantity, Strict
 
 if TYPE_CHECKING:
     from sim.engine.model import GrowthModel
+
+
+class AwardsSection(Strict):
+    """Cash award per title (奖励). Paid in the awards phase, under the rules and budget."""
+
+    by_tier: dict[str, Quantity]
+    on: Literal["first_recognition", "recognition_or_re_review"] = "first_recognition"
+    highest_only: bool = Field(
+        default=True, description="a firm with several cash claims in a year gets the highest"
+    )
+    once_per_firm: bool = Field(default=False, description="a firm is paid at most once")
+    budget_yuan_per_year: Quantity | None = None
+    source: NonEmpty
 
 
 class Awards(Lever):
@@ -24,6 +39,8 @@ class Awards(Lever):
     """
 
     name = "awards"
+    words = ("认定奖励", "cash awards")
+    Section = AwardsSection
 
     def __init__(self, spec, p: dict[str, float], ladder) -> None:
         self.on = spec.on

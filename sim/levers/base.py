@@ -16,9 +16,11 @@ class Lever:
     Each method is a no-op here; a lever overrides the phases it acts in. `name` is the lever's
     key in a scenario's `levers:` section and in `LEVER_NAMES` (costs are booked under it).
     `CASH_TO_RD` names the parameter giving the share of this lever's cash a firm spends on R&D.
+    `Section` is the lever's section of a scenario file (`levers.<name>`, a pydantic model).
     """
 
     name: str = ""
+    words: tuple[str, str] = ("", "")  # its name in Chinese and English, for tables and charts
     CASH_TO_RD = "rd.award_share"
 
     def prepare(self, model: GrowthModel) -> None:

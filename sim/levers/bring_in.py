@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.stats import binom
 
 from sim.engine.firms import BRING_IN_GROUP, BROUGHT_IN, create_at_level
 from sim.levers.base import Lever
+from sim.scenario.quantities import NonEmpty, Quantity, Strict
 
 if TYPE_CHECKING:
     from sim.engine.model import GrowthModel
@@ -27,6 +27,8 @@ def binomial_from_uniform(n: int, p: float, u: float) -> int:
         return 0
     pmf = (1.0 - p) ** n
     if pmf < 1e-250:  # the recurrence would start from an underflow: scipy's inverse
+        from scipy.stats import binom  # slow to import, seldom needed
+
         return int(binom.ppf(u, n, p))
     cdf, k, odds = pmf, 0, p / (1.0 - p)
     while cdf < u and k < n:
@@ -34,6 +36,16 @@ def binomial_from_uniform(n: int, p: float, u: float) -> int:
         k += 1
         cdf += pmf
     return k
+
+
+class BringInSection(Strict):
+    """Titled firms brought in from outside each year (招引)."""
+
+    firms_per_year: Quantity
+    tier: NonEmpty
+    success_rate: Quantity
+    cost_per_firm_yuan: Quantity
+    source: NonEmpty
 
 
 class BringIn(Lever):
@@ -44,6 +56,8 @@ class BringIn(Lever):
     """
 
     name = "bring_in"
+    words = ("招引企业", "firms brought in")
+    Section = BringInSection
 
     def __init__(self, spec, p: dict[str, float], ladder) -> None:
         self.level = ladder.level(spec.tier)

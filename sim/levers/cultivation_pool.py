@@ -7,9 +7,19 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.levers.base import Lever
+from sim.scenario.quantities import NonEmpty, Quantity, Strict
 
 if TYPE_CHECKING:
     from sim.engine.model import GrowthModel
+
+
+class CultivationPoolSection(Strict):
+    """The cultivation pool (培育库): the best-placed firms below a tier get guidance."""
+
+    size: Quantity
+    below_tier: NonEmpty
+    cost_per_firm_yuan: Quantity
+    source: NonEmpty
 
 
 class CultivationPool(Lever):
@@ -21,6 +31,8 @@ class CultivationPool(Lever):
     """
 
     name = "cultivation_pool"
+    words = ("培育库", "cultivation pool")
+    Section = CultivationPoolSection
 
     def __init__(self, spec, p: dict[str, float], ladder) -> None:
         self.size = int(round(p["levers.cultivation_pool.size"]))

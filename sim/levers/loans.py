@@ -7,9 +7,20 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.levers.base import Lever
+from sim.scenario.quantities import NonEmpty, Quantity, Strict
 
 if TYPE_CHECKING:
     from sim.engine.model import GrowthModel
+
+
+class LoansSection(Strict):
+    """Policy loans and guarantees for titled firms (专精特新贷)."""
+
+    from_tier: NonEmpty
+    coverage: Quantity
+    guarantee_fee: Quantity
+    city_pays_fee_gap: bool = True
+    source: NonEmpty
 
 
 class Loans(Lever):
@@ -21,6 +32,8 @@ class Loans(Lever):
     """
 
     name = "loans"
+    words = ("贷款与担保", "loans and guarantees")
+    Section = LoansSection
 
     def __init__(self, spec, p: dict[str, float], ladder) -> None:
         self.level = ladder.level(spec.from_tier)

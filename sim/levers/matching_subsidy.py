@@ -7,9 +7,20 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.levers.base import Lever
+from sim.scenario.quantities import NonEmpty, Quantity, Strict
 
 if TYPE_CHECKING:
     from sim.engine.model import GrowthModel
+
+
+class MatchingSubsidySection(Strict):
+    """A city top-up of a provincial subsidy to holders of a title (Xinxiang §二(一))."""
+
+    tier: NonEmpty
+    share: Quantity
+    provincial_subsidy_yuan: Quantity
+    provincial_selection_rate: Quantity
+    source: NonEmpty
 
 
 class MatchingSubsidy(Lever):
@@ -20,6 +31,8 @@ class MatchingSubsidy(Lever):
     """
 
     name = "matching_subsidy"
+    words = ("配套补助", "matching subsidy")
+    Section = MatchingSubsidySection
 
     def __init__(self, spec, p: dict[str, float], ladder) -> None:
         self.level = ladder.level(spec.tier)

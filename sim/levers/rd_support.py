@@ -6,10 +6,23 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.engine.ladder import POOL
 from sim.levers.base import Lever
+from sim.scenario.quantities import NonEmpty, Quantity, Strict
 
 if TYPE_CHECKING:
     from sim.engine.model import GrowthModel
+
+
+class RDSupportSection(Strict):
+    """A reward of a share of last year's R&D to firms above thresholds (Zhejiang 措施5)."""
+
+    min_rd_intensity: Quantity
+    min_rd_growth: Quantity
+    share_of_last_year_rd: Quantity
+    cap_yuan: Quantity | None = None
+    from_tier: str = POOL
+    source: NonEmpty
 
 
 class RDSupport(Lever):
@@ -23,6 +36,8 @@ class RDSupport(Lever):
     """
 
     name = "rd_support"
+    words = ("研发支持", "R&D support")
+    Section = RDSupportSection
     CASH_TO_RD = "rd.support_crowding_in"
 
     def __init__(self, spec, p: dict[str, float], ladder) -> None:

@@ -6,11 +6,20 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.engine import kernels
 from sim.levers.base import Lever
+from sim.scenario.quantities import NonEmpty, Quantity, Strict
 
 if TYPE_CHECKING:
     from sim.engine.model import GrowthModel
+
+
+class StewardsSection(Strict):
+    """Service stewards (服务管家) for firms holding the listed titles."""
+
+    tiers: list[NonEmpty]
+    coverage: Quantity
+    cost_per_firm_yuan: Quantity
+    source: NonEmpty
 
 
 class Stewards(Lever):
@@ -21,6 +30,8 @@ class Stewards(Lever):
     """
 
     name = "stewards"
+    words = ("服务专员", "service stewards")
+    Section = StewardsSection
 
     def __init__(self, spec, p: dict[str, float], ladder) -> None:
         self.levels = np.zeros(ladder.top + 1, dtype=bool)
@@ -31,6 +42,8 @@ class Stewards(Lever):
         self.odds = 1.0 + (p["apply.steward_multiplier"] - 1.0)
 
     def select(self, model: GrowthModel) -> None:
+        from sim.engine import kernels  # compiled code: not imported to validate a scenario
+
         f = model.firms
         served, drawn = kernels.assign_stewards(
             f.alive,

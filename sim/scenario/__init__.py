@@ -15,22 +15,43 @@ data, the line of every key, duplicate keys and hostile input refused):
 - `loading`: `parse`, `load`, `validate_files`.
 - `settings`: values set from outside (`--set`, `values=`), checked against the scenario.
 
-This package re-exports what the rest of the code imports.
+This package re-exports what the rest of the code imports, each name on first use.
 """
 
-from sim.errors import ScenarioError, ScenarioErrors
-from sim.scenario.checks import warnings_for
-from sim.scenario.loading import is_sweep_file, load, parse, validate_files
-from sim.scenario.quantities import Quantity, value_bounds
-from sim.scenario.schema import LadderChanges, Scenario
-from sim.scenario.settings import (
-    check_values,
-    describe_settings,
-    lever_range_problems,
-    nearest_paths,
-    parse_settings,
-)
-from sim.yaml_io import read_document, read_text_file, read_yaml
+import importlib
+from typing import Any
+
+# name -> the module that defines it. Imported on first use (PEP 562): a lever's module reads
+# its section's types from `sim.scenario.quantities`, and `sim.scenario.schema` reads every
+# lever's section (sim/levers/), so importing this package must not import the schema yet.
+_EXPORTS = {
+    "ScenarioError": "sim.errors",
+    "ScenarioErrors": "sim.errors",
+    "warnings_for": "sim.scenario.checks",
+    "is_sweep_file": "sim.scenario.loading",
+    "load": "sim.scenario.loading",
+    "parse": "sim.scenario.loading",
+    "validate_files": "sim.scenario.loading",
+    "Quantity": "sim.scenario.quantities",
+    "value_bounds": "sim.scenario.quantities",
+    "LadderChanges": "sim.scenario.schema",
+    "Scenario": "sim.scenario.schema",
+    "check_values": "sim.scenario.settings",
+    "describe_settings": "sim.scenario.settings",
+    "lever_range_problems": "sim.scenario.settings",
+    "nearest_paths": "sim.scenario.settings",
+    "parse_settings": "sim.scenario.settings",
+    "read_document": "sim.yaml_io",
+    "read_text_file": "sim.yaml_io",
+    "read_yaml": "sim.yaml_io",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'sim.scenario' has no attribute {name!r}")
+
 
 __all__ = [
     "LadderChanges",

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, create_model, model_validator
 
-from sim.engine.ladder import POOL, Ladder, apply_changes, standard_document
+from sim.engine.ladder import Ladder, apply_changes, standard_document
+from sim.levers import LEVER_CLASSES
 from sim.scenario.parameters import Spec, defaults
 from sim.scenario.quantities import (
     Count,
@@ -152,86 +153,13 @@ class Target(Strict):
         return self
 
 
-class Awards(Strict):
-    """Cash award per title (奖励). Paid in the awards phase, under the rules and budget."""
-
-    by_tier: dict[str, Quantity]
-    on: Literal["first_recognition", "recognition_or_re_review"] = "first_recognition"
-    highest_only: bool = Field(
-        default=True, description="a firm with several cash claims in a year gets the highest"
-    )
-    once_per_firm: bool = Field(default=False, description="a firm is paid at most once")
-    budget_yuan_per_year: Quantity | None = None
-    source: NonEmpty
-
-
-class MatchingSubsidy(Strict):
-    """A city top-up of a provincial subsidy to holders of a title (Xinxiang §二(一))."""
-
-    tier: NonEmpty
-    share: Quantity
-    provincial_subsidy_yuan: Quantity
-    provincial_selection_rate: Quantity
-    source: NonEmpty
-
-
-class Loans(Strict):
-    """Policy loans and guarantees for titled firms (专精特新贷)."""
-
-    from_tier: NonEmpty
-    coverage: Quantity
-    guarantee_fee: Quantity
-    city_pays_fee_gap: bool = True
-    source: NonEmpty
-
-
-class RDSupport(Strict):
-    """A reward of a share of last year's R&D to firms above thresholds (Zhejiang 措施5)."""
-
-    min_rd_intensity: Quantity
-    min_rd_growth: Quantity
-    share_of_last_year_rd: Quantity
-    cap_yuan: Quantity | None = None
-    from_tier: str = POOL
-    source: NonEmpty
-
-
-class BringIn(Strict):
-    """Titled firms brought in from outside each year (招引)."""
-
-    firms_per_year: Quantity
-    tier: NonEmpty
-    success_rate: Quantity
-    cost_per_firm_yuan: Quantity
-    source: NonEmpty
-
-
-class CultivationPool(Strict):
-    """The cultivation pool (培育库): the best-placed firms below a tier get guidance."""
-
-    size: Quantity
-    below_tier: NonEmpty
-    cost_per_firm_yuan: Quantity
-    source: NonEmpty
-
-
-class Stewards(Strict):
-    """Service stewards (服务管家) for firms holding the listed titles."""
-
-    tiers: list[NonEmpty]
-    coverage: Quantity
-    cost_per_firm_yuan: Quantity
-    source: NonEmpty
-
-
-class Levers(Strict):
-    awards: Awards | None = None
-    matching_subsidy: MatchingSubsidy | None = None
-    loans: Loans | None = None
-    rd_support: RDSupport | None = None
-    bring_in: BringIn | None = None
-    cultivation_pool: CultivationPool | None = None
-    stewards: Stewards | None = None
+# one section per lever, in the order of sim.levers.LEVER_NAMES: each lever's module defines it
+Levers = create_model(
+    "Levers",
+    __base__=Strict,
+    __doc__="The plan's measures: one section per lever (sim/levers/), each optional.",
+    **{name: (cls.Section | None, None) for name, cls in LEVER_CLASSES.items()},
+)
 
 
 class NotModelled(Strict):

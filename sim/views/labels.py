@@ -54,16 +54,6 @@ WORDS: dict[str, tuple[str, str]] = {
     "plan_title": ("达成目标的最低成本政策组合", "the cheapest mix reaching each target"),
 }
 
-LEVERS: dict[str, tuple[str, str]] = {
-    "awards": ("认定奖励", "cash awards"),
-    "matching_subsidy": ("配套补助", "matching subsidy"),
-    "loans": ("贷款与担保", "loans and guarantees"),
-    "rd_support": ("研发支持", "R&D support"),
-    "bring_in": ("招引企业", "firms brought in"),
-    "cultivation_pool": ("培育库", "cultivation pool"),
-    "stewards": ("服务专员", "service stewards"),
-}
-
 # `srdi diagnose`: the funnel's stages and the relaxations, (zh, en)
 FUNNEL_WORDS: dict[str, tuple[str, str]] = {
     "candidates": ("可申报企业", "candidates"),
@@ -131,7 +121,10 @@ def chart_heading(place, key: str, detail: tuple[str, str], lang: Lang) -> str:
 
 def lever_name(lever: str, lang: Lang) -> str:
     """A lever's name in `lang` (its id if it has none)."""
-    return in_lang(LEVERS.get(lever, (lever, lever)), lang)
+    from sim.levers import LEVER_CLASSES  # each lever's module holds its words
+
+    cls = LEVER_CLASSES.get(lever)
+    return in_lang(cls.words if cls is not None else (lever, lever), lang)
 
 
 def tier_names(ladder, lang: Lang) -> dict[str, str]:
