@@ -364,7 +364,9 @@ def test_forecast_targets_say_what_the_model_must_give(observed):
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_figure_has_a_panel_per_group(observed, lang):
     result = bt.run_backtest(_fake(observed))
-    fig = bt.plot_backtest(result, lang=lang)
+    from sim.views.calibration_plots import plot_backtest
+
+    fig = plot_backtest(result, lang=lang)
     assert len(fig.axes) == len(bt.GROUPS)
     assert fig.axes[0].get_yscale() == "log"
     lines = [ln for ln in fig.axes[0].get_lines() if ln.get_linestyle() == "--"]

@@ -9,7 +9,7 @@ Every figure is drawn in the shipped CJK font (`sim.views.fonts`), its words in 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -19,6 +19,9 @@ from sim.calibration.observed import Moment
 from sim.calibration.outputs import parameter_table
 from sim.calibration.posterior import Prediction
 from sim.calibration.simulation import METRICS
+
+if TYPE_CHECKING:
+    from sim.calibration.backtest import BacktestResult
 from sim.scenario import Scenario
 from sim.views.fonts import cjk
 from sim.views.labels import Lang, check_lang
@@ -313,5 +316,73 @@ def _plot_holdout(table: pd.DataFrame, pred: Prediction, before: int, lang: Lang
     )
     ax.set_title(title, fontsize=10)
     _dedupe_legend(ax, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def plot_backtest(result: BacktestResult, lang: str = "en"):
+    """One panel per series group: observed values (triangles: lower bounds), and per origin
+    the model's median with its 90 % band and the group's best naive forecast (dashed).
+
+    Labels in `lang` ("zh" or "en"), in the shipped CJK font (`sim.views.fonts`). Returns a
+    matplotlib Figure (not registered with pyplot: nothing to close).
+    """
+    from sim.views.fonts import cjk
+    from sim.views.labels import check_lang
+
+    check_lang(lang)
+    with cjk():
+        return _plot_backtest(result, lang)
+
+
+def _plot_backtest(result: BacktestResult, lang: str):
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    from sim.calibration.backtest import GROUP_TITLES, MODEL, _group_members
+
+    label_col = "label_zh" if lang == "zh" else "label"
+    obs = result.observed
+    region_of = dict(zip(obs["series"], obs["region"], strict=False))
+    groups = _group_members(obs["series"].unique(), region_of)
+    fig = Figure(figsize=(5.2 * len(groups), 4.6))
+    axes = fig.subplots(1, len(groups), squeeze=False)[0]
+    summ = result.summary
+    palette = [f"C{i}" for i in range(10)]
+    for ax, (g, ids) in zip(axes, groups.items(), strict=True):
+        gs = summ[(summ["level"] == "group") & (summ["group"] == g)]
+        naive_best = gs.dropna(subset=["best_naive"])
+        best = (naive_best.groupby("best_naive")["n"].sum().idxmax() if len(naive_best)
+                else None)  # fmt: skip
+        for k, sid in enumerate(ids):
+            color = palette[k % len(palette)]
+            d = obs[obs["series"] == sid]
+            label = d[label_col].iloc[0]
+            pt, lw = d[d["form"] == "point"], d[d["form"] == "lower"]
+            ax.plot(pt["year"], pt["value"], "o", color=color, ms=5, label=label)
+            ax.plot(lw["year"], lw["value"], "^", color=color, ms=6,
+                    label=label if pt.empty else None)  # fmt: skip
+            f = result.forecasts[result.forecasts["series"] == sid]
+            for origin in result.origins:
+                m = f[(f["method"] == MODEL) & (f["origin"] == origin)].sort_values("year")
+                if len(m):
+                    ax.plot(m["year"], m["p50"], "-", color=color, lw=1.2)
+                    ax.fill_between(m["year"], m["p05"], m["p95"], color=color, alpha=0.15, lw=0)
+                if best is not None:
+                    b = f[(f["method"] == best) & (f["origin"] == origin)].sort_values("year")
+                    ax.plot(b["year"], b["p50"], "--", color=color, lw=0.9)
+        ax.set_yscale("log")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        title = GROUP_TITLES[lang][g] + (f" ({best} dashed)" if best else "")
+        ax.set_title(title, fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3, lw=0.5)
+        if ids:
+            ax.legend(fontsize=6, frameon=False, loc="upper left")
+    fig.suptitle(
+        "Backtest: model median and 90 % band per origin (solid), best naive (dashed)"
+        if lang == "en" else "回测:各起点的模型中位数与90%区间(实线),最佳朴素预测(虚线)",
+        fontsize=10,
+    )  # fmt: skip
     fig.tight_layout()
     return fig
