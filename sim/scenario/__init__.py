@@ -53,24 +53,8 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'sim.scenario' has no attribute {name!r}")
 
 
-__all__ = [
-    "LadderChanges",
-    "Quantity",
-    "Scenario",
-    "ScenarioError",
-    "ScenarioErrors",
-    "check_values",
-    "describe_settings",
-    "is_sweep_file",
-    "lever_range_problems",
-    "load",
-    "nearest_paths",
-    "parse",
-    "parse_settings",
-    "read_document",
-    "read_text_file",
-    "read_yaml",
-    "validate_files",
-    "value_bounds",
-    "warnings_for",
-]
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
+
+__all__ = sorted(_EXPORTS)
