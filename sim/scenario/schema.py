@@ -25,7 +25,7 @@ from sim.scenario.quantities import (
     quantities_in,
 )
 from sim.scenario.settings import check_values
-from sim.scenario.target_kinds import KIND_NAMES, KINDS
+from sim.scenario.target_kinds import KIND_FIELDS, KIND_NAMES, KINDS
 
 
 class Place(Strict):
@@ -141,7 +141,7 @@ class Target(Strict):
     @model_validator(mode="after")
     def _fields_of_kind(self) -> Target:
         needs = KINDS[self.kind].needs
-        for name in ("rd_intensity_min",):
+        for name in KIND_FIELDS:
             given = getattr(self, name) is not None
             if name in needs and not given:
                 raise ValueError(f"'{name}' in a {self.kind} target (sim/scenario/target_kinds.py)")

@@ -132,6 +132,8 @@ KINDS: dict[str, TargetKind] = {
     )
 }
 KIND_NAMES = tuple(KINDS)
+# the fields of `Target` that some kinds need and the others refuse
+KIND_FIELDS = tuple(dict.fromkeys(name for kind in KINDS.values() for name in kind.needs))
 
 
 def measured(targets) -> dict[str, Any]:
@@ -153,4 +155,4 @@ def measure_series(target, counts: np.ndarray) -> np.ndarray:
     return counts
 
 
-__all__ = ["KINDS", "KIND_NAMES", "TargetKind", "measured", "measure_series"]
+__all__ = ["KINDS", "KIND_FIELDS", "KIND_NAMES", "TargetKind", "measured", "measure_series"]
