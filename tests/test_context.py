@@ -145,13 +145,18 @@ def test_national_goals_and_announcement() -> None:
     ctx = load_context("China")
     lg = ctx.batches["national_little_giant"]
     assert lg.announced_month == 8 and "ccpitjs" in lg.announced_source
-    goals = {t: ctx.batches[t].goals[0].value for t in ctx.batches if ctx.batches[t].goals}
-    assert goals == {
-        "national_little_giant": 10000,
-        "provincial_srdi": 100000,
-        "innovative_sme": 1000000,
-    }
-    assert lg.goals[0].published == "2021-12" and "200号" in lg.goals[0].source
+    goals = {t: [g.value for g in ctx.batches[t].goals] for t in ctx.batches}
+    assert goals["national_little_giant"] == [600, 10000]
+    assert goals["provincial_srdi"][0] == 100000 and goals["innovative_sme"] == [1000000]
+    assert lg.goals[-1].published == "2021-12" and "200号" in lg.goals[-1].source
+    first = lg.goals[0]  # MIIT's first goal: about 600 little giants over 2018-2020
+    assert (first.kind, first.value, first.by, first.published) == (
+        "cumulative",
+        600,
+        2020,
+        "2018-11",
+    )
+    assert "381号" in first.source
 
 
 def test_national_stocks_and_re_review() -> None:

@@ -142,6 +142,38 @@ def test_a_single_pilot_batch_gives_a_wide_spread_around_its_level():
     assert two.sigma < SPREAD.sigma_one_batch
 
 
+def test_a_goal_the_trend_falls_short_of_sets_the_pace_until_its_deadline():
+    """MIIT's first goal, about 600 little giants over 2018-2020, known at origin 2020: after
+    batch 1's 248 the even pace is the 352 left; the level then holds (the goal is met)."""
+    goal = [StatedGoal("cumulative", 600, 2020, published_year=2018)]
+    plan = plan_batches(published(), goal, 2020, [2020, 2021], SPREAD)
+    assert plan.median == {2020: pytest.approx(352), 2021: pytest.approx(352)}
+    # a goal three years out is paced evenly: (1,000 - 248) / 3 a year, then the level holds
+    later = [StatedGoal("cumulative", 1_000, 2022, published_year=2018)]
+    paced = plan_batches(published(), later, 2020, [2020, 2021, 2022, 2023], SPREAD)
+    assert [paced.median[y] for y in (2020, 2021, 2022, 2023)] == pytest.approx([752 / 3] * 4)
+    assert sum(paced.median[y] for y in (2020, 2021, 2022)) + 248 == pytest.approx(1_000)
+
+
+def test_a_goal_whose_deadline_has_passed_is_not_followed():
+    """At origin 2022 the 2018-2020 goal is history: the batches follow the trend (and the
+    10,000 goal), as without it."""
+    old = StatedGoal("cumulative", 600, 2020, published_year=2018)
+    goal = [StatedGoal("cumulative", 10_000, 2025, published_year=2021)]
+    with_old = plan_batches(published(), [old, *goal], 2022, list(range(2022, 2026)), SPREAD)
+    assert (
+        with_old.median
+        == plan_batches(published(), goal, 2022, list(range(2022, 2026)), SPREAD).median
+    )
+    assert plan_batches(published(), [old], 2021, [2021], SPREAD).median[2021] == 1584 + 1336
+
+
+def test_a_trend_ahead_of_the_goal_is_not_slowed_to_its_pace():
+    goal = [StatedGoal("cumulative", 20_000, 2025, published_year=2021)]
+    plan = plan_batches(published(), goal, 2022, [2022], SPREAD)
+    assert plan.median[2022] == pytest.approx(2930 + 1346)  # pace 3,810 < trend 4,276
+
+
 def test_a_goal_not_yet_published_is_not_known():
     goal = [StatedGoal("cumulative", 3_000, 2025, published_year=2022)]
     plan = plan_batches(published(), goal, 2021, [2021, 2022, 2023], SPREAD)

@@ -9,10 +9,14 @@ each replication draws it from this documented distribution:
   per year, continued) while the evaluator's stated cumulative goal stays out of reach. A
   batch that would reach the goal if it grew does not grow (an evaluator has no reason to
   enlarge the batch that completes its goal), and after it the level holds; so does it after
-  a cut. A per-year goal (Henan: at least 1,000 provincial SRDI firms a year) sets the level
-  where it is known. With one published batch there is no trend: the level is that batch.
-  Only goals published before the origin are used (`Goal.published`). The path never falls
-  below a quarter of the last batch.
+  a cut. Where the trend would leave the goal short by its deadline, each batch until then is
+  at least the even pace that meets it (what is left over the years left): MIIT passed both
+  of its goals (about 600 little giants over 2018-2020: 1,832 by 2020; 10,000 by 2025:
+  about 12,000 by 2023), and Henan's first list after its goal of 1,000 provincial SRDI
+  firms a year was 1,183. A per-year goal (Henan) sets the level where it is known. With
+  one published batch there is no trend: the level is that batch, or the pace of a goal.
+  Only goals published before the origin whose deadline is after the last published batch
+  are used (`Goal.published`). The path never falls below a quarter of the last batch.
 * **Spread.** Around the median path the log batch size moves as a random walk: year h after
   the last published batch has log standard deviation `sigma * sqrt(h)`. `sigma` is the
   root mean square of the rule's own one-year-ahead log errors over the published batches
@@ -144,8 +148,11 @@ def _trend_path(
     goal_left: float | None,
     per_year: float | None,
     floor_share: float,
+    goal_by: int | None = None,
 ) -> dict[int, float]:
-    """Median batches for `years` after the published `levels` (year, size), oldest first."""
+    """Median batches for `years` after the published `levels` (year, size), oldest first.
+
+    `goal_left` titles are still to be granted by the end of `goal_by` (a cumulative goal)."""
     last_year, last = levels[-1]
     slope = 0.0
     if len(levels) >= 2:
@@ -159,6 +166,8 @@ def _trend_path(
         if goal_left is not None and goal_left <= level + slope:
             slope = 0.0  # this batch reaches the goal (or it is met): no further growth
         level = max(level + slope, floor_share * last)
+        if goal_left is not None and goal_by is not None and year <= goal_by and goal_left > 0:
+            level = max(level, goal_left / (goal_by - year + 1))  # behind: the even pace
         if goal_left is not None:
             goal_left -= level
         if year in years:
@@ -183,15 +192,17 @@ def plan_batches(
         raise ValueError(f"no batch published before {origin}: the batch size has no basis")
     levels = [(b.year, b.central) for b in known]
     goals_known = [g for g in goals if g.published_year < origin]
-    cumulative = [g for g in goals_known if g.kind == "cumulative"]
-    goal_left = None
+    cumulative = [g for g in goals_known if g.kind == "cumulative" and g.by > levels[-1][0]]
+    goal_left, goal_by = None, None
     if cumulative:
         g = min(cumulative, key=lambda g: g.by)
-        goal_left = g.value - sum(b for _, b in levels)
+        goal_left, goal_by = g.value - sum(b for _, b in levels), g.by
     per_year = [g for g in goals_known if g.kind == "per_year" and g.by > levels[-1][0]]
     per_year_level = max(g.value for g in per_year) if per_year else None
     forecast_years = [y for y in years if y > levels[-1][0]]
-    median = _trend_path(levels, forecast_years, goal_left, per_year_level, spread.floor_share)
+    median = _trend_path(
+        levels, forecast_years, goal_left, per_year_level, spread.floor_share, goal_by
+    )
     # the rule's own one-year-ahead log errors where it had a trend to follow (two published
     # batches or more), pooled with the prior as if it were `prior_weight` such errors
     errors = []
