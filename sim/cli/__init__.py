@@ -13,7 +13,9 @@ the verbs, so that `srdi --help` stays fast.
 
 from __future__ import annotations
 
+import errno
 import os
+import sys
 
 import click
 
@@ -59,8 +61,29 @@ for _verb in (
 
 
 def run() -> None:
-    """The `srdi` entry point."""
+    """The `srdi` entry point: click's standalone handling, except that Ctrl-C leaves at once.
+
+    On Ctrl-C the verb has already cleaned up while the interrupt unwound it (workers killed,
+    nothing half-written: sim/runs/workers.py, sim/views/output.py). The process then exits
+    with 130 without running the interpreter's exit handlers, which would wait for a killed
+    process pool's manager thread and can hang there.
+    """
     # the verbs write figures to files: no window, no display needed (set before matplotlib is
     # imported, in the `srdi` process only; a notebook keeps its inline backend)
     os.environ.setdefault("MPLBACKEND", "Agg")
-    main(standalone_mode=True)
+    try:
+        code = main.main(standalone_mode=False)
+    except click.exceptions.Abort:  # click's form of KeyboardInterrupt
+        click.echo("Aborted!", err=True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
+    except click.exceptions.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except OSError as e:  # output piped into a reader that stopped (`srdi list | head`)
+        if e.errno != errno.EPIPE:
+            raise
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - nothing more is written
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
