@@ -295,6 +295,11 @@ def test_forecast_warns_before_a_long_run(monkeypatch):
     assert r.returncode == 0
     assert "expected to take about 17 min" in r.stderr
     assert "--runs" in r.stderr and "--no-counterfactual" in r.stderr
+    # a scenario without levers has no counterfactual run to skip: the warning does not offer it
+    r = srdi("forecast", ROOT / "scenarios" / "henan_status_quo.yaml", "--runs", "2", "-w", "1")
+    assert r.returncode == 0
+    assert "(2 replications on 1 worker(s))" in r.stderr
+    assert "counterfactual" not in r.stderr
 
 
 def test_sweep_warns_before_a_long_run(monkeypatch, tmp_path):

@@ -122,11 +122,13 @@ def _run(
             err=True,
         )
     workers = workers or os.cpu_count() or 1
+    twice = counterfactual and sc.has_levers  # without levers the forecast is the counterfactual
     warn_if_long(
         estimate_seconds(sc, runs, counterfactual, workers, by_lever),
-        f"{runs} replications{' and their counterfactuals' if counterfactual else ''}"
+        f"{runs} replications{' and their counterfactuals' if twice else ''}"
         f"{', each lever off alone' if by_lever else ''} on {workers} worker(s)",
-        "--runs, --no-counterfactual"
+        "--runs"
+        + (", --no-counterfactual" if twice else "")
         + (", no --by-lever" if by_lever else "")
         + " or more --workers (or --scheduler)",
     )
