@@ -352,10 +352,11 @@ def _stack(results: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
 
 
 # What a replication costs, for `estimate_seconds`: CPU per firm-year of the national forecast
-# (benchmarks/national.md: 335 ns) and the fixed cost of one small replication (Hebi: about
-# 14 ms of CPU each, benchmarks/results.md). An estimate to warn users, good to about 2x.
-SECONDS_PER_FIRM_YEAR = 335e-9
-SECONDS_PER_REPLICATION = 0.014
+# (benchmarks/national.md, 2026-12-02: 143 ns) and the fixed cost of one small replication
+# (Hebi: about 8 ms of CPU each on the same machine, idle). An estimate to warn users, good to
+# about 2x.
+SECONDS_PER_FIRM_YEAR = 143e-9
+SECONDS_PER_REPLICATION = 0.008
 
 
 def estimate_seconds(
