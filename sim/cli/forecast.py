@@ -111,7 +111,7 @@ def _run(
     cluster has its own workers); an unreachable one is an error, exit 2, nothing written."""
     from tqdm import tqdm
 
-    from sim.runs.ensemble import estimate_seconds, run_ensemble
+    from sim.runs.ensemble import estimate_seconds, run_ensemble, runs_counterfactual
     from sim.runs.executor import SchedulerUnreachable
 
     if runs < 1:
@@ -122,7 +122,7 @@ def _run(
             err=True,
         )
     workers = workers or os.cpu_count() or 1
-    twice = counterfactual and sc.has_levers  # without levers the forecast is the counterfactual
+    twice = runs_counterfactual(sc, counterfactual)
     warn_if_long(
         estimate_seconds(sc, runs, counterfactual, workers, by_lever),
         f"{runs} replications{' and their counterfactuals' if twice else ''}"

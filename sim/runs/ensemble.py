@@ -359,6 +359,12 @@ SECONDS_PER_FIRM_YEAR = 143e-9
 SECONDS_PER_REPLICATION = 0.008
 
 
+def runs_counterfactual(scenario: Scenario, counterfactual: bool = True) -> bool:
+    """Whether a counterfactual pass is run: asked for, and the scenario has levers to turn off
+    (without levers the counterfactual is the forecast itself, not run twice)."""
+    return counterfactual and scenario.has_levers
+
+
 def estimate_seconds(
     scenario: Scenario,
     runs: int,
@@ -380,7 +386,7 @@ def estimate_seconds(
         + (p["baseline.candidate_inflow_per_year"] + p.get("levers.bring_in.firms_per_year", 0.0))
         * years
     )
-    passes = 2 if counterfactual and scenario.has_levers else 1
+    passes = 2 if runs_counterfactual(scenario, counterfactual) else 1
     if by_lever:
         passes += len(levers_of(scenario))
     per_run = SECONDS_PER_REPLICATION + firms * years * SECONDS_PER_FIRM_YEAR
@@ -444,7 +450,7 @@ def run_ensemble(
     # each pass: (key, levers on, levers left off); without levers the counterfactual is the
     # forecast itself (same seeds, nothing to turn off)
     passes: list[tuple[Any, bool, tuple[str, ...]]] = [(True, True, ())]
-    if counterfactual and scenario.has_levers:
+    if runs_counterfactual(scenario, counterfactual):
         passes.append((False, False, ()))
     if by_lever:
         passes += [(name, True, (name,)) for name in levers_of(scenario)]
