@@ -213,6 +213,7 @@ def _attribute(firms: FirmPopulation | _Rows, name: str) -> np.ndarray:
 BRING_IN_GROUP = 15
 BIRTH_GROUP_0 = 16  # + the birth year's index in the period
 GROUP_SHIFT = 40  # draw_id = group << GROUP_SHIFT | place in the group (2^40 firms a group)
+PLACE_MASK = (1 << GROUP_SHIFT) - 1  # draw_id & PLACE_MASK: the firm's place in its group
 # what a new firm's draws are for, each with its own stream in every group
 ATTRIBUTE_DRAWS = (
     "capability", "revenue", "growth", "growth_prev", "rd", "rd_prev", "years_in_niche",
@@ -238,29 +239,28 @@ class FirmDraws:
         base = derived_key(key, group)
         self._keys = {a: derived_key(base, i) for i, a in enumerate(ATTRIBUTE_DRAWS)}
 
-    def ids(self, start: int, n: int) -> np.ndarray:
-        """The `draw_id` of the group's firms `start .. start + n - 1`."""
-        return (np.int64(self.group) << GROUP_SHIFT) + np.arange(start, start + n, dtype=np.int64)
+    def ids(self, index: np.ndarray) -> np.ndarray:
+        """The `draw_id` of the group's firms at places `index` in the group."""
+        return (np.int64(self.group) << GROUP_SHIFT) + index
 
-    def uniforms(self, attribute: str, start: int, n: int) -> np.ndarray:
+    def uniforms(self, attribute: str, index: np.ndarray) -> np.ndarray:
         from sim.engine.streams import uniforms
 
-        return uniforms(self._keys[attribute], np.arange(start, start + n, dtype=np.int64))
+        return uniforms(self._keys[attribute], index)
 
-    def normals(self, attribute: str, start: int, n: int) -> np.ndarray:
+    def normals(self, attribute: str, index: np.ndarray) -> np.ndarray:
         """Standard normals in float32, the precision the population stores."""
         from sim.engine.streams import normals
 
-        z = normals(self._keys[attribute], np.arange(start, start + n, dtype=np.int64))
-        return z.astype(np.float32)
+        return normals(self._keys[attribute], index).astype(np.float32)
 
-    def poisson(self, attribute: str, lam, start: int, n: int) -> np.ndarray:
+    def poisson(self, attribute: str, lam, index: np.ndarray) -> np.ndarray:
         """Poisson counts at rates `lam` (scalar or per firm), by inversion at the uniforms
         (a firm's count depends on its own rate and uniform only)."""
         from sim.engine.kernels import poisson_from_uniform
 
-        lam = np.broadcast_to(np.asarray(lam, dtype=np.float64), (n,))
-        return poisson_from_uniform(lam, self.uniforms(attribute, start, n))
+        lam = np.broadcast_to(np.asarray(lam, dtype=np.float64), index.shape)
+        return poisson_from_uniform(lam, self.uniforms(attribute, index))
 
 
 def idiosyncratic_loading(loading: float) -> float:
@@ -283,20 +283,24 @@ def draw_firms(
     draws: FirmDraws,
     year: int,
     start: int = 0,
+    index: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """Attributes of firms `start .. start + n - 1` of a group, from the candidate distribution
-    shifted toward `level`.
+    """Attributes of firms `start .. start + n - 1` of a group (or of the firms at places
+    `index` in the group, `n` of them), from the candidate distribution shifted toward `level`.
 
     The shift (revenue and capability steps per level) is a proposal only: `create_at_level`
     keeps the drawn firms that meet their title's criteria.
     """
     p = params
+    if index is None:
+        index = np.arange(start, start + n, dtype=np.int64)
+    index = np.ascontiguousarray(index, dtype=np.int64)
 
     def normal(attribute: str) -> np.ndarray:
-        return draws.normals(attribute, start, n)
+        return draws.normals(attribute, index)
 
     def uniform(attribute: str) -> np.ndarray:
-        return draws.uniforms(attribute, start, n)
+        return draws.uniforms(attribute, index)
 
     share_loading = float(p["firm.main_share_capability_loading"])
     debt_loading = float(p["firm.debt_ratio_capability_loading"])
@@ -319,7 +323,7 @@ def draw_firms(
     ip_rate = rd_m * np.exp(p["ip.capability_effect"] * cap) * p["population.ip_history_years"]
     niche_step = float(p["population.years_in_niche_tier_step"])
     niche_mean = max(p["population.years_in_niche_mean"] - 1.0, 0.0) + niche_step * level
-    niche_extra = draws.poisson("years_in_niche", niche_mean, start, n)
+    niche_extra = draws.poisson("years_in_niche", niche_mean, index)
     level = np.broadcast_to(np.asarray(level, dtype=np.int8), (n,))
     share_level = p["firm.main_share_mean"] + share_loading * p["firm.main_share_sd"] * cap
     debt_level = p["firm.debt_ratio_mean"] - debt_loading * p["firm.debt_ratio_sd"] * cap
@@ -339,8 +343,8 @@ def draw_firms(
         "growth_prev": growth_prev,
         "rd_intensity": np.minimum(rd, rd_cap),
         "rd_intensity_prev": np.minimum(rd_prev, rd_cap),
-        "ip_class1": draws.poisson("ip_class1", p["ip.class1_rate"] * ip_rate, start, n),
-        "ip_class2": draws.poisson("ip_class2", p["ip.class2_rate"] * ip_rate, start, n),
+        "ip_class1": draws.poisson("ip_class1", p["ip.class1_rate"] * ip_rate, index),
+        "ip_class2": draws.poisson("ip_class2", p["ip.class2_rate"] * ip_rate, index),
         "years_in_niche": 1 + niche_extra,
         "main_share": np.clip(
             share_level
@@ -360,7 +364,7 @@ def draw_firms(
         "strategic_emerging": uniform("strategic_emerging")
         < p["population.strategic_emerging_share"],
         "alive": np.ones(n, dtype=bool),
-        "draw_id": draws.ids(start, n),
+        "draw_id": draws.ids(index),
     }
     # stored as the population stores them (float32 and narrow integers), so that callers
     # holding many drawn firms hold them at the population's size
