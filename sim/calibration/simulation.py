@@ -100,7 +100,11 @@ def run_one(setup: Setup, theta: Sequence[float], seed: np.random.SeedSequence) 
     from sim.engine.model import GrowthModel
 
     model = GrowthModel(
-        setup.scenario, seed=seed, values=setup.values(theta, seed), origin=setup.origin
+        setup.scenario,
+        seed=seed,
+        values=setup.values(theta, seed),
+        origin=setup.origin,
+        lazy=True,  # only yearly counts are read: candidates brought up to date when they apply
     )
     model.run_model()
     model.discard_firms()

@@ -40,7 +40,9 @@ from sim.engine.agents import City, Evaluator
 from sim.engine.firms import (
     BIRTH_GROUP_0,
     COLUMNS,
+    GROUP_SHIFT,
     NATIVE,
+    PLACE_MASK,
     Firm,
     FirmDraws,
     FirmPopulation,
@@ -128,6 +130,17 @@ class GrowthModel(mesa.Model):
             them apply for it) and the eligible ones (meeting its criteria), for `srdi
             diagnose`. Off by default: it reads the criteria of every candidate, not only of
             the firms that apply. Nothing else in the run changes.
+        lazy: bring a candidate's state (level 0: the pool below the first title) up to date
+            only when the model reads it, when it applies for a title. A candidate's set-up
+            attributes are drawn then, and its growth, R&D and IP of the years since are
+            applied year by year, with the same random numbers and the same arithmetic as the
+            pass over every firm (`kernels.grow_rows`), so every result is identical; what is
+            saved is the work on the candidates that never apply, or not yet (most of them, in
+            most years). Only where nothing else reads a candidate's state: no lever acts,
+            no funnel counts, `apply` is not relaxed, no target counts firms by their state
+            and no `firm_history`; otherwise the model runs as if `lazy` were False
+            (`self.lazy` says which). After a lazy run, `bring_up_to_date()` makes every
+            alive candidate's columns current before they are read from outside.
     """
 
     def __init__(
@@ -141,6 +154,7 @@ class GrowthModel(mesa.Model):
         levers_off: Collection[str] = (),
         relax: frozenset[str] | set[str] | tuple[str, ...] = frozenset(),
         funnel: bool = False,
+        lazy: bool = False,
     ) -> None:
         unknown = [name for name in firm_history if name not in COLUMNS]
         if set(levers_off) - set(LEVER_NAMES):
@@ -177,13 +191,34 @@ class GrowthModel(mesa.Model):
         self.firms = FirmPopulation()
         # the key of the streams new firms' attributes are drawn from (firms.FirmDraws)
         self.firm_key = streams["baseline"].generate_state(1, np.uint64)[0]
-        self._create_baseline()
-        self._allocate_births(np.random.default_rng(streams["births"]))
         self.levers = (
             build_levers(self.scenario.levers, self.p, self.ladder, self.levers_off)
             if levers_on
             else []
         )
+        self.lazy = bool(
+            lazy
+            and not self.levers
+            and not funnel
+            and "apply" not in self.relax
+            and not self._measured
+            and not firm_history
+        )
+        # this year's rules and keys of growth, kept for candidates brought up to date later
+        self._growth_rules: dict[int, tuple[kernels.YearRules, np.ndarray]] = {}
+        self._undrawn: list[np.ndarray] = []  # rows whose set-up attributes wait (lazy)
+        self._create_baseline()
+        self._allocate_births(np.random.default_rng(streams["births"]))
+        if self.lazy:
+            # per firm: whether its set-up attributes are drawn, and (at level 0) the last
+            # year whose growth its state includes; no firm is added after set-up (no lever)
+            self._drawn = np.ones(self.firms.n, dtype=bool)
+            self._updated = np.full(self.firms.n, self.year, dtype=np.int16)
+            for year, rows in self.birth_blocks.items():
+                self._updated[rows] = year - 1
+            for rows in self._undrawn:
+                self._drawn[rows] = False
+        del self._undrawn
         for lever in self.levers:  # set-up a lever needs (the firms it may bring in)
             lever.prepare(self)
         awards = next((lv for lv in self.levers if lv.name == "awards"), None)
@@ -232,6 +267,9 @@ class GrowthModel(mesa.Model):
             at_least[k] = max(at_least[k], at_least[k + 1])
         exactly = (at_least[1:-1] - at_least[2:]).astype(int)
         counts = np.concatenate([[int(self.p["baseline.candidates"])], exactly])
+        if self.lazy:  # the candidates first, as `create_titled` orders them
+            self._undrawn.append(self._add_undrawn(FirmDraws(self.firm_key, 0), counts[0], True))
+            counts[0] = 0
         self.firms.add(create_titled(counts, self.ladder, self.p, self.firm_key, self.year))
         self.n_base = self.firms.n
 
@@ -254,11 +292,88 @@ class GrowthModel(mesa.Model):
         self.firms.reserve(self.firms.n + int(born.sum()) + most_brought_in)
         for i, (year, n_born) in enumerate(zip(years, born, strict=True)):
             draws = FirmDraws(self.firm_key, BIRTH_GROUP_0 + i)  # each year its own group
+            if self.lazy:
+                self.birth_blocks[year] = self._add_undrawn(draws, int(n_born), False)
+                self._undrawn.append(self.birth_blocks[year])
+                continue
             cols = draw_firms(int(n_born), 0, self.p, draws, self.year)
             cols["alive"] = np.zeros(n_born, dtype=bool)
             cols["years_in_niche"] = np.ones(n_born, dtype=np.int16)
             self.birth_blocks[year] = self.firms.add(cols)
         self.n_native = self.firms.n
+
+    def _add_undrawn(self, draws: FirmDraws, n: int, alive: bool) -> np.ndarray:
+        """Add `n` candidates of a group whose set-up attributes are drawn when first read
+        (lazy): their identity, level and whether alive only. Returns their rows."""
+        return self.firms.add(
+            {
+                "tier": np.zeros(n, dtype=np.int8),
+                "highest_tier": np.zeros(n, dtype=np.int8),
+                "alive": np.full(n, alive),
+                "draw_id": draws.ids(np.arange(n, dtype=np.int64)),
+            }
+        )
+
+    def _draw_set_up(self, rows: np.ndarray) -> None:
+        """Draw the set-up attributes of candidates `rows` (lazy), exactly as set-up would
+        have: from their group's streams at their place in the group, at the base year."""
+        f = self.firms
+        ids = f.draw_id[rows]
+        groups = ids >> GROUP_SHIFT
+        for g in np.unique(groups):
+            in_group = groups == g
+            sel = rows[in_group]
+            draws = FirmDraws(self.firm_key, int(g))
+            index = ids[in_group] & PLACE_MASK
+            cols = draw_firms(sel.size, 0, self.p, draws, self.period.base_year, index=index)
+            del cols["alive"]
+            if g >= BIRTH_GROUP_0:  # a candidate born in the period starts in its niche
+                cols["years_in_niche"][:] = 1
+            for name, values in cols.items():
+                getattr(f, name)[sel] = values
+        self._drawn[rows] = True
+
+    def _catch_up(self, rows: np.ndarray) -> None:
+        """Bring the state of the level-0 firms among `rows` up to this year (lazy): set-up
+        attributes drawn if not yet, then each year since the last one applied, in order."""
+        f = self.firms
+        rows = rows[f.tier[rows] == 0]
+        if rows.size > 1 and np.any(rows[1:] <= rows[:-1]):  # once each, in order
+            rows = np.flatnonzero(np.bincount(rows, minlength=f.n))
+        if rows.size == 0:
+            return
+        undrawn = rows[~self._drawn[rows]]
+        if undrawn.size:
+            self._draw_set_up(undrawn)
+        behind = rows[self._updated[rows] < self.year]
+        if behind.size == 0:
+            return
+        for year in range(int(self._updated[behind].min()) + 1, self.year + 1):
+            due = behind[self._updated[behind] < year]
+            rules, keys = self._growth_rules[year]
+            n = due.size
+            unsettled = (
+                np.empty(2 * n, dtype=np.int64),
+                np.empty(2 * n, dtype=np.float64),
+                np.empty(2 * n, dtype=np.int8),
+            )
+            left = kernels.grow_rows(
+                due, f.tier, f.growth_boost, f.rd_log_boost, f.debt_added, f.capability,
+                f.revenue_yuan, f.revenue_prev_yuan, f.growth, f.growth_prev, f.years_in_niche,
+                f.main_share, f.debt_ratio,
+                f.rd_intensity, f.rd_intensity_prev, f.rd_boost, f.ip_class1, f.ip_class2,
+                f.draw_id, rules, keys, *unsettled, self._scratch("ip_rate", f.n, np.float32),
+            )  # fmt: skip
+            self._settle_ip(left, *unsettled, keys)
+            self._updated[due] = year
+            self.random_numbers["normal"] += 4 * n
+            self.random_numbers["poisson"] += 2 * n
+
+    def bring_up_to_date(self) -> None:
+        """Make every alive candidate's columns current (after or during a lazy run); a
+        model that is not lazy is always current."""
+        if self.lazy:
+            self._catch_up(np.flatnonzero(self.firms.alive & (self.firms.tier == 0)))
 
     def _reporters(self) -> dict:
         """DataCollector columns, one row per simulated year: the year, holders of at least
@@ -365,14 +480,17 @@ class GrowthModel(mesa.Model):
             p, drift=float(p["economy.growth_mean"]) + self._year_shock_draw()
         )
         keys = np.array([self.key(name) for name in kernels.GROW_INVEST_DRAWS], dtype=np.uint64)
-        n_alive = int(np.count_nonzero(f.alive))
+        self._growth_rules[self.year] = (rules, keys)
+        # lazy: the titled firms now, the candidates when read (`_catch_up`)
+        growing = f.alive & (f.tier > 0) if self.lazy else f.alive
+        n_alive = int(np.count_nonzero(growing))
         # room for every IP draw the search may leave to the exact inverse (two per firm)
         rows = np.empty(2 * n_alive, dtype=np.int64)
         rates = np.empty(2 * n_alive, dtype=np.float64)
         ip_class = np.empty(2 * n_alive, dtype=np.int8)
         ip_rate = self._scratch("ip_rate", f.n, np.float32)
         left = kernels.grow_and_invest(
-            f.alive, f.tier, f.growth_boost, f.rd_log_boost, f.debt_added, f.capability,
+            growing, f.tier, f.growth_boost, f.rd_log_boost, f.debt_added, f.capability,
             f.revenue_yuan, f.revenue_prev_yuan, f.growth, f.growth_prev, f.years_in_niche,
             f.main_share, f.debt_ratio,
             f.rd_intensity, f.rd_intensity_prev, f.rd_boost, f.ip_class1, f.ip_class2,
@@ -380,11 +498,20 @@ class GrowthModel(mesa.Model):
         )  # fmt: skip
         self.random_numbers["normal"] += 4 * n_alive  # growth, rd, main_share, debt_ratio
         self.random_numbers["poisson"] += 2 * n_alive  # IP of each class
+        self._settle_ip(left, rows, rates, ip_class, keys)
+
+    def _settle_ip(
+        self, left: int, rows: np.ndarray, rates: np.ndarray, ip_class: np.ndarray, keys
+    ) -> None:
+        """The IP draws the compiled search left (`left` of them) by the exact inverse, at the
+        uniforms the kernel used (`keys`: the year's keys, `kernels.GROW_INVEST_DRAWS`)."""
+        f = self.firms
         for c, column in ((1, "ip_class1"), (2, "ip_class2")):
             sel = ip_class[:left] == c
             if sel.any():
                 r = rows[:left][sel]
-                u = uniforms(self.key(column), f.draw_id[r])  # the uniforms the kernel used
+                key = keys[kernels.GROW_INVEST_DRAWS.index(column)]
+                u = uniforms(key, f.draw_id[r])  # the uniforms the kernel used
                 counts = kernels.poisson_exact(rates[:left][sel], u)
                 getattr(f, column)[r] += counts.astype(COLUMNS[column][0])
 
@@ -460,6 +587,8 @@ class GrowthModel(mesa.Model):
         )  # fmt: skip
         all_rows, all_levels = all_rows[:n_applying], all_levels[:n_applying]
         self.random_numbers["uniform"] += n_drawn
+        if self.lazy:  # the applicants' criteria are read below: their state, up to date
+            self._catch_up(all_rows)
         for k in range(self.top, 0, -1):
             if below[k] < 0:  # not granted this year
                 continue
@@ -527,6 +656,8 @@ class GrowthModel(mesa.Model):
                 fails[:] = False
             # a failing firm drops to the highest title below that exists this year
             f.tier[due[fails]] = max(j for j in range(k) if j == 0 or self.granted(j, self.year))
+            if self.lazy:  # a firm back at level 0 waits, current as of this year
+                self._updated[due[fails][f.tier[due[fails]] == 0]] = self.year
             f.title_year[due] = self.year
             lost[k] = np.count_nonzero(fails)
             reviewed[k] = due.size
@@ -621,11 +752,15 @@ class GrowthModel(mesa.Model):
         self.running = False
 
     def firm(self, i: int) -> Firm:
-        """Firm `i` as one object."""
+        """Firm `i` as one object (brought up to date first in a lazy run)."""
+        if self.lazy:
+            self._catch_up(np.array([i]))
         return self.firms.firm(i)
 
     def explain(self, i: int, tier_id: str) -> list[Explanation]:
         """For firm `i`, which criteria of `tier_id` it meets and which it fails."""
+        if self.lazy:
+            self._catch_up(np.array([i]))
         return self.ladder.explain(tier_id, self.firms.values(), i)
 
 

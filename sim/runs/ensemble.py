@@ -55,9 +55,10 @@ def run_replication(
     """One run of the model; arrays over (year, level) and (year, lever). `levers_off`: levers
     left off while the others act; `relax`: stages of the funnel lifted
     (`model.RELAXATIONS`); `funnel`: also count each title's candidates and eligible firms."""
+    # lazy: only yearly records are read, and they are the same (GrowthModel's `lazy`)
     model = GrowthModel(
         scenario, seed=seed, levers_on=levers_on, values=values, levers_off=levers_off,
-        relax=relax, funnel=funnel,
+        relax=relax, funnel=funnel, lazy=True,
     )  # fmt: skip
     model.run_model()
     h = model.history
