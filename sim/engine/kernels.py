@@ -204,91 +204,6 @@ def _receive_ip(
 
 @numba.njit(cache=True, error_model="numpy", fastmath=True)
 def grow_and_invest(
-    alive,
-    tier,
-    growth_boost,
-    rd_log_boost,
-    debt_added,
-    capability,
-    revenue,
-    revenue_prev,
-    growth,
-    growth_prev,
-    years_in_niche,
-    main_share,
-    debt_ratio,
-    rd_intensity,
-    rd_intensity_prev,
-    rd_boost,
-    ip_class1,
-    ip_class2,
-    draw_id,
-    rules,
-    keys,
-    unsettled_rows,
-    unsettled_rates,
-    unsettled_class,
-    ip_rate,
-):
-    """Grow, invest and receive IP, for every alive firm (the grow and invest phases).
-
-    Revenue: log growth = drift + capability and title effects + what the levers add this year
-    (`growth_boost`) + shock. Main-business share and debt ratio move part of the way to their
-    capability levels, plus a shock and the debt the levers add (`debt_added`). R&D intensity:
-    log intensity moves toward its capability level, plus what the levers add (`rd_log_boost`)
-    and a shock, and cash received last year adds to it (`rd_boost`, then spent), up to
-    `rd_max_intensity`. The levers' columns are filled by the levers (sim/levers: a policy
-    loan fills all three); the kernel knows no lever. IP of each class arrives as
-    Poisson((R&D in M yuan)^elasticity x exp(capability effect) x class rate),
-    by inversion at the firm's uniform. Draws the search cannot settle are listed in
-    `unsettled_*` (row, rate, class 1 or 2) for `poisson_exact`; returns how many.
-    `ip_rate` is float32 scratch space, one per row: the IP draws run in a second, tighter
-    loop (their searches then overlap from firm to firm, about a third faster).
-    """
-    r = rules
-    k_growth, k_rd, k_share, k_debt = keys[0], keys[1], keys[2], keys[3]
-    k_ip1, k_ip2 = keys[4], keys[5]
-    n_unsettled = 0
-    for i in range(alive.size):
-        if not alive[i]:
-            continue
-        ip_rate[i] = _grow_firm(
-            i,
-            tier,
-            growth_boost,
-            rd_log_boost,
-            debt_added,
-            capability,
-            revenue,
-            revenue_prev,
-            growth,
-            growth_prev,
-            years_in_niche,
-            main_share,
-            debt_ratio,
-            rd_intensity,
-            rd_intensity_prev,
-            rd_boost,
-            draw_id,
-            r,
-            k_growth,
-            k_rd,
-            k_share,
-            k_debt,
-        )  # fmt: skip  (float32 scratch)
-    for i in range(alive.size):
-        rate = ip_rate[i]
-        if not alive[i] or rate <= 0.0:
-            continue
-        n_unsettled = _receive_ip(
-            i, rate, ip_class1, ip_class2, draw_id, r, k_ip1, k_ip2, unsettled_rows,
-            unsettled_rates, unsettled_class, n_unsettled,
-        )  # fmt: skip
-    return n_unsettled
-
-
-@numba.njit(cache=True, error_model="numpy", fastmath=True)
-def grow_rows(
     rows,
     tier,
     growth_boost,
@@ -315,40 +230,38 @@ def grow_rows(
     unsettled_class,
     ip_rate,
 ):
-    """`grow_and_invest` for the firms `rows` only: one year of a candidate's growth, R&D
-    and IP brought forward when the model first needs its state (`GrowthModel(lazy=True)`).
-    The same arithmetic and the same random numbers, firm by firm, as the pass over every
-    firm, so a firm's state is the same whenever it is computed."""
+    """Grow, invest and receive IP for one year, for the firms `rows` (the grow and invest
+    phases: every alive firm, or the candidates brought up to date, `GrowthModel(lazy=True)`).
+
+    Revenue: log growth = drift + capability and title effects + what the levers add this year
+    (`growth_boost`) + shock. Main-business share and debt ratio move part of the way to their
+    capability levels, plus a shock and the debt the levers add (`debt_added`). R&D intensity:
+    log intensity moves toward its capability level, plus what the levers add (`rd_log_boost`)
+    and a shock, and cash received last year adds to it (`rd_boost`, then spent), up to
+    `rd_max_intensity`. The levers' columns are filled by the levers (sim/levers: a policy
+    loan fills all three); the kernel knows no lever. IP of each class arrives as
+    Poisson((R&D in M yuan)^elasticity x exp(capability effect) x class rate),
+    by inversion at the firm's uniform. Draws the search cannot settle are listed in
+    `unsettled_*` (row, rate, class 1 or 2) for `poisson_exact`; returns how many.
+    `ip_rate` is float32 scratch space, one per row: the IP draws run in a second, tighter
+    loop (their searches then overlap from firm to firm, about a third faster). A firm's
+    year depends on its own columns and numbers only, so it is the same whichever other rows
+    are passed.
+    """
     r = rules
     k_growth, k_rd, k_share, k_debt = keys[0], keys[1], keys[2], keys[3]
     k_ip1, k_ip2 = keys[4], keys[5]
     n_unsettled = 0
     for j in range(rows.size):
         i = rows[j]
+        # float32 scratch, read back by the second loop
         ip_rate[i] = _grow_firm(
-            i,
-            tier,
-            growth_boost,
-            rd_log_boost,
-            debt_added,
-            capability,
-            revenue,
-            revenue_prev,
-            growth,
-            growth_prev,
-            years_in_niche,
-            main_share,
-            debt_ratio,
-            rd_intensity,
-            rd_intensity_prev,
-            rd_boost,
-            draw_id,
-            r,
-            k_growth,
-            k_rd,
-            k_share,
-            k_debt,
-        )  # fmt: skip  (float32 scratch, read back as the pass over every firm does)
+            i, tier, growth_boost, rd_log_boost, debt_added, capability, revenue, revenue_prev,
+            growth, growth_prev, years_in_niche, main_share, debt_ratio, rd_intensity,
+            rd_intensity_prev, rd_boost, draw_id, r, k_growth, k_rd, k_share, k_debt,
+        )  # fmt: skip
+    for j in range(rows.size):
+        i = rows[j]
         rate = ip_rate[i]
         if rate <= 0.0:
             continue

@@ -23,7 +23,8 @@ cannot act in a scenario leaves its results identical.
 
 Speed: what touches every firm (growth, R&D and IP, who applies, re-review due dates,
 stewards, exits, the tally) is a compiled loop (sim/engine/kernels.py); the rest is numpy on the
-firms concerned.
+firms concerned. With `lazy`, a candidate's set-up and growth wait until it applies (identical
+results; see the argument).
 """
 
 from __future__ import annotations
@@ -131,16 +132,17 @@ class GrowthModel(mesa.Model):
             diagnose`. Off by default: it reads the criteria of every candidate, not only of
             the firms that apply. Nothing else in the run changes.
         lazy: bring a candidate's state (level 0: the pool below the first title) up to date
-            only when the model reads it, when it applies for a title. A candidate's set-up
-            attributes are drawn then, and its growth, R&D and IP of the years since are
-            applied year by year, with the same random numbers and the same arithmetic as the
-            pass over every firm (`kernels.grow_rows`), so every result is identical; what is
-            saved is the work on the candidates that never apply, or not yet (most of them, in
-            most years). Only where nothing else reads a candidate's state: no lever acts,
-            no funnel counts, `apply` is not relaxed, no target counts firms by their state
-            and no `firm_history`; otherwise the model runs as if `lazy` were False
-            (`self.lazy` says which). After a lazy run, `bring_up_to_date()` makes every
-            alive candidate's columns current before they are read from outside.
+            only when the model reads it, when it applies for a title. Its set-up attributes
+            are drawn then, and its growth, R&D and IP of each year since are applied in
+            order, with the same random numbers and arithmetic as the yearly pass
+            (`kernels.grow_and_invest` on its row), so every result is identical; the work
+            saved is on the candidates that have not applied (about 60 % of a national
+            candidate's years). Only where nothing else reads a candidate's state: no lever
+            acts, no funnel counts, `apply` is not relaxed, no target counts firms by their
+            state and no `firm_history`; otherwise the model runs as if `lazy` were False
+            (`self.lazy` says which). `firm(i)` and `explain` bring their firm up to date;
+            `bring_up_to_date()` does so for every alive candidate, before its columns are
+            read from outside.
     """
 
     def __init__(
@@ -357,7 +359,7 @@ class GrowthModel(mesa.Model):
                 np.empty(2 * n, dtype=np.float64),
                 np.empty(2 * n, dtype=np.int8),
             )
-            left = kernels.grow_rows(
+            left = kernels.grow_and_invest(
                 due, f.tier, f.growth_boost, f.rd_log_boost, f.debt_added, f.capability,
                 f.revenue_yuan, f.revenue_prev_yuan, f.growth, f.growth_prev, f.years_in_niche,
                 f.main_share, f.debt_ratio,
@@ -482,8 +484,8 @@ class GrowthModel(mesa.Model):
         keys = np.array([self.key(name) for name in kernels.GROW_INVEST_DRAWS], dtype=np.uint64)
         self._growth_rules[self.year] = (rules, keys)
         # lazy: the titled firms now, the candidates when read (`_catch_up`)
-        growing = f.alive & (f.tier > 0) if self.lazy else f.alive
-        n_alive = int(np.count_nonzero(growing))
+        growing = np.flatnonzero(f.alive & (f.tier > 0) if self.lazy else f.alive)
+        n_alive = growing.size
         # room for every IP draw the search may leave to the exact inverse (two per firm)
         rows = np.empty(2 * n_alive, dtype=np.int64)
         rates = np.empty(2 * n_alive, dtype=np.float64)
