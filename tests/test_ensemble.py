@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from sim.engine.ladder import STANDARD_TIERS
+from sim.engine.model import GrowthModel
 from sim.levers import LEVER_NAMES
-from sim.runs.ensemble import EnsembleResult, run_ensemble, run_replication
+from sim.runs.ensemble import EnsembleResult, levers_of, run_ensemble, run_passes, run_replication
 from sim.scenario import load
 
 RUNS, SEED = 6, 11
@@ -71,6 +72,32 @@ def test_replication_r_runs_on_child_r_of_the_root_seed(hebi, serial):
         one = run_replication(hebi, children[r], levers_on=True)
         assert np.array_equal(one["at_least"], serial.runs["at_least"][r])
         assert np.array_equal(one["cost"], serial.runs["cost"][r])
+
+
+def test_passes_sharing_one_set_up_give_what_each_gives_alone(hebi):
+    # the counterfactual and every one-lever-off pass start from the first pass's set-up;
+    # each must be the run drawn from scratch (bring_in off too: fewer rows reserved)
+    seed = np.random.SeedSequence(SEED).spawn(3)[2]
+    passes = [(True, True, ()), (False, False, ())]
+    passes += [(name, True, (name,)) for name in levers_of(hebi)]
+    shared = run_passes(hebi, seed, passes)
+    assert "bring_in" in shared
+    for key, on, off in passes:
+        alone = run_replication(hebi, seed, on, None, off)
+        assert shared[key].keys() == alone.keys()
+        for name in alone:
+            assert np.array_equal(shared[key][name], alone[name]), (key, name)
+
+
+def test_a_set_up_of_another_replication_is_refused(hebi):
+    seed = np.random.SeedSequence(SEED)
+    kept = GrowthModel(hebi, seed=seed, keep_set_up=True).kept_set_up
+    GrowthModel(hebi, seed=seed, levers_on=False, set_up=kept)  # its own: accepted
+    other = np.random.SeedSequence(SEED + 1)
+    with pytest.raises(ValueError, match="another seed"):
+        GrowthModel(hebi, seed=other, levers_on=False, set_up=kept)
+    with pytest.raises(ValueError, match="another seed"):
+        GrowthModel(hebi, seed=seed, set_up=kept, values={"apply.award_elasticity": 0.0})
 
 
 @pytest.mark.parametrize("result", ["serial", "parallel"])

@@ -38,6 +38,7 @@ import numpy as np
 
 from sim.engine import kernels
 from sim.engine.agents import City, Evaluator
+from sim.engine.competition import Competition
 from sim.engine.firms import (
     BIRTH_GROUP_0,
     COLUMNS,
@@ -77,6 +78,18 @@ RELAXATIONS = {
     "budget": "the awards' yearly budget cap is lifted (every award claimed is paid)",
     "bring_in": "every firm the plan brings in a year arrives (success rate 1)",
 }
+
+
+@dataclass(frozen=True)
+class SetUp:
+    """What a replication draws before its levers act: the same for each of its passes."""
+
+    drawn_by: tuple  # (seed entropy, spawn key, values, origin) of the run that drew it
+    p: dict[str, float]
+    competition: Competition
+    columns: dict[str, np.ndarray]  # every firm after set-up: base year, then births
+    n_base: int
+    birth_blocks: dict[int, np.ndarray]
 
 
 @dataclass
@@ -143,6 +156,13 @@ class GrowthModel(mesa.Model):
             (`self.lazy` says which). `firm(i)` and `explain` bring their firm up to date;
             `bring_up_to_date()` does so for every alive candidate, before its columns are
             read from outside.
+        keep_set_up: keep what the replication drew before its levers act (`kept_set_up`:
+            inputs, base-year firms, births), for its other passes.
+        set_up: start from another pass's kept set-up instead of drawing it again: the same
+            seed, `values` and `origin` give the same set-up whatever the levers (they act
+            after it), so a replication's counterfactual and one-lever-off passes need not
+            redraw it (`sim.runs.ensemble.run_passes`). A set-up of another seed, `values`
+            or `origin` is refused.
     """
 
     def __init__(
@@ -157,6 +177,8 @@ class GrowthModel(mesa.Model):
         relax: frozenset[str] | set[str] | tuple[str, ...] = frozenset(),
         funnel: bool = False,
         lazy: bool = False,
+        set_up: SetUp | None = None,
+        keep_set_up: bool = False,
     ) -> None:
         unknown = [name for name in firm_history if name not in COLUMNS]
         if set(levers_off) - set(LEVER_NAMES):
@@ -186,7 +208,16 @@ class GrowthModel(mesa.Model):
         streams = child_streams(root)
         self._streams = streams
         self.bring_in_rng = np.random.default_rng(streams["bring_in"])
-        self.p, self.competition = draw_inputs(self.scenario, root, values, origin)
+        drawn_by = (root.entropy, tuple(root.spawn_key), dict(values or {}), origin)
+        if set_up is None:
+            self.p, self.competition = draw_inputs(self.scenario, root, values, origin)
+        elif set_up.drawn_by != drawn_by:
+            raise ValueError(
+                "set_up: kept by a run of another seed, values or origin; it would not be "
+                "this run's set-up"
+            )
+        else:
+            self.p, self.competition = dict(set_up.p), set_up.competition
         self.period = self.scenario.period
         self.year = self.period.base_year
         self.origin = origin
@@ -209,8 +240,23 @@ class GrowthModel(mesa.Model):
         # this year's rules and keys of growth, kept for candidates brought up to date later
         self._growth_rules: dict[int, tuple[kernels.YearRules, np.ndarray]] = {}
         self._undrawn: list[np.ndarray] = []  # rows whose set-up attributes wait (lazy)
-        self._create_baseline()
-        self._allocate_births(np.random.default_rng(streams["births"]))
+        if set_up is None:
+            self._create_baseline()
+            self._allocate_births(np.random.default_rng(streams["births"]))
+        else:
+            self._copy_set_up(set_up)
+        self.kept_set_up = None
+        if keep_set_up:
+            if self.lazy:
+                raise ValueError("keep_set_up: a lazy run leaves candidates undrawn")
+            self.kept_set_up = SetUp(
+                drawn_by=drawn_by,
+                p=dict(self.p),
+                competition=self.competition,
+                columns={name: getattr(self.firms, name).copy() for name in COLUMNS},
+                n_base=self.n_base,
+                birth_blocks=dict(self.birth_blocks),
+            )
         if self.lazy:
             # per firm: whether its set-up attributes are drawn, and (at level 0) the last
             # year whose growth its state includes; no firm is added after set-up (no lever)
@@ -283,15 +329,7 @@ class GrowthModel(mesa.Model):
         inflow = np.full(len(years), float(self.p["baseline.candidate_inflow_per_year"]))
         born = kernels.poisson_from_uniform(inflow, rng.random(len(years)))
         # room for every firm of the run: the births, and the most firms levers can bring in
-        lever = (
-            self.scenario.levers.bring_in
-            if self.levers_on and "bring_in" not in self.levers_off
-            else None
-        )
-        most_brought_in = (
-            int(round(self.p["levers.bring_in.firms_per_year"])) * len(years) if lever else 0
-        )
-        self.firms.reserve(self.firms.n + int(born.sum()) + most_brought_in)
+        self.firms.reserve(self.firms.n + int(born.sum()) + self._most_brought_in())
         for i, (year, n_born) in enumerate(zip(years, born, strict=True)):
             draws = FirmDraws(self.firm_key, BIRTH_GROUP_0 + i)  # each year its own group
             if self.lazy:
@@ -302,6 +340,27 @@ class GrowthModel(mesa.Model):
             cols["alive"] = np.zeros(n_born, dtype=bool)
             cols["years_in_niche"] = np.ones(n_born, dtype=np.int16)
             self.birth_blocks[year] = self.firms.add(cols)
+        self.n_native = self.firms.n
+
+    def _most_brought_in(self) -> int:
+        """The most firms this run's levers can bring in over the period."""
+        lever = (
+            self.scenario.levers.bring_in
+            if self.levers_on and "bring_in" not in self.levers_off
+            else None
+        )
+        if lever is None:
+            return 0
+        return int(round(self.p["levers.bring_in.firms_per_year"])) * len(self.period.years)
+
+    def _copy_set_up(self, set_up: SetUp) -> None:
+        """The firms of another pass's set-up (`set_up`), as `_create_baseline` and
+        `_allocate_births` would have drawn them."""
+        n = len(set_up.columns["tier"])
+        self.firms = FirmPopulation(n + self._most_brought_in())
+        self.firms.add({name: values.copy() for name, values in set_up.columns.items()})
+        self.n_base = set_up.n_base
+        self.birth_blocks = dict(set_up.birth_blocks)
         self.n_native = self.firms.n
 
     def _add_undrawn(self, draws: FirmDraws, n: int, alive: bool) -> np.ndarray:
@@ -766,4 +825,4 @@ class GrowthModel(mesa.Model):
         return self.ladder.explain(tier_id, self.firms.values(), i)
 
 
-__all__ = ["GrowthModel", "YearRecord", "RELAXATIONS", "COLUMNS", "NATIVE"]
+__all__ = ["GrowthModel", "SetUp", "YearRecord", "RELAXATIONS", "COLUMNS", "NATIVE"]

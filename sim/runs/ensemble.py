@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from sim.engine import competition
-from sim.engine.model import RELAXATIONS, GrowthModel
+from sim.engine.model import RELAXATIONS, GrowthModel, SetUp
 from sim.levers import LEVER_NAMES
 from sim.runs import summary
 from sim.runs.executor import executor
@@ -51,14 +51,17 @@ def run_replication(
     levers_off: tuple[str, ...] = (),
     relax: frozenset[str] = frozenset(),
     funnel: bool = False,
+    set_up: SetUp | None = None,
+    keep_set_up: bool = False,
 ) -> dict[str, np.ndarray]:
     """One run of the model; arrays over (year, level) and (year, lever). `levers_off`: levers
     left off while the others act; `relax`: stages of the funnel lifted
-    (`model.RELAXATIONS`); `funnel`: also count each title's candidates and eligible firms."""
+    (`model.RELAXATIONS`); `funnel`: also count each title's candidates and eligible firms;
+    `set_up`, `keep_set_up`: share the set-up between passes of one seed (`run_passes`)."""
     # lazy: only yearly records are read, and they are the same (GrowthModel's `lazy`)
     model = GrowthModel(
         scenario, seed=seed, levers_on=levers_on, values=values, levers_off=levers_off,
-        relax=relax, funnel=funnel, lazy=True,
+        relax=relax, funnel=funnel, lazy=True, set_up=set_up, keep_set_up=keep_set_up,
     )  # fmt: skip
     model.run_model()
     h = model.history
@@ -68,19 +71,48 @@ def run_replication(
     for key, t in target_kinds.measured(scenario.targets).items():
         out[key] = target_kinds.measure_series(t, np.array([r.measures[key] for r in h]))
     out["cost"] = np.array([[r.cost[name] for name in LEVER_NAMES] for r in h])
+    if keep_set_up:
+        out["set_up"] = model.kept_set_up
     model.discard_firms()
     return out
 
 
-def _run_chunk(task: dict[str, Any]) -> list[dict[str, np.ndarray]]:
-    """Run one chunk of a pass: consecutive replications from `task["first"]` on."""
+Pass = tuple[Any, bool, tuple[str, ...]]  # (key, levers on, levers left off)
+
+
+def run_passes(
+    scenario: Scenario,
+    seed: np.random.SeedSequence,
+    passes: Sequence[Pass],
+    values: dict[str, float] | None = None,
+    relax: frozenset[str] = frozenset(),
+    funnel: bool = False,
+) -> dict[Any, dict[str, np.ndarray]]:
+    """Every pass of one replication (levers on, the counterfactual, each lever off), by key.
+
+    The passes share the replication's set-up (inputs, base-year firms, births: drawn before
+    any lever acts), drawn once by the first pass: each result is that of `run_replication`.
+    """
+    out: dict[Any, dict[str, np.ndarray]] = {}
+    set_up = None
+    for i, (key, on, off) in enumerate(passes):
+        keep = i == 0 and len(passes) > 1
+        out[key] = run_replication(
+            scenario, seed, on, values, off, relax, funnel, set_up=set_up, keep_set_up=keep
+        )
+        if keep:
+            set_up = out[key].pop("set_up")
+    return out
+
+
+def _run_chunk(task: dict[str, Any]) -> list[dict[Any, dict[str, np.ndarray]]]:
+    """Run one chunk: every pass of consecutive replications from `task["first"]` on."""
     return [
-        run_replication(
-            task["scenario"], s, task["levers_on"], task["values"], task["levers_off"],
-            task["relax"], task["funnel"],
+        run_passes(
+            task["scenario"], s, task["passes"], task["values"], task["relax"], task["funnel"]
         )
         for s in task["seeds"]
-    ]  # fmt: skip
+    ]
 
 
 @dataclass
@@ -450,12 +482,11 @@ def run_ensemble(
     seeds = np.random.SeedSequence(seed).spawn(runs)
     # each pass: (key, levers on, levers left off); without levers the counterfactual is the
     # forecast itself (same seeds, nothing to turn off)
-    passes: list[tuple[Any, bool, tuple[str, ...]]] = [(True, True, ())]
+    passes: list[Pass] = [(True, True, ())]
     if runs_counterfactual(scenario, counterfactual):
         passes.append((False, False, ()))
     if by_lever:
         passes += [(name, True, (name,)) for name in levers_of(scenario)]
-    results: dict[Any, list] = {}
     if values:
         check_values(scenario, values)  # refused here, before any worker starts
     relax = frozenset(relax)
@@ -466,33 +497,34 @@ def run_ensemble(
         )
     scheduler = scheduler or None
     workers = max(1, workers if scheduler else min(workers, os.cpu_count() or 1))
+    results: dict[Any, list] = {key: [] for key, _, _ in passes}
     if workers == 1 and scheduler is None:
-        for key, on, off in passes:
-            results[key] = []
-            for s in seeds:
-                results[key].append(run_replication(scenario, s, on, values, off, relax, funnel))
-                if progress:
-                    progress(1 / len(passes))
+        for s in seeds:
+            for key, one in run_passes(scenario, s, passes, values, relax, funnel).items():
+                results[key].append(one)
+            if progress:
+                progress(1)
     else:
         with executor(workers, scheduler, connect_timeout) as (submit, label, n_workers):
             log.info("%d replications x %d passes on %s", runs, len(passes), label)
             chunk = max(1, math.ceil(runs / (n_workers * 8)))
             tasks = [
                 {
-                    "pass": key, "first": i, "scenario": scenario, "seeds": seeds[i : i + chunk],
-                    "levers_on": on, "values": values, "levers_off": off, "relax": relax,
-                    "funnel": funnel,
+                    "first": i, "scenario": scenario, "seeds": seeds[i : i + chunk],
+                    "passes": passes, "values": values, "relax": relax, "funnel": funnel,
                 }
-                for key, on, off in passes
                 for i in range(0, runs, chunk)
             ]  # fmt: skip
-            parts: dict[Any, dict[int, list]] = {key: {} for key, _, _ in passes}
+            parts: dict[int, list] = {}
             for task, part in submit(_run_chunk, tasks):
-                parts[task["pass"]][task["first"]] = part
+                parts[task["first"]] = part
                 if progress:
-                    progress(len(part) / len(passes))
+                    progress(len(part))
         # in replication order, whatever order the chunks finished in
-        results = {key: [r for i in sorted(p) for r in p[i]] for key, p in parts.items()}
+        for i in sorted(parts):
+            for replication in parts[i]:
+                for key, one in replication.items():
+                    results[key].append(one)
     period = scenario.period
     with_levers = _stack(results[True])
     without = None
