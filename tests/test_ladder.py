@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sim.engine.firms import COLUMNS, DERIVED, FirmPopulation
 from sim.engine.ladder import POOL, STANDARD_TIERS, Criterion, Ladder
@@ -510,3 +512,36 @@ def test_stored_firm_at_a_band_edge_scores_as_the_float64_firm(ladder, columns):
         return pop.column(name).astype(np.float64)
 
     assert crit.score(pop.values()).tolist() == crit.score(as_float64).tolist()
+
+
+@given(
+    values=st.lists(
+        st.one_of(
+            st.sampled_from([np.nan, -1.0, 0.0, 0.01, 0.02, 0.03, 0.05, 0.1, 0.15, 1.0]),
+            st.floats(-1.0, 2.0, allow_nan=False),
+        ),
+        min_size=1,
+        max_size=40,
+    ),
+    dtype=st.sampled_from([np.float32, np.float64]),
+)
+@settings(max_examples=60, deadline=None, derandomize=True)
+def test_a_few_firms_score_as_many_do(values, dtype):
+    # a few firms' points come from one search, many firms' from one comparison per
+    # threshold: the same points either way, NaN (reaching no threshold) included
+    from sim.engine import ladder as ladder_module
+
+    x = np.array(values, dtype=dtype)
+    for ind in [
+        {"attribute": "rd_intensity", "points": [[0.05, 20], [0.03, 15], [0.02, 10], [0.01, 5]]},
+        {"attribute": "growth", "points": [[0.15, 20], [0.10, 15], [0.05, 10], [0.0, 5]]},
+    ]:
+        small = ladder_module._indicator_points(ind, lambda name: x)
+        saved = ladder_module.SMALL_BATCH
+        ladder_module.SMALL_BATCH = 0
+        try:
+            many = ladder_module._indicator_points(ind, lambda name: x)
+        finally:
+            ladder_module.SMALL_BATCH = saved
+        assert small.dtype == many.dtype
+        assert np.array_equal(small, many)

@@ -129,15 +129,7 @@ class FirmPopulation:
         few firms (applicants, titles due for re-review) gathers their columns and derives
         from them, never touching the whole population.
         """
-        source = self if rows is None else _Rows(self, rows)
-        cache: dict[str, np.ndarray] = {}
-
-        def get(name: str) -> np.ndarray:
-            if name not in cache:
-                cache[name] = source.column(name)
-            return cache[name]
-
-        return get
+        return _memoised(self if rows is None else _Rows(self, rows))
 
     @property
     def capacity(self) -> int:
@@ -179,6 +171,37 @@ class FirmPopulation:
         return Firm(i, state)
 
 
+def _memoised(source: FirmPopulation | _Rows | _Drawn):
+    """An accessor of `source`'s columns and derived quantities, each computed once."""
+    cache: dict[str, np.ndarray] = {}
+
+    def get(name: str) -> np.ndarray:
+        if name not in cache:
+            cache[name] = source.column(name)
+        return cache[name]
+
+    return get
+
+
+class _Drawn:
+    """Drawn firms' columns (a `draw_firms` result) as the population would hold them, the
+    columns not drawn at their start values: for judging criteria before the firms are added."""
+
+    def __init__(self, columns: Mapping[str, np.ndarray], n: int) -> None:
+        self._columns = dict(columns)
+        self._n = n
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        if name.startswith("_") or name not in COLUMNS:
+            raise AttributeError(name)
+        if name not in self._columns:
+            self._columns[name] = _empty_column(name, self._n)
+        return self._columns[name]
+
+    def column(self, name: str) -> np.ndarray:
+        return _attribute(self, name)
+
+
 class _Rows:
     """Some firms' stored columns, each gathered once on first use, and what derives from them."""
 
@@ -199,7 +222,7 @@ class _Rows:
         return _attribute(self, name)
 
 
-def _attribute(firms: FirmPopulation | _Rows, name: str) -> np.ndarray:
+def _attribute(firms: FirmPopulation | _Rows | _Drawn, name: str) -> np.ndarray:
     """A stored column (an attribute of `firms`) or a quantity derived from them."""
     if name in COLUMNS:
         return getattr(firms, name)
@@ -418,9 +441,7 @@ def create_titled(
             batch = int(np.ceil(1.5 * need / rate)) + 16
             cand = draw_firms(batch, int(k), params, draws[k], year, start=drawn)
             drawn += batch
-            tmp = FirmPopulation(batch)
-            tmp.add(cand)
-            values = tmp.values()
+            values = _memoised(_Drawn(cand, batch))
             ok = np.ones(batch, dtype=bool)
             for j in range(1, int(k) + 1):
                 ok &= ladder.meets(j, values)

@@ -127,6 +127,11 @@ class Criterion:
         return f"{name} = {float(values(name)[i]):g}"
 
 
+# Up to this many values, an integral points table is read by one search rather than one
+# comparison per threshold (fewer numpy calls; the per-threshold form is faster on many values).
+SMALL_BATCH = 4096
+
+
 def _indicator_points(ind: Mapping[str, Any], values: Values) -> np.ndarray:
     """Points of one score indicator: the best table row the value reaches wins.
 
@@ -146,6 +151,10 @@ def _indicator_points(ind: Mapping[str, Any], values: Values) -> np.ndarray:
     t = table.thresholds.astype(x.dtype, copy=False)
     if table.steps is None:
         return table.points[np.searchsorted(t, x, side="right")]
+    if x.size <= SMALL_BATCH and not np.isnan(x).any():
+        # a few firms: the same points by one search (thresholds reached = thresholds <= x;
+        # a NaN reaches none, which the search would not say)
+        return table.int_points[np.searchsorted(t, x, side="right")]
     # points of the highest threshold reached = otherwise + the steps of every threshold
     # reached (the thresholds are ascending); small integers: exact, and no search per value
     pts = np.full(x.shape, table.points[0], dtype=np.int16)
@@ -170,6 +179,7 @@ class _PointsTable:
     thresholds: np.ndarray | None = None  # ascending (not below)
     points: np.ndarray | None = None  # otherwise, then the points of each threshold
     steps: np.ndarray | None = None  # int16 steps between points, when they are integral
+    int_points: np.ndarray | None = None  # the points as int16, when they are integral
 
 
 def _table(ind: Mapping[str, Any]) -> _PointsTable:
@@ -198,6 +208,7 @@ def _table(ind: Mapping[str, Any]) -> _PointsTable:
             thresholds=thresholds,
             points=points,
             steps=np.diff(points).astype(np.int16) if integral else None,
+            int_points=points.astype(np.int16) if integral else None,
         )
     _TABLES[key] = (ind, table)
     return table

@@ -90,6 +90,7 @@ class SetUp:
     columns: dict[str, np.ndarray]  # every firm after set-up: base year, then births
     n_base: int
     birth_blocks: dict[int, np.ndarray]
+    stream_keys: dict  # the yearly keys (`Streams`), filled as any pass of the seed runs
 
 
 @dataclass
@@ -207,6 +208,7 @@ class GrowthModel(mesa.Model):
         self.levers_off = frozenset(levers_off)
         streams = child_streams(root)
         self._streams = streams
+        self.streams = Streams(streams["dynamics"], PURPOSES)
         self.bring_in_rng = np.random.default_rng(streams["bring_in"])
         drawn_by = (root.entropy, tuple(root.spawn_key), dict(values or {}), origin)
         if set_up is None:
@@ -218,6 +220,7 @@ class GrowthModel(mesa.Model):
             )
         else:
             self.p, self.competition = dict(set_up.p), set_up.competition
+            self.streams.share_keys(set_up.stream_keys)
         self.period = self.scenario.period
         self.year = self.period.base_year
         self.origin = origin
@@ -256,6 +259,7 @@ class GrowthModel(mesa.Model):
                 columns={name: getattr(self.firms, name).copy() for name in COLUMNS},
                 n_base=self.n_base,
                 birth_blocks=dict(self.birth_blocks),
+                stream_keys=self.streams.share_keys(),
             )
         if self.lazy:
             # per firm: whether its set-up attributes are drawn, and (at level 0) the last
@@ -290,7 +294,6 @@ class GrowthModel(mesa.Model):
         self.history: list[YearRecord] = []
         self.firm_history: dict[str, list[np.ndarray]] = {name: [] for name in firm_history}
         self.datacollector = mesa.DataCollector(model_reporters=self._reporters())
-        self.streams = Streams(streams["dynamics"], PURPOSES)
         # random variates drawn for firms so far, by kind (what benchmarks/run.py's floor draws)
         self.random_numbers = {"uniform": 0, "normal": 0, "poisson": 0}
         self._buffers: dict[str, np.ndarray] = {}  # work arrays kept from year to year

@@ -153,6 +153,14 @@ class Streams:
         self.purposes = purposes
         self._keys: dict[tuple[int, str], np.uint64] = {}
 
+    def share_keys(self, keys: dict | None = None) -> dict:
+        """Use `keys` (another `Streams` of the same seed's) as this one's cache of keys, and
+        return the cache: a key is a function of the seed, year and purpose only, so the
+        passes of one replication compute each key once."""
+        if keys is not None:
+            self._keys = keys
+        return self._keys
+
     def key(self, year: int, purpose: str) -> np.uint64:
         k = self._keys.get((year, purpose))
         if k is None:
