@@ -74,44 +74,56 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def replication_costs(runs: int, lazy: bool) -> dict[str, float]:
+def replication_costs(runs: int) -> dict[bool, dict[str, float]]:
     """CPU seconds (set-up, step) and firm-years of `runs` national replications, in process,
-    with lazy candidates (as `srdi forecast` runs them) or the pass over every firm.
+    with lazy candidates (as `srdi forecast` runs them: key True) and with the pass over every
+    firm (False). Each seed runs both ways in turn, so that a change in the machine's speed
+    during the run falls on both alike.
 
     Seeds are those of `srdi forecast --seed 0`: child r of `SeedSequence(0).spawn(...)`.
     """
     scenario = load(SCENARIO)
-    GrowthModel(scenario, seed=np.random.SeedSequence(1), lazy=lazy).run_model()  # warm-up
+    for lazy in (True, False):  # warm-up, not timed
+        GrowthModel(scenario, seed=np.random.SeedSequence(1), lazy=lazy).run_model()
     seeds = np.random.SeedSequence(0).spawn(runs)
-    setup = step = 0.0
-    firm_years = 0
-    phases = dict.fromkeys(PHASES, 0.0)
-    last, last_years = None, 0
-    for seed in seeds:
-        gc.collect()
-        t0 = clock()
-        model = GrowthModel(scenario, seed=seed, lazy=lazy)
-        setup += clock() - t0
-        before = firm_years
-        _time_phases(model, phases)
-        while model.year < model.period.end:
-            alive = int(np.count_nonzero(model.firms.alive))
-            t0 = clock()
-            model.step()
-            step += clock() - t0
-            firm_years += alive + alive_entering(model)
-        last, last_years = model, firm_years - before
-    rate = last.ip_rate
-    ip_rates = np.concatenate([last.p["ip.class1_rate"] * rate, last.p["ip.class2_rate"] * rate])
-    per = {k: v / last_years for k, v in last.random_numbers.items()}
-    return {
-        "setup": setup / runs,
-        "step": step / runs,
-        "firm_years": firm_years / runs,
-        "per_firm_year": per,
-        "ip_rates": ip_rates.astype(np.float64),
-        "phases": {name: t / runs for name, t in phases.items()},
+    cost = {
+        lazy: {"setup": 0.0, "step": 0.0, "firm_years": 0, "phases": dict.fromkeys(PHASES, 0.0)}
+        for lazy in (True, False)
     }
+    last: dict[bool, tuple[GrowthModel, int]] = {}
+    for seed in seeds:
+        for lazy in (True, False):
+            c = cost[lazy]
+            gc.collect()
+            t0 = clock()
+            model = GrowthModel(scenario, seed=seed, lazy=lazy)
+            c["setup"] += clock() - t0
+            before = c["firm_years"]
+            _time_phases(model, c["phases"])
+            while model.year < model.period.end:
+                alive = int(np.count_nonzero(model.firms.alive))
+                t0 = clock()
+                model.step()
+                c["step"] += clock() - t0
+                c["firm_years"] += alive + alive_entering(model)
+            last[lazy] = (model, c["firm_years"] - before)
+            del model
+    out = {}
+    for lazy, c in cost.items():
+        model, years = last[lazy]
+        rate = model.ip_rate
+        ip_rates = np.concatenate(
+            [model.p["ip.class1_rate"] * rate, model.p["ip.class2_rate"] * rate]
+        )
+        out[lazy] = {
+            "setup": c["setup"] / runs,
+            "step": c["step"] / runs,
+            "firm_years": c["firm_years"] / runs,
+            "per_firm_year": {k: v / years for k, v in model.random_numbers.items()},
+            "ip_rates": ip_rates.astype(np.float64),
+            "phases": {name: t / runs for name, t in c["phases"].items()},
+        }
+    return out
 
 
 def _time_phases(model: GrowthModel, seconds: dict[str, float]) -> None:
@@ -198,9 +210,9 @@ def main(argv: list[str] | None = None) -> int:
         log(f"srdi forecast {SCENARIO.relative_to(ROOT)} --runs 2 --no-counterfactual")
         per_run = (wall - forecast_seconds(2)) / (runs - 2)
         wall += (TARGET_RUNS - runs) * per_run
-    log("cost per replication, in this process: lazy candidates, then the full pass")
-    cost = replication_costs(2 if args.quick else 4, lazy=True)
-    full = replication_costs(2 if args.quick else 4, lazy=False)
+    log("cost per replication, in this process: each seed lazy, then with the full pass")
+    both = replication_costs(2 if args.quick else 4)
+    cost, full = both[True], both[False]
     cpu_per_fy = (cost["setup"] + cost["step"]) / cost["firm_years"]
     full_per_fy = (full["setup"] + full["step"]) / full["firm_years"]
     budget = CORES * TARGET_SECONDS / (TARGET_RUNS * cost["firm_years"])
