@@ -126,3 +126,28 @@ def test_a_firm_read_from_a_lazy_run_is_current():
     i = int(np.flatnonzero(lazy.firms.alive & (lazy.firms.tier == 0))[-1])
     assert lazy.firm(i).state == eager.firm(i).state
     assert lazy.explain(i, "innovative_sme") == eager.explain(i, "innovative_sme")
+
+
+def test_a_candidate_not_yet_born_reads_as_drawn_at_set_up():
+    eager = GrowthModel(LEVERLESS, seed=np.random.SeedSequence(8))
+    lazy = GrowthModel(LEVERLESS, seed=np.random.SeedSequence(8), lazy=True)
+    eager.step()
+    lazy.step()
+    last_year = max(lazy.birth_blocks)
+    i = int(lazy.birth_blocks[last_year][0])  # born in the last year of the period
+    assert not lazy.firms.alive[i]
+    assert lazy.firm(i).state == eager.firm(i).state
+
+
+def test_a_closed_candidate_does_not_grow_when_read():
+    lazy = GrowthModel(LEVERLESS, seed=np.random.SeedSequence(9), lazy=True)
+    lazy.step()
+    lazy.step()
+    closed = np.flatnonzero(
+        ~lazy.firms.alive[: lazy.n_base] & (lazy.firms.tier[: lazy.n_base] == 0)
+    )
+    assert closed.size
+    i = int(closed[0])
+    before = lazy.firm(i).state
+    lazy.step()
+    assert lazy.firm(i).state == before

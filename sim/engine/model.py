@@ -399,7 +399,10 @@ class GrowthModel(mesa.Model):
 
     def _catch_up(self, rows: np.ndarray) -> None:
         """Bring the state of the level-0 firms among `rows` up to this year (lazy): set-up
-        attributes drawn if not yet, then each year since the last one applied, in order."""
+        attributes drawn if not yet, then, for the alive ones, each year since the last one
+        applied, in order. A closed candidate is left as it was last read (the year it
+        closed is not kept); one not yet born keeps its set-up attributes, as in the pass
+        over every firm."""
         f = self.firms
         rows = rows[f.tier[rows] == 0]
         if rows.size > 1 and np.any(rows[1:] <= rows[:-1]):  # once each, in order
@@ -409,7 +412,7 @@ class GrowthModel(mesa.Model):
         undrawn = rows[~self._drawn[rows]]
         if undrawn.size:
             self._draw_set_up(undrawn)
-        behind = rows[self._updated[rows] < self.year]
+        behind = rows[f.alive[rows] & (self._updated[rows] < self.year)]
         if behind.size == 0:
             return
         for year in range(int(self._updated[behind].min()) + 1, self.year + 1):
@@ -816,7 +819,8 @@ class GrowthModel(mesa.Model):
         self.running = False
 
     def firm(self, i: int) -> Firm:
-        """Firm `i` as one object (brought up to date first in a lazy run)."""
+        """Firm `i` as one object (brought up to date first in a lazy run; a closed candidate
+        of a lazy run is as it was when last read)."""
         if self.lazy:
             self._catch_up(np.array([i]))
         return self.firms.firm(i)

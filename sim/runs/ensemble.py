@@ -57,7 +57,8 @@ def run_replication(
     """One run of the model; arrays over (year, level) and (year, lever). `levers_off`: levers
     left off while the others act; `relax`: stages of the funnel lifted
     (`model.RELAXATIONS`); `funnel`: also count each title's candidates and eligible firms;
-    `set_up`, `keep_set_up`: share the set-up between passes of one seed (`run_passes`)."""
+    `set_up`, `keep_set_up`: share the set-up between passes of one seed (`run_passes`); with
+    `keep_set_up` the result also holds it, under "set_up"."""
     # lazy: only yearly records are read, and they are the same (GrowthModel's `lazy`)
     model = GrowthModel(
         scenario, seed=seed, levers_on=levers_on, values=values, levers_off=levers_off,
