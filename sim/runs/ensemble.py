@@ -386,9 +386,10 @@ def _stack(results: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
 
 
 # What a replication costs, for `estimate_seconds`: CPU per firm-year of the national forecast
-# (benchmarks/national.md, 2026-12-02: 143 ns) and the fixed cost of one small replication
-# (Hebi: about 8 ms of CPU each on the same machine, idle). An estimate to warn users, good to
-# about 2x.
+# (benchmarks/national.md as recorded in commit c3a7eb8 on an AMD EPYC machine: 143 ns) and
+# the fixed cost of one small replication (Hebi: about 8 ms of CPU each on the same machine,
+# idle). An estimate to warn users, good to about 2x on such a machine; the Intel Xeon machine
+# of the current record is two to three times slower.
 SECONDS_PER_FIRM_YEAR = 143e-9
 SECONDS_PER_REPLICATION = 0.008
 
