@@ -131,77 +131,6 @@ def poisson_search(lam: float, u: float) -> int:
     return k
 
 
-@numba.njit(cache=True, inline="always", error_model="numpy", fastmath=True)
-def _grow_firm(
-    i, tier, growth_boost, rd_log_boost, debt_added, capability, revenue, revenue_prev, growth,
-    growth_prev, years_in_niche, main_share, debt_ratio, rd_intensity, rd_intensity_prev,
-    rd_boost, draw_id, r, k_growth, k_rd, k_share, k_debt,
-):  # fmt: skip
-    """One firm's year of growth and R&D (the body of `grow_and_invest`); returns its IP
-    arrival rate before the class rates."""
-    cap = np.float64(capability[i])
-    # grow
-    dlog = (
-        r.drift
-        + r.capability_effect * cap
-        + growth_boost[i]
-        + (r.title_effect if tier[i] > 0 else 0.0)
-        + r.shock_sd * normal_from_uniform(uniform_at(k_growth, draw_id[i]))
-    )
-    ratio = np.float64(np.exp(np.float32(dlog)))
-    growth_prev[i] = growth[i]
-    growth[i] = ratio - 1.0
-    revenue_prev[i] = revenue[i]
-    revenue[i] = np.float64(revenue[i]) * ratio
-    years_in_niche[i] += 1
-    ms = np.float64(main_share[i])
-    share_level = r.main_share_mean + r.main_share_capability_loading * r.main_share_sd * cap
-    ms += r.adjust_speed * (share_level - ms)
-    ms += r.ratio_shock_sd * normal_from_uniform(uniform_at(k_share, draw_id[i]))
-    main_share[i] = min(max(ms, r.main_share_floor), 1.0)
-    debt = np.float64(debt_ratio[i])
-    debt_level = r.debt_ratio_mean - r.debt_ratio_capability_loading * r.debt_ratio_sd * cap
-    debt += r.adjust_speed * (debt_level - debt) + debt_added[i]
-    debt += r.ratio_shock_sd * normal_from_uniform(uniform_at(k_debt, draw_id[i]))
-    debt_ratio[i] = min(max(debt, 0.0), r.debt_ratio_ceiling)
-    # invest
-    log_rd = np.float64(np.log(max(rd_intensity[i], np.float32(1e-4))))
-    target = r.rd_log_base + r.rd_capability_effect * cap
-    log_rd += r.rd_adjust_speed * (target - log_rd) + rd_log_boost[i]
-    log_rd += r.rd_shock_sd * normal_from_uniform(uniform_at(k_rd, draw_id[i]))
-    rd_intensity_prev[i] = rd_intensity[i]
-    rd = min(np.float64(np.exp(np.float32(log_rd))) + rd_boost[i], r.rd_max_intensity)
-    rd_intensity[i] = rd
-    rd_boost[i] = 0.0
-    # IP arrivals, from the stored R&D and revenue:
-    # (R&D in M yuan)^elasticity x exp(capability effect), as one exp of a log
-    rd_m = np.float32(rd_intensity[i] * revenue[i] * np.float32(1e-6))
-    log_rate = r.ip_rd_elasticity * np.log(rd_m) + r.ip_capability_effect * cap
-    return np.float64(np.exp(np.float32(log_rate))) if rd_m > 0 else 0.0
-
-
-@numba.njit(cache=True, inline="always", error_model="numpy", fastmath=True)
-def _receive_ip(
-    i, rate, ip_class1, ip_class2, draw_id, r, k_ip1, k_ip2, unsettled_rows, unsettled_rates,
-    unsettled_class, n_unsettled,
-):  # fmt: skip
-    """One firm's IP of each class at its rate (from its float32 scratch copy); draws the
-    search leaves are appended to `unsettled_*`. Returns the new number of those."""
-    for c in (1, 2):
-        lam = (r.ip_class1_rate if c == 1 else r.ip_class2_rate) * rate
-        k = poisson_search(lam, uniform_at(k_ip1 if c == 1 else k_ip2, draw_id[i]))
-        if k < 0:  # left to the exact inverse
-            unsettled_rows[n_unsettled] = i
-            unsettled_rates[n_unsettled] = lam
-            unsettled_class[n_unsettled] = c
-            n_unsettled += 1
-        elif c == 1:
-            ip_class1[i] += k
-        else:
-            ip_class2[i] += k
-    return n_unsettled
-
-
 @numba.njit(cache=True, error_model="numpy", fastmath=True)
 def grow_and_invest(
     rows,
@@ -254,21 +183,63 @@ def grow_and_invest(
     n_unsettled = 0
     for j in range(rows.size):
         i = rows[j]
-        # float32 scratch, read back by the second loop
-        ip_rate[i] = _grow_firm(
-            i, tier, growth_boost, rd_log_boost, debt_added, capability, revenue, revenue_prev,
-            growth, growth_prev, years_in_niche, main_share, debt_ratio, rd_intensity,
-            rd_intensity_prev, rd_boost, draw_id, r, k_growth, k_rd, k_share, k_debt,
-        )  # fmt: skip
+        cap = np.float64(capability[i])
+        # grow
+        dlog = (
+            r.drift
+            + r.capability_effect * cap
+            + growth_boost[i]
+            + (r.title_effect if tier[i] > 0 else 0.0)
+            + r.shock_sd * normal_from_uniform(uniform_at(k_growth, draw_id[i]))
+        )
+        ratio = np.float64(np.exp(np.float32(dlog)))
+        growth_prev[i] = growth[i]
+        growth[i] = ratio - 1.0
+        revenue_prev[i] = revenue[i]
+        revenue[i] = np.float64(revenue[i]) * ratio
+        years_in_niche[i] += 1
+        ms = np.float64(main_share[i])
+        share_level = r.main_share_mean + r.main_share_capability_loading * r.main_share_sd * cap
+        ms += r.adjust_speed * (share_level - ms)
+        ms += r.ratio_shock_sd * normal_from_uniform(uniform_at(k_share, draw_id[i]))
+        main_share[i] = min(max(ms, r.main_share_floor), 1.0)
+        debt = np.float64(debt_ratio[i])
+        debt_level = r.debt_ratio_mean - r.debt_ratio_capability_loading * r.debt_ratio_sd * cap
+        debt += r.adjust_speed * (debt_level - debt) + debt_added[i]
+        debt += r.ratio_shock_sd * normal_from_uniform(uniform_at(k_debt, draw_id[i]))
+        debt_ratio[i] = min(max(debt, 0.0), r.debt_ratio_ceiling)
+        # invest
+        log_rd = np.float64(np.log(max(rd_intensity[i], np.float32(1e-4))))
+        target = r.rd_log_base + r.rd_capability_effect * cap
+        log_rd += r.rd_adjust_speed * (target - log_rd) + rd_log_boost[i]
+        log_rd += r.rd_shock_sd * normal_from_uniform(uniform_at(k_rd, draw_id[i]))
+        rd_intensity_prev[i] = rd_intensity[i]
+        rd = min(np.float64(np.exp(np.float32(log_rd))) + rd_boost[i], r.rd_max_intensity)
+        rd_intensity[i] = rd
+        rd_boost[i] = 0.0
+        # IP arrivals, from the stored R&D and revenue:
+        # (R&D in M yuan)^elasticity x exp(capability effect), as one exp of a log
+        rd_m = np.float32(rd_intensity[i] * revenue[i] * np.float32(1e-6))
+        log_rate = r.ip_rd_elasticity * np.log(rd_m) + r.ip_capability_effect * cap
+        rate = np.float64(np.exp(np.float32(log_rate))) if rd_m > 0 else 0.0
+        ip_rate[i] = rate  # float32 scratch
     for j in range(rows.size):
         i = rows[j]
         rate = ip_rate[i]
         if rate <= 0.0:
             continue
-        n_unsettled = _receive_ip(
-            i, rate, ip_class1, ip_class2, draw_id, r, k_ip1, k_ip2, unsettled_rows,
-            unsettled_rates, unsettled_class, n_unsettled,
-        )  # fmt: skip
+        for c in (1, 2):
+            lam = (r.ip_class1_rate if c == 1 else r.ip_class2_rate) * rate
+            k = poisson_search(lam, uniform_at(k_ip1 if c == 1 else k_ip2, draw_id[i]))
+            if k < 0:  # left to the exact inverse
+                unsettled_rows[n_unsettled] = i
+                unsettled_rates[n_unsettled] = lam
+                unsettled_class[n_unsettled] = c
+                n_unsettled += 1
+            elif c == 1:
+                ip_class1[i] += k
+            else:
+                ip_class2[i] += k
     return n_unsettled
 
 

@@ -417,24 +417,8 @@ class GrowthModel(mesa.Model):
             return
         for year in range(int(self._updated[behind].min()) + 1, self.year + 1):
             due = behind[self._updated[behind] < year]
-            rules, keys = self._growth_rules[year]
-            n = due.size
-            unsettled = (
-                np.empty(2 * n, dtype=np.int64),
-                np.empty(2 * n, dtype=np.float64),
-                np.empty(2 * n, dtype=np.int8),
-            )
-            left = kernels.grow_and_invest(
-                due, f.tier, f.growth_boost, f.rd_log_boost, f.debt_added, f.capability,
-                f.revenue_yuan, f.revenue_prev_yuan, f.growth, f.growth_prev, f.years_in_niche,
-                f.main_share, f.debt_ratio,
-                f.rd_intensity, f.rd_intensity_prev, f.rd_boost, f.ip_class1, f.ip_class2,
-                f.draw_id, rules, keys, *unsettled, self._scratch("ip_rate", f.n, np.float32),
-            )  # fmt: skip
-            self._settle_ip(left, *unsettled, keys)
+            self._grow(due, *self._growth_rules[year])
             self._updated[due] = year
-            self.random_numbers["normal"] += 4 * n
-            self.random_numbers["poisson"] += 2 * n
 
     def bring_up_to_date(self) -> None:
         """Make every alive candidate's columns current (after or during a lazy run); a
@@ -549,12 +533,18 @@ class GrowthModel(mesa.Model):
         keys = np.array([self.key(name) for name in kernels.GROW_INVEST_DRAWS], dtype=np.uint64)
         self._growth_rules[self.year] = (rules, keys)
         # lazy: the titled firms now, the candidates when read (`_catch_up`)
-        growing = np.flatnonzero(f.alive & (f.tier > 0) if self.lazy else f.alive)
-        n_alive = growing.size
+        self._grow(np.flatnonzero(f.alive & (f.tier > 0) if self.lazy else f.alive), rules, keys)
+
+    def _grow(self, growing: np.ndarray, rules: kernels.YearRules, keys: np.ndarray) -> None:
+        """One year of growth, R&D and IP for the firms `growing`, under that year's rules and
+        keys (`kernels.grow_and_invest`); the IP draws its search leaves are then settled by
+        the exact inverse, at the uniforms the kernel used."""
+        f = self.firms
+        n = growing.size
         # room for every IP draw the search may leave to the exact inverse (two per firm)
-        rows = np.empty(2 * n_alive, dtype=np.int64)
-        rates = np.empty(2 * n_alive, dtype=np.float64)
-        ip_class = np.empty(2 * n_alive, dtype=np.int8)
+        rows = np.empty(2 * n, dtype=np.int64)
+        rates = np.empty(2 * n, dtype=np.float64)
+        ip_class = np.empty(2 * n, dtype=np.int8)
         ip_rate = self._scratch("ip_rate", f.n, np.float32)
         left = kernels.grow_and_invest(
             growing, f.tier, f.growth_boost, f.rd_log_boost, f.debt_added, f.capability,
@@ -563,16 +553,8 @@ class GrowthModel(mesa.Model):
             f.rd_intensity, f.rd_intensity_prev, f.rd_boost, f.ip_class1, f.ip_class2,
             f.draw_id, rules, keys, rows, rates, ip_class, ip_rate,
         )  # fmt: skip
-        self.random_numbers["normal"] += 4 * n_alive  # growth, rd, main_share, debt_ratio
-        self.random_numbers["poisson"] += 2 * n_alive  # IP of each class
-        self._settle_ip(left, rows, rates, ip_class, keys)
-
-    def _settle_ip(
-        self, left: int, rows: np.ndarray, rates: np.ndarray, ip_class: np.ndarray, keys
-    ) -> None:
-        """The IP draws the compiled search left (`left` of them) by the exact inverse, at the
-        uniforms the kernel used (`keys`: the year's keys, `kernels.GROW_INVEST_DRAWS`)."""
-        f = self.firms
+        self.random_numbers["normal"] += 4 * n  # growth, rd, main_share, debt_ratio
+        self.random_numbers["poisson"] += 2 * n  # IP of each class
         for c, column in ((1, "ip_class1"), (2, "ip_class2")):
             sel = ip_class[:left] == c
             if sel.any():
