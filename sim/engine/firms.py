@@ -428,6 +428,9 @@ def create_titled(
     `counts[k]` proposals that meet the criteria are kept. A larger count keeps the same
     firms and more (common random numbers). Firms are returned ordered by level.
     """
+    from sim.engine.eligibility import eligibility
+
+    compiled = eligibility(ladder)
     counts = np.asarray(counts, dtype=np.int64)
     groups = list(range(counts.size)) if groups is None else groups
     draws = [FirmDraws(key, g) for g in groups]
@@ -444,7 +447,7 @@ def create_titled(
             values = _memoised(_Drawn(cand, batch))
             ok = np.ones(batch, dtype=bool)
             for j in range(1, int(k) + 1):
-                ok &= ladder.meets(j, values)
+                ok &= compiled.meets(j, values)
             chosen = np.flatnonzero(ok)[:need]
             rate = max(np.count_nonzero(ok) / batch, 0.01)
             kept.append({name: arr[chosen] for name, arr in cand.items()})

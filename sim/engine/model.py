@@ -39,6 +39,7 @@ import numpy as np
 from sim.engine import kernels
 from sim.engine.agents import City, Evaluator
 from sim.engine.competition import Competition
+from sim.engine.eligibility import eligibility
 from sim.engine.firms import (
     BIRTH_GROUP_0,
     COLUMNS,
@@ -204,6 +205,7 @@ class GrowthModel(mesa.Model):
         self._measured = measured(self.scenario.targets)  # targets the model counts itself
         self.ladder = self.scenario.ladder()
         self.top = self.ladder.top
+        self.eligibility = eligibility(self.ladder)  # its criteria, compiled
         self.levers_on = levers_on
         self.levers_off = frozenset(levers_off)
         streams = child_streams(root)
@@ -653,7 +655,7 @@ class GrowthModel(mesa.Model):
                 waiting = np.flatnonzero(
                     f.alive & (start >= below[k]) & (start < k) & (f.tier == start)
                 )
-                eligible = waiting[self.ladder.meets(k, f.values(waiting))]
+                eligible = waiting[self.eligibility.meets(k, f.values(waiting))]
                 self.candidates[k] = waiting.size
                 self.eligible[k] = eligible.size
             if "apply" in self.relax:
@@ -664,7 +666,7 @@ class GrowthModel(mesa.Model):
                 applying = applying[f.tier[applying] == start[applying]]
                 if applying.size == 0:
                     continue
-                applicants = applying[self.ladder.meets(k, f.values(applying))]
+                applicants = applying[self.eligibility.meets(k, f.values(applying))]
             applied[k] = applicants.size
             if "titles" in self.relax:
                 approved = applicants
@@ -696,7 +698,7 @@ class GrowthModel(mesa.Model):
             due = holders[held == k]
             if due.size == 0:
                 continue
-            meets = self.ladder.meets(k, f.values(due))
+            meets = self.eligibility.meets(k, f.values(due))
             fail_p = np.where(
                 meets, p["re_review.fail_if_eligible"], p["re_review.fail_if_ineligible"]
             )
