@@ -213,8 +213,8 @@ class _Rows:
     def __getattr__(self, name: str) -> np.ndarray:
         if name.startswith("_") or name not in COLUMNS:
             raise AttributeError(name)
-        if name not in self._gathered:
-            self._gathered[name] = self._firms.column(name)[self._rows]
+        if name not in self._gathered:  # a stored column: `_rows` are among the firms
+            self._gathered[name] = self._firms._cols[name][self._rows]
         return self._gathered[name]
 
     def column(self, name: str) -> np.ndarray:
