@@ -103,8 +103,34 @@ def test_a_set_up_of_another_replication_is_refused(hebi):
     other = np.random.SeedSequence(SEED + 1)
     with pytest.raises(ValueError, match="another seed"):
         GrowthModel(hebi, seed=other, levers_on=False, set_up=kept)
-    with pytest.raises(ValueError, match="another seed"):
+    with pytest.raises(ValueError, match="not a lever's"):
         GrowthModel(hebi, seed=seed, set_up=kept, values={"apply.award_elasticity": 0.0})
+    with pytest.raises(ValueError, match="another seed or origin"):
+        GrowthModel(hebi, seed=seed, set_up=kept, origin=2024)
+
+
+@pytest.mark.parametrize(
+    "kept_under,run_under",
+    [
+        ({}, {"levers.bring_in.firms_per_year": 25.0, "levers.loans.coverage": 0.8}),
+        ({"levers.bring_in.firms_per_year": 25.0}, {}),  # a lever's value back to its draw
+        ({"levers.stewards.coverage": 0.2}, {"levers.cultivation_pool.size": 10.0}),
+    ],
+)
+def test_a_set_up_serves_runs_whose_lever_values_differ(hebi, kept_under, run_under):
+    # a sweep's experiments on one seed: the set-up is drawn before any lever acts, so one
+    # kept under some lever values gives, under others, the run drawn from scratch
+    seed = np.random.SeedSequence(SEED).spawn(2)[1]
+    kept = run_replication(hebi, seed, True, kept_under or None, keep_set_up=True)["set_up"]
+    for on in (True, False):
+        shared = run_replication(hebi, seed, on, run_under or None, set_up=kept)
+        alone = run_replication(hebi, seed, on, run_under or None)
+        for metric in alone:
+            assert np.array_equal(shared[metric], alone[metric]), (on, metric)
+    # the lever values did change the run (the test can tell)
+    base = run_replication(hebi, seed, True, kept_under or None)
+    changed = run_replication(hebi, seed, True, run_under or None)
+    assert not all(np.array_equal(base[m], changed[m]) for m in base)
 
 
 @pytest.mark.parametrize("result", ["serial", "parallel"])

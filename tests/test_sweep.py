@@ -189,6 +189,26 @@ def test_one_and_two_workers_and_any_chunking_give_identical_tables(
     assert table_bytes(out) == table_bytes(tmp_path / "ones")
 
 
+def test_a_seed_s_experiments_sharing_its_set_up_give_the_runs_drawn_alone(
+    small_file, reference, monkeypatch
+):
+    # a chunk's experiments and counterfactual on one seed start from one set-up (drawn
+    # before any lever acts): the table must be the one of every run drawn from scratch
+    from sim.runs import ensemble
+
+    table, _ = reference
+    original = ensemble.run_replication
+    shared = []
+
+    def alone(*args, set_up=None, keep_set_up=False, **kwargs):
+        shared.append(set_up is not None)
+        return original(*args, keep_set_up=keep_set_up, **kwargs)  # the set-up not used
+
+    monkeypatch.setattr(ensemble, "run_replication", alone)
+    pd.testing.assert_frame_equal(table, sw.run(sw.plan(small_file), None, workers=1))
+    assert sum(shared) > len(shared) / 2  # the sweep does share set-ups
+
+
 def test_dask_local_cluster_gives_the_same_table(small_file, reference, tmp_path):
     pytest.importorskip("distributed")
     table, out = reference

@@ -23,6 +23,27 @@ def child_streams(root: np.random.SeedSequence) -> dict[str, np.random.SeedSeque
     }
 
 
+def draw_values(
+    scenario: Scenario,
+    seed: int | np.random.SeedSequence | None,
+    values: dict[str, float] | None = None,
+) -> dict[str, float]:
+    """Every quantity's value in a replication: drawn from its `parameters` stream, `values`
+    replacing their draws (the draws of the others do not change)."""
+    root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    p = draw(scenario.specs(), np.random.default_rng(child_streams(root)["parameters"]))
+    if values:
+        check_values(scenario, values)  # a misspelt path or a share of 5 is an error
+        p.update(values)
+    # an undated rate set explicitly (here or in the scenario's parameters) applies to every
+    # year: dated defaults (`<name>.<year>`) that are not set explicitly too are dropped
+    explicit = set(values or ()) | set(scenario.parameters)
+    for name in [k for k in p if k.rsplit(".", 1)[-1].isdigit()]:
+        if name not in explicit and name.rsplit(".", 1)[0] in explicit:
+            del p[name]
+    return p
+
+
 def draw_inputs(
     scenario: Scenario,
     seed: int | np.random.SeedSequence | None,
@@ -37,16 +58,7 @@ def draw_inputs(
     """
     root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     streams = child_streams(root)
-    p = draw(scenario.specs(), np.random.default_rng(streams["parameters"]))
-    if values:
-        check_values(scenario, values)  # a misspelt path or a share of 5 is an error
-        p.update(values)
-    # an undated rate set explicitly (here or in the scenario's parameters) applies to every
-    # year: dated defaults (`<name>.<year>`) that are not set explicitly too are dropped
-    explicit = set(values or ()) | set(scenario.parameters)
-    for name in [k for k in p if k.rsplit(".", 1)[-1].isdigit()]:
-        if name not in explicit and name.rsplit(".", 1)[0] in explicit:
-            del p[name]
+    p = draw_values(scenario, root, values)
     period = scenario.period
     comp = competition.build(
         scenario.place.level,

@@ -52,7 +52,7 @@ from sim.engine.firms import (
     create_titled,
     draw_firms,
 )
-from sim.engine.inputs import child_streams, draw_inputs
+from sim.engine.inputs import child_streams, draw_inputs, draw_values
 from sim.engine.ladder import Explanation
 from sim.engine.streams import Streams, normals, uniforms
 from sim.levers import LEVER_NAMES, build_levers
@@ -81,11 +81,22 @@ RELAXATIONS = {
 }
 
 
+LEVER_QUANTITIES = "levers."  # the path prefix of the levers' quantities
+
+
+def read_by_set_up(p: dict[str, float]) -> dict[str, float]:
+    """The values a set-up can depend on: every quantity's but the levers' (the set-up is drawn
+    before any lever acts; how many firms a lever may bring in only sizes the arrays)."""
+    return {name: v for name, v in p.items() if not name.startswith(LEVER_QUANTITIES)}
+
+
 @dataclass(frozen=True)
 class SetUp:
-    """What a replication draws before its levers act: the same for each of its passes."""
+    """What a replication draws before its levers act: the same for each of its passes, and
+    for every run of its seed and origin whose values differ in the levers' quantities only."""
 
-    drawn_by: tuple  # (seed entropy, spawn key, values, origin) of the run that drew it
+    drawn_by: tuple  # (seed entropy, spawn key, origin) of the run that drew it
+    values: dict[str, float]  # the values that run fixed (`values=`)
     p: dict[str, float]
     competition: Competition
     columns: dict[str, np.ndarray]  # every firm after set-up: base year, then births
@@ -161,10 +172,13 @@ class GrowthModel(mesa.Model):
         keep_set_up: keep what the replication drew before its levers act (`kept_set_up`:
             inputs, base-year firms, births), for its other passes.
         set_up: start from another pass's kept set-up instead of drawing it again: the same
-            seed, `values` and `origin` give the same set-up whatever the levers (they act
-            after it), so a replication's counterfactual and one-lever-off passes need not
-            redraw it (`sim.runs.ensemble.run_passes`). A set-up of another seed, `values`
-            or `origin` is refused.
+            seed and `origin`, and the same value of every quantity that is not a lever's, give
+            the same set-up whatever the levers and their values (they act after it), so a
+            replication's counterfactual and one-lever-off passes
+            (`sim.runs.ensemble.run_passes`) and a sweep's experiments on one seed
+            (`sim.runs.sweep.runner.run_chunk`) need not redraw it. A set-up of another seed
+            or `origin`, or drawn under another value of a quantity that is not a lever's, is
+            refused.
     """
 
     def __init__(
@@ -212,16 +226,24 @@ class GrowthModel(mesa.Model):
         self._streams = streams
         self.streams = Streams(streams["dynamics"], PURPOSES)
         self.bring_in_rng = np.random.default_rng(streams["bring_in"])
-        drawn_by = (root.entropy, tuple(root.spawn_key), dict(values or {}), origin)
+        drawn_by = (root.entropy, tuple(root.spawn_key), origin)
         if set_up is None:
             self.p, self.competition = draw_inputs(self.scenario, root, values, origin)
         elif set_up.drawn_by != drawn_by:
             raise ValueError(
-                "set_up: kept by a run of another seed, values or origin; it would not be "
-                "this run's set-up"
+                "set_up: kept by a run of another seed or origin; it would not be this run's set-up"
             )
         else:
-            self.p, self.competition = dict(set_up.p), set_up.competition
+            if dict(values or {}) == set_up.values:
+                self.p = dict(set_up.p)
+            else:  # the levers' values may differ: they act after the set-up
+                self.p = draw_values(self.scenario, root, values)
+                if read_by_set_up(self.p) != read_by_set_up(set_up.p):
+                    raise ValueError(
+                        "set_up: kept by a run whose values differ in a quantity that is not "
+                        "a lever's; it would not be this run's set-up"
+                    )
+            self.competition = set_up.competition
             self.streams.share_keys(set_up.stream_keys)
         self.period = self.scenario.period
         self.year = self.period.base_year
@@ -256,6 +278,7 @@ class GrowthModel(mesa.Model):
                 raise ValueError("keep_set_up: a lazy run leaves candidates undrawn")
             self.kept_set_up = SetUp(
                 drawn_by=drawn_by,
+                values=dict(values or {}),
                 p=dict(self.p),
                 competition=self.competition,
                 columns={name: getattr(self.firms, name).copy() for name in COLUMNS},

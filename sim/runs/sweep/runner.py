@@ -65,6 +65,9 @@ def _float(x: Any) -> float:
     return float("nan") if x is None else float(x)
 
 
+COUNTERFACTUAL = "counterfactual"  # the key of a chunk's runs with every lever off
+
+
 def run_chunk(task: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Run one chunk: the experiments of one future, sharing that future's counterfactual.
 
@@ -80,17 +83,33 @@ def run_chunk(task: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     seeds = np.random.SeedSequence(task["seed"]).spawn(task["runs"])
     fvals = task["future_values"]
 
-    def ensemble(on: bool, values: dict[str, float]) -> dict[str, np.ndarray]:
-        reps = [run_replication(sc, s, on, values or None) for s in seeds]
+    # seed by seed: a seed's experiments and its counterfactual share its set-up (drawn
+    # before any lever acts, so whatever the levers' values: GrowthModel's `set_up`), each
+    # run the same as drawn alone
+    passes = [(e, True, {**fvals, **lvals}) for e, lvals in task["experiments"]]
+    passes.append((COUNTERFACTUAL, False, fvals))
+    runs: dict[Any, list[dict[str, np.ndarray]]] = {key: [] for key, _, _ in passes}
+    for s in seeds:
+        set_up = None
+        for i, (key, on, values) in enumerate(passes):
+            # the first pass keeps the set-up; it acts with levers, so it is never lazy
+            keep = i == 0 and len(passes) > 1 and sc.has_levers
+            one = run_replication(sc, s, on, values or None, set_up=set_up, keep_set_up=keep)
+            if keep:
+                set_up = one.pop("set_up")
+            runs[key].append(one)
+
+    def ensemble(key: Any) -> dict[str, np.ndarray]:
+        reps = runs.pop(key)
         return {k: np.stack([r[k] for r in reps]) for k in reps[0]}
 
-    off = ensemble(False, fvals)
+    off = ensemble(COUNTERFACTUAL)
     years = [sc.period.base_year, *sc.period.years]
     present = levers_of(sc)
     rows: list[dict[str, Any]] = []
     reps: list[pd.DataFrame] = []
-    for e, lvals in task["experiments"]:
-        on = ensemble(True, {**fvals, **lvals})
+    for e, _ in task["experiments"]:
+        on = ensemble(e)
         res = EnsembleResult(
             scenario=sc,
             seed=task["seed"],
