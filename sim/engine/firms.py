@@ -62,7 +62,10 @@ START_VALUE = {"apply_odds": 1.0}
 
 
 def _empty_column(name: str, capacity: int) -> np.ndarray:
-    return np.full(capacity, START_VALUE.get(name, 0), dtype=COLUMNS[name][0])
+    start = START_VALUE.get(name, 0)
+    if start == 0:  # zeroed pages from the system: a column no firm writes costs no memory
+        return np.zeros(capacity, dtype=COLUMNS[name][0])
+    return np.full(capacity, start, dtype=COLUMNS[name][0])
 
 
 def _rd_spend(p: FirmPopulation) -> np.ndarray:

@@ -409,7 +409,7 @@ class GrowthModel(mesa.Model):
         f = self.firms
         ids = f.draw_id[rows]
         groups = ids >> GROUP_SHIFT
-        for g in np.unique(groups):
+        for g in np.flatnonzero(np.bincount(groups)):  # the groups present, in order
             in_group = groups == g
             sel = rows[in_group]
             draws = FirmDraws(self.firm_key, int(g))
