@@ -29,6 +29,12 @@ Figures:
   firms, candidates born during the period, firms brought in).
 - parallel_efficiency: replications per second of `sim.runs.ensemble.run_ensemble` with 2 worker
   processes over twice the rate with 1.
+- dask_parallel_efficiency: the same on Dask (`--scheduler`): replications per second of the
+  national forecast (scenarios/national.yaml, no counterfactual; --quick: the parallel figure's
+  population) sent to a `distributed.LocalCluster` of 2 single-threaded workers, over twice the
+  rate on one of 1. Both clusters are started, and the package loaded in their workers, before
+  the timing: this is how the distributed runs scale; what starting a cluster adds to one
+  command is in the README (`--scheduler local`).
 - hebi_1000_runs_seconds: wall-clock seconds of `srdi forecast scenarios/hebi.yaml --runs 1000
   --json` (the counterfactual included, all cores), as a planner runs it: start-up included.
 - national_forecast_seconds: the same for `srdi forecast scenarios/national.yaml --runs 100
@@ -68,6 +74,7 @@ from sim.scenario import Scenario, load  # noqa: E402
 from sim.scenario.parameters import central  # noqa: E402
 
 SCENARIO = HERE / "national_like.yaml"
+NATIONAL = HERE.parent / "scenarios" / "national.yaml"
 RESULTS = HERE / "results.md"
 
 TARGETS = {  # figure: (comparison, target)
@@ -77,6 +84,7 @@ TARGETS = {  # figure: (comparison, target)
     "scaling_exponent": ("<=", 1.1),
     "bytes_per_firm": ("<=", 200.0),
     "parallel_efficiency": (">=", 0.8),
+    "dask_parallel_efficiency": (">=", 0.8),
     "hebi_1000_runs_seconds": ("<=", 2.0),
     "national_forecast_seconds": ("<=", 60.0),
 }
@@ -96,6 +104,7 @@ SETTINGS = {
         "scaling": [10_000, 100_000, 1_000_000],
         "parallel_firms": 100_000,
         "parallel_runs": 8,
+        "dask_national_runs": 0,  # 0: the parallel figure's population instead of the country
         "forecasts": ["hebi_1000_runs_seconds"],
     },
     "full": {
@@ -106,6 +115,7 @@ SETTINGS = {
         "scaling": [10_000, 31_623, 100_000, 316_228, 1_000_000],
         "parallel_firms": 200_000,
         "parallel_runs": 16,
+        "dask_national_runs": 6,
         "forecasts": ["hebi_1000_runs_seconds", "national_forecast_seconds"],
     },
 }
@@ -271,6 +281,43 @@ def parallel(scenario: Scenario, firms: int, runs: int, repeats: int = 3) -> dic
     return {"rate1": rate[1], "rate2": rate[2], "efficiency": rate[2] / (2 * rate[1])}
 
 
+def dask_parallel(
+    scenario: Scenario, runs: int, values: dict[str, float] | None, repeats: int = 2
+) -> dict[str, float]:
+    """Replications per second of `run_ensemble` on a Dask LocalCluster of 1 and of 2
+    single-threaded worker processes, started (and the package loaded in their workers) before
+    the timing; measured in turn, `repeats` times, each keeping its fastest."""
+    import contextlib
+    import importlib
+    import logging
+
+    import distributed
+
+    rate = {1: 0.0, 2: 0.0}
+    with contextlib.ExitStack() as stack:
+        address = {}
+        for workers in rate:
+            cluster = stack.enter_context(
+                distributed.LocalCluster(
+                    n_workers=workers, threads_per_worker=1, processes=True,
+                    dashboard_address=None, silence_logs=logging.ERROR,
+                )
+            )  # fmt: skip
+            with distributed.Client(cluster) as client:
+                client.run(importlib.import_module, "sim.runs.ensemble")
+            address[workers] = cluster.scheduler_address
+        for _ in range(repeats):
+            for workers in rate:
+                gc.collect()
+                t0 = time.perf_counter()
+                run_ensemble(
+                    scenario, runs=runs, seed=7, counterfactual=False, values=values,
+                    scheduler=address[workers],
+                )  # fmt: skip
+                rate[workers] = max(rate[workers], runs / (time.perf_counter() - t0))
+    return {"rate1": rate[1], "rate2": rate[2], "efficiency": rate[2] / (2 * rate[1])}
+
+
 def forecast_seconds(name: str) -> float:
     """Wall-clock seconds of one forecast command as a user runs it (start-up included)."""
     command = [str(SRDI), *FORECASTS[name]]
@@ -356,6 +403,17 @@ def main(argv: list[str] | None = None) -> int:
     log(f"parallel: {runs} replications of {cfg['parallel_firms']:,} firms, 1 then 2 workers")
     par = parallel(scenario, cfg["parallel_firms"], runs)
 
+    if cfg["dask_national_runs"]:
+        dask_runs, dask_scenario, dask_values = cfg["dask_national_runs"], load(NATIONAL), None
+        dask_what = f"{dask_runs} replications of scenarios/national.yaml"
+    else:
+        dask_runs, dask_scenario = runs, scenario
+        dask_values = population(scenario, cfg["parallel_firms"])
+        dask_what = f"{runs} replications of {cfg['parallel_firms']:,} firms"
+    log(f"Dask: {dask_what}, LocalCluster of 1 then 2 workers")
+    dask = dask_parallel(dask_scenario, dask_runs, dask_values)
+    dask["what"] = dask_what
+
     forecasts = {}
     for name in cfg["forecasts"]:
         log(f"{name}: srdi {' '.join(FORECASTS[name])}")
@@ -369,6 +427,7 @@ def main(argv: list[str] | None = None) -> int:
         "scaling_exponent": exponent,
         "bytes_per_firm": bytes_per_firm,
         "parallel_efficiency": par["efficiency"],
+        "dask_parallel_efficiency": dask["efficiency"],
         **forecasts,
     }
     for name, value in figures.items():
@@ -378,13 +437,25 @@ def main(argv: list[str] | None = None) -> int:
     machine = {"load": (load_before, os.getloadavg()), "elapsed": elapsed}
     if args.record:
         write_results(
-            mode, scenario, figures, eng, plain, eng_k, floor, scaling, mem, par, cfg, machine
+            mode,
+            scenario,
+            figures,
+            eng,
+            plain,
+            eng_k,
+            floor,
+            scaling,
+            mem,
+            par,
+            dask,
+            cfg,
+            machine,
         )
     return 0
 
 
 def write_results(
-    mode, scenario, figures, eng, plain, eng_k, floor, scaling, mem, par, cfg, machine
+    mode, scenario, figures, eng, plain, eng_k, floor, scaling, mem, par, dask, cfg, machine
 ):
     n = cfg["firms"]
     load = ", ".join(f"{x:.2f}" for x in machine["load"][0])
@@ -440,6 +511,11 @@ def write_results(
                 f"{cfg['parallel_runs']} replications of {cfg['parallel_firms']:,} firms (no"
                 f" counterfactual): {par['rate1']:.2f} replications/s with 1 worker,"
                 f" {par['rate2']:.2f} with 2",
+            ),
+            (
+                "dask_parallel_efficiency",
+                f"{dask['what']} (no counterfactual) on a Dask LocalCluster started beforehand:"
+                f" {dask['rate1']:.3f} replications/s with 1 worker, {dask['rate2']:.3f} with 2",
             ),
         ]
         + [
