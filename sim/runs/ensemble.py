@@ -116,6 +116,43 @@ def _run_chunk(task: dict[str, Any]) -> list[dict[Any, dict[str, np.ndarray]]]:
     ]
 
 
+def _per_seed(
+    run_chunk: Callable[[dict[str, Any]], list],
+    task: dict[str, Any],
+    seeds: Sequence[np.random.SeedSequence],
+    workers: int,
+    scheduler: str | None,
+    connect_timeout: float | None,
+    progress: Callable[[int], None] | None,
+) -> list:
+    """What `run_chunk` gives for every seed, in seed order: `run_chunk` takes `task` with
+    `seeds` (consecutive seeds, from the `first`-th) and returns one result per seed. In this
+    process (1 worker, no scheduler), or in chunks on local processes or Dask
+    (`sim.runs.executor`); `progress` is called with the seeds just finished."""
+    scheduler = scheduler or None
+    workers = max(1, workers if scheduler else min(workers, os.cpu_count() or 1))
+    if workers == 1 and scheduler is None:
+        out = []
+        for i, s in enumerate(seeds):
+            out += run_chunk({**task, "first": i, "seeds": [s]})
+            if progress:
+                progress(1)
+        return out
+    with executor(workers, scheduler, connect_timeout) as (submit, label, n_workers):
+        log.info("%d replications on %s", len(seeds), label)
+        chunk = max(1, math.ceil(len(seeds) / (n_workers * 8)))
+        tasks = [
+            {**task, "first": i, "seeds": seeds[i : i + chunk]} for i in range(0, len(seeds), chunk)
+        ]
+        parts: dict[int, list] = {}
+        for done, part in submit(run_chunk, tasks):
+            parts[done["first"]] = part
+            if progress:
+                progress(len(part))
+    # in seed order, whatever order the chunks finished in
+    return [one for i in sorted(parts) for one in parts[i]]
+
+
 @dataclass
 class EnsembleResult:
     """Every replication's yearly outcomes, with and without the levers.
@@ -497,36 +534,13 @@ def run_ensemble(
             f"relax: unknown stages {sorted(relax - RELAXATIONS.keys())}; "
             f"known: {list(RELAXATIONS)}"
         )
-    scheduler = scheduler or None
-    workers = max(1, workers if scheduler else min(workers, os.cpu_count() or 1))
     results: dict[Any, list] = {key: [] for key, _, _ in passes}
-    if workers == 1 and scheduler is None:
-        for s in seeds:
-            for key, one in run_passes(scenario, s, passes, values, relax, funnel).items():
-                results[key].append(one)
-            if progress:
-                progress(1)
-    else:
-        with executor(workers, scheduler, connect_timeout) as (submit, label, n_workers):
-            log.info("%d replications x %d passes on %s", runs, len(passes), label)
-            chunk = max(1, math.ceil(runs / (n_workers * 8)))
-            tasks = [
-                {
-                    "first": i, "scenario": scenario, "seeds": seeds[i : i + chunk],
-                    "passes": passes, "values": values, "relax": relax, "funnel": funnel,
-                }
-                for i in range(0, runs, chunk)
-            ]  # fmt: skip
-            parts: dict[int, list] = {}
-            for task, part in submit(_run_chunk, tasks):
-                parts[task["first"]] = part
-                if progress:
-                    progress(len(part))
-        # in replication order, whatever order the chunks finished in
-        for i in sorted(parts):
-            for replication in parts[i]:
-                for key, one in replication.items():
-                    results[key].append(one)
+    task = {"scenario": scenario, "passes": passes, "values": values, "relax": relax,
+            "funnel": funnel}  # fmt: skip
+    every = _per_seed(_run_chunk, task, seeds, workers, scheduler, connect_timeout, progress)
+    for replication in every:
+        for key, one in replication.items():
+            results[key].append(one)
     period = scenario.period
     with_levers = _stack(results[True])
     without = None
