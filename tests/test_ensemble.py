@@ -12,7 +12,14 @@ import pytest
 from sim.engine.ladder import STANDARD_TIERS
 from sim.engine.model import GrowthModel
 from sim.levers import LEVER_NAMES
-from sim.runs.ensemble import EnsembleResult, levers_of, run_ensemble, run_passes, run_replication
+from sim.runs.ensemble import (
+    EnsembleResult,
+    levers_of,
+    run_ensemble,
+    run_passes,
+    run_replication,
+    run_variants,
+)
 from sim.scenario import load
 
 RUNS, SEED = 6, 11
@@ -94,6 +101,31 @@ def test_passes_sharing_one_set_up_give_what_each_gives_alone(name):
         assert shared[key].keys() == alone.keys()
         for metric in alone:
             assert np.array_equal(shared[key][metric], alone[metric]), (key, metric)
+
+
+@pytest.mark.parametrize("name", ["hebi", "xinxiang"])
+def test_variants_sharing_a_seed_s_set_up_give_each_ensemble_alone(name):
+    # srdi diagnose's runs: the plan with its funnel, stages relaxed alone and together, seed
+    # by seed from one set-up; each must be the ensemble run alone. Xinxiang has no lever:
+    # its first run keeps the set-up (not lazy), the others run lazy candidates from it
+    scenario = load(Path(__file__).resolve().parents[1] / "scenarios" / f"{name}.yaml")
+    variants = {
+        "plan": ((), True),
+        "apply": (("apply",), False),
+        "titles": (("titles",), False),
+        "two": (("re_review", "closures"), False),
+    }
+    ran = run_variants(scenario, 3, SEED, variants, workers=1)
+    assert list(ran) == list(variants)
+    for key, (relax, funnel) in variants.items():
+        alone = run_ensemble(scenario, runs=3, seed=SEED, counterfactual=False, workers=1,
+                             relax=frozenset(relax), funnel=funnel)  # fmt: skip
+        assert ran[key].runs.keys() == alone.runs.keys()
+        for metric in alone.runs:
+            assert np.array_equal(ran[key].runs[metric], alone.runs[metric]), (key, metric)
+        assert ran[key].counterfactual is None and ran[key].years == alone.years
+    # the stages changed the runs (the test can tell)
+    assert not np.array_equal(ran["plan"].runs["new"], ran["titles"].runs["new"])
 
 
 def test_a_set_up_of_another_replication_is_refused(hebi):

@@ -83,12 +83,27 @@ def test_a_lazy_model_is_current_only_once_brought_up_to_date():
         {"funnel": True},
         {"relax": frozenset({"apply"})},
         {"firm_history": ("revenue_yuan",)},
+        {"keep_set_up": True},
     ],
-    ids=["funnel", "relax-apply", "firm-history"],
+    ids=["funnel", "relax-apply", "firm-history", "keep-set-up"],
 )
 def test_lazy_is_off_where_a_candidates_state_is_read(kw):
     m = GrowthModel(LEVERLESS, seed=1, lazy=True, **kw)
     assert not m.lazy
+
+
+def test_a_kept_set_up_serves_a_lazy_run_as_its_own_would():
+    # a run asked to keep its set-up is not lazy (the set-up holds every firm drawn); a lazy
+    # run started from it is the lazy run drawn alone
+    seed = np.random.SeedSequence(4)
+    kept = GrowthModel(LEVERLESS, seed=seed, lazy=True, keep_set_up=True)
+    assert not kept.lazy
+    shared = GrowthModel(LEVERLESS, seed=seed, lazy=True, set_up=kept.kept_set_up)
+    alone = GrowthModel(LEVERLESS, seed=seed, lazy=True)
+    assert shared.lazy and alone.lazy
+    shared.run_model()
+    alone.run_model()
+    assert histories_equal(shared, alone)
 
 
 def test_lazy_is_off_when_a_lever_acts():

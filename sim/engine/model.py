@@ -165,12 +165,14 @@ class GrowthModel(mesa.Model):
             saved is on the candidates that have not applied (about 60 % of a national
             candidate's years). Only where nothing else reads a candidate's state: no lever
             acts, no funnel counts, `apply` is not relaxed, no target counts firms by their
-            state and no `firm_history`; otherwise the model runs as if `lazy` were False
-            (`self.lazy` says which). `firm(i)` and `explain` bring their firm up to date;
+            state, no `firm_history` and no `keep_set_up`; otherwise the model runs as if
+            `lazy` were False (`self.lazy` says which). `firm(i)` and `explain` bring their
+            firm up to date;
             `bring_up_to_date()` does so for every alive candidate, before its columns are
             read from outside.
         keep_set_up: keep what the replication drew before its levers act (`kept_set_up`:
-            inputs, base-year firms, births), for its other passes.
+            inputs, base-year firms, births), for its other passes; the run is then not lazy
+            (a kept set-up holds every firm drawn).
         set_up: start from another pass's kept set-up instead of drawing it again: the same
             seed and `origin`, and the same value of every quantity that is not a lever's, give
             the same set-up whatever the levers and their values (they act after it), so a
@@ -258,6 +260,7 @@ class GrowthModel(mesa.Model):
         )
         self.lazy = bool(
             lazy
+            and not keep_set_up  # a kept set-up holds every firm drawn
             and not self.levers
             and not funnel
             and "apply" not in self.relax
@@ -274,8 +277,6 @@ class GrowthModel(mesa.Model):
             self._copy_set_up(set_up)
         self.kept_set_up = None
         if keep_set_up:
-            if self.lazy:
-                raise ValueError("keep_set_up: a lazy run leaves candidates undrawn")
             self.kept_set_up = SetUp(
                 drawn_by=drawn_by,
                 values=dict(values or {}),

@@ -40,10 +40,11 @@ import pandas as pd
 
 from sim.engine.model import RELAXATIONS
 from sim.runs import summary
-from sim.runs.ensemble import EnsembleResult, run_ensemble
+from sim.runs.ensemble import EnsembleResult, run_variants
 from sim.scenario import Scenario
 
 STAGES = tuple(RELAXATIONS)  # apply, titles, re_review, closures, budget, bring_in
+PLAN, EVERY = ("plan",), ("every stage",)  # keys of the plan's run and of every stage relaxed
 FUNNEL_COLUMNS = (
     "candidates", "eligible", "applied", "titled", "titles_available", "rivals", "lost",
     "closed", "brought_in",
@@ -253,21 +254,16 @@ def diagnose(
     chosen = list(dict.fromkeys(stages)) if stages is not None and usable else usable
     skipped = {s: skipped.get(s, "not asked for") for s in STAGES if s not in chosen}
 
-    def run(relax: Sequence[str], funnel: bool = False) -> EnsembleResult:
-        return run_ensemble(
-            scenario,
-            runs=runs,
-            seed=seed,
-            counterfactual=False,
-            workers=workers,
-            relax=frozenset(relax),
-            funnel=funnel,
-            progress=progress,
-        )
-
-    plan = run((), funnel=True)
-    relaxed = {stage: run((stage,)) for stage in chosen}
-    every = run(chosen) if all_relaxed and len(chosen) > 1 else None
+    # the plan (its funnel counted), each stage relaxed alone, every stage at once: the same
+    # seeds, run seed by seed so that a seed's runs share its set-up (`run_variants`)
+    variants: dict[Any, tuple[Sequence[str], bool]] = {PLAN: ((), True)}
+    variants.update({stage: ((stage,), False) for stage in chosen})
+    if all_relaxed and len(chosen) > 1:
+        variants[EVERY] = (chosen, False)
+    ran = run_variants(scenario, runs, seed, variants, workers, progress)
+    plan = ran[PLAN]
+    relaxed = {stage: ran[stage] for stage in chosen}
+    every = ran.get(EVERY)
     if every is None and len(chosen) == 1:
         every = relaxed[chosen[0]]
     return Diagnosis(

@@ -153,6 +153,79 @@ def _per_seed(
     return [one for i in sorted(parts) for one in parts[i]]
 
 
+Variant = tuple[frozenset[str], bool]  # (stages of the funnel relaxed, funnel counted)
+
+
+def _run_variants_chunk(task: dict[str, Any]) -> list[dict[Any, dict[str, np.ndarray]]]:
+    """Run one chunk of `run_variants`: every variant of consecutive replications, a seed's
+    variants sharing its set-up (drawn by the first, before any stage acts)."""
+    out = []
+    for s in task["seeds"]:
+        set_up = None
+        runs: dict[Any, dict[str, np.ndarray]] = {}
+        for i, (key, (relax, funnel)) in enumerate(task["variants"].items()):
+            keep = i == 0 and len(task["variants"]) > 1
+            one = run_replication(
+                task["scenario"], s, True, None, (), relax, funnel, set_up=set_up,
+                keep_set_up=keep,
+            )  # fmt: skip
+            if keep:
+                set_up = one.pop("set_up")
+            runs[key] = one
+        out.append(runs)
+    return out
+
+
+def run_variants(
+    scenario: Scenario,
+    runs: int,
+    seed: int | None,
+    variants: dict[Any, tuple[Sequence[str], bool]],
+    workers: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> dict[Any, EnsembleResult]:
+    """Ensembles of a scenario, levers on, that differ only in the stages of the funnel they
+    relax and whether they count the funnel (`srdi diagnose`): `variants` maps a key to
+    (relax, funnel). Every variant runs the same seeds, seed by seed, and a seed's variants
+    share its set-up (drawn before any stage acts), so each result is that of
+    `run_ensemble(scenario, runs, seed, counterfactual=False, relax=relax, funnel=funnel)`
+    with the set-up drawn once per seed instead of once per variant. `progress` is called with
+    the runs just finished, all variants together.
+    """
+    import time
+
+    start = time.perf_counter()
+    for relax, _ in variants.values():
+        if set(relax) - RELAXATIONS.keys():
+            raise ValueError(
+                f"relax: unknown stages {sorted(set(relax) - RELAXATIONS.keys())}; "
+                f"known: {list(RELAXATIONS)}"
+            )
+    seeds = np.random.SeedSequence(seed).spawn(runs)
+    task = {
+        "scenario": scenario,
+        "variants": {key: (frozenset(relax), funnel) for key, (relax, funnel) in variants.items()},
+    }
+    n = len(variants)
+    done = (lambda k: progress(k * n)) if progress else None
+    every = _per_seed(_run_variants_chunk, task, seeds, workers, None, None, done)
+    period = scenario.period
+    return {
+        key: EnsembleResult(
+            scenario=scenario,
+            seed=seed,
+            years=[period.base_year, *period.years],
+            tiers=scenario.tier_ids,
+            runs=_stack([replication[key] for replication in every]),
+            counterfactual=None,
+            values={},
+            lever_off=None,
+            elapsed_seconds=time.perf_counter() - start,
+        )
+        for key in variants
+    }
+
+
 @dataclass
 class EnsembleResult:
     """Every replication's yearly outcomes, with and without the levers.
