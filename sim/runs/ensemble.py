@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -153,7 +153,15 @@ def _per_seed(
     return [one for i in sorted(parts) for one in parts[i]]
 
 
-Variant = tuple[frozenset[str], bool]  # (stages of the funnel relaxed, funnel counted)
+def _check_stages(relax: Collection[str]) -> frozenset[str]:
+    """The stages to relax, refused before any worker starts when one is unknown."""
+    relax = frozenset(relax)
+    if relax - RELAXATIONS.keys():
+        raise ValueError(
+            f"relax: unknown stages {sorted(relax - RELAXATIONS.keys())}; "
+            f"known: {list(RELAXATIONS)}"
+        )
+    return relax
 
 
 def _run_variants_chunk(task: dict[str, Any]) -> list[dict[Any, dict[str, np.ndarray]]]:
@@ -196,11 +204,7 @@ def run_variants(
 
     start = time.perf_counter()
     for relax, _ in variants.values():
-        if set(relax) - RELAXATIONS.keys():
-            raise ValueError(
-                f"relax: unknown stages {sorted(set(relax) - RELAXATIONS.keys())}; "
-                f"known: {list(RELAXATIONS)}"
-            )
+        _check_stages(relax)
     seeds = np.random.SeedSequence(seed).spawn(runs)
     task = {
         "scenario": scenario,
@@ -601,12 +605,7 @@ def run_ensemble(
         passes += [(name, True, (name,)) for name in levers_of(scenario)]
     if values:
         check_values(scenario, values)  # refused here, before any worker starts
-    relax = frozenset(relax)
-    if relax - RELAXATIONS.keys():
-        raise ValueError(
-            f"relax: unknown stages {sorted(relax - RELAXATIONS.keys())}; "
-            f"known: {list(RELAXATIONS)}"
-        )
+    relax = _check_stages(relax)
     results: dict[Any, list] = {key: [] for key, _, _ in passes}
     task = {"scenario": scenario, "passes": passes, "values": values, "relax": relax,
             "funnel": funnel}  # fmt: skip
