@@ -175,10 +175,11 @@ class GrowthModel(mesa.Model):
             (a kept set-up holds every firm drawn).
         set_up: start from another pass's kept set-up instead of drawing it again: the same
             seed and `origin`, and the same value of every quantity that is not a lever's, give
-            the same set-up whatever the levers and their values (they act after it), so a
-            replication's counterfactual and one-lever-off passes
-            (`sim.runs.ensemble.run_passes`) and a sweep's experiments on one seed
-            (`sim.runs.sweep.runner.run_chunk`) need not redraw it. A set-up of another seed
+            the same set-up whatever the levers, their values and the stages relaxed (they act
+            after it), so a replication's counterfactual and one-lever-off passes
+            (`sim.runs.ensemble.run_passes`), a sweep's experiments on one seed
+            (`sim.runs.sweep.runner.run_chunk`) and `srdi diagnose`'s runs
+            (`sim.runs.ensemble.run_variants`) need not redraw it. A set-up of another seed
             or `origin`, or drawn under another value of a quantity that is not a lever's, is
             refused.
     """

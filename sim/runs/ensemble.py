@@ -203,6 +203,8 @@ def run_variants(
     import time
 
     start = time.perf_counter()
+    if runs < 1:
+        raise ValueError(f"runs must be at least 1, got {runs}")
     for relax, _ in variants.values():
         _check_stages(relax)
     seeds = np.random.SeedSequence(seed).spawn(runs)

@@ -92,7 +92,8 @@ def run_chunk(task: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     for s in seeds:
         set_up = None
         for i, (key, on, values) in enumerate(passes):
-            # the first pass keeps the set-up; it acts with levers, so it is never lazy
+            # the first pass keeps the set-up for the others (without levers every pass may
+            # run lazy candidates instead, which a national-size place gains more from)
             keep = i == 0 and len(passes) > 1 and sc.has_levers
             one = run_replication(sc, s, on, values or None, set_up=set_up, keep_set_up=keep)
             if keep:
