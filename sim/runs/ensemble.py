@@ -81,6 +81,26 @@ def run_replication(
 Pass = tuple[Any, bool, tuple[str, ...]]  # (key, levers on, levers left off)
 
 
+def run_sharing_set_up(
+    scenario: Scenario,
+    seed: np.random.SeedSequence,
+    runs: Sequence[tuple[Any, dict[str, Any]]],
+    share: bool = True,
+) -> dict[Any, dict[str, np.ndarray]]:
+    """Runs of one seed, by key: each `(key, keyword arguments of run_replication)`, its
+    result that of `run_replication` alone. With `share` (and more than one run) they share
+    the seed's set-up (inputs, base-year firms, births: drawn before any lever or relaxed stage
+    acts): the first keeps it, and so is not lazy, and the others start from it."""
+    out: dict[Any, dict[str, np.ndarray]] = {}
+    set_up = None
+    for i, (key, kwargs) in enumerate(runs):
+        keep = share and i == 0 and len(runs) > 1
+        out[key] = run_replication(scenario, seed, **kwargs, set_up=set_up, keep_set_up=keep)
+        if keep:
+            set_up = out[key].pop("set_up")
+    return out
+
+
 def run_passes(
     scenario: Scenario,
     seed: np.random.SeedSequence,
@@ -89,21 +109,11 @@ def run_passes(
     relax: frozenset[str] = frozenset(),
     funnel: bool = False,
 ) -> dict[Any, dict[str, np.ndarray]]:
-    """Every pass of one replication (levers on, the counterfactual, each lever off), by key.
-
-    The passes share the replication's set-up (inputs, base-year firms, births: drawn before
-    any lever acts), drawn once by the first pass: each result is that of `run_replication`.
-    """
-    out: dict[Any, dict[str, np.ndarray]] = {}
-    set_up = None
-    for i, (key, on, off) in enumerate(passes):
-        keep = i == 0 and len(passes) > 1
-        out[key] = run_replication(
-            scenario, seed, on, values, off, relax, funnel, set_up=set_up, keep_set_up=keep
-        )
-        if keep:
-            set_up = out[key].pop("set_up")
-    return out
+    """Every pass of one replication (levers on, the counterfactual, each lever off), by key,
+    sharing the replication's set-up (`run_sharing_set_up`)."""
+    common = {"values": values, "relax": relax, "funnel": funnel}
+    runs = [(key, {"levers_on": on, "levers_off": off, **common}) for key, on, off in passes]
+    return run_sharing_set_up(scenario, seed, runs)
 
 
 def _run_chunk(task: dict[str, Any]) -> list[dict[Any, dict[str, np.ndarray]]]:
@@ -166,22 +176,10 @@ def _check_stages(relax: Collection[str]) -> frozenset[str]:
 
 def _run_variants_chunk(task: dict[str, Any]) -> list[dict[Any, dict[str, np.ndarray]]]:
     """Run one chunk of `run_variants`: every variant of consecutive replications, a seed's
-    variants sharing its set-up (drawn by the first, before any stage acts)."""
-    out = []
-    for s in task["seeds"]:
-        set_up = None
-        runs: dict[Any, dict[str, np.ndarray]] = {}
-        for i, (key, (relax, funnel)) in enumerate(task["variants"].items()):
-            keep = i == 0 and len(task["variants"]) > 1
-            one = run_replication(
-                task["scenario"], s, True, None, (), relax, funnel, set_up=set_up,
-                keep_set_up=keep,
-            )  # fmt: skip
-            if keep:
-                set_up = one.pop("set_up")
-            runs[key] = one
-        out.append(runs)
-    return out
+    variants sharing its set-up."""
+    runs = [(key, {"relax": relax, "funnel": funnel})
+            for key, (relax, funnel) in task["variants"].items()]  # fmt: skip
+    return [run_sharing_set_up(task["scenario"], s, runs) for s in task["seeds"]]
 
 
 def run_variants(

@@ -77,7 +77,7 @@ def run_chunk(task: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """
     from sim.levers import LEVER_NAMES
     from sim.runs import summary
-    from sim.runs.ensemble import EnsembleResult, levers_of, run_replication
+    from sim.runs.ensemble import EnsembleResult, levers_of, run_sharing_set_up
 
     sc: Scenario = task["scenario"]
     seeds = np.random.SeedSequence(task["seed"]).spawn(task["runs"])
@@ -85,19 +85,13 @@ def run_chunk(task: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame | None]:
 
     # seed by seed: a seed's experiments and its counterfactual share its set-up (drawn
     # before any lever acts, so whatever the levers' values: GrowthModel's `set_up`), each
-    # run the same as drawn alone
-    passes = [(e, True, {**fvals, **lvals}) for e, lvals in task["experiments"]]
-    passes.append((COUNTERFACTUAL, False, fvals))
-    runs: dict[Any, list[dict[str, np.ndarray]]] = {key: [] for key, _, _ in passes}
+    # run the same as drawn alone; without levers every run may go lazy instead, which a
+    # national-size place gains more from
+    passes = [(e, {"values": {**fvals, **lvals} or None}) for e, lvals in task["experiments"]]
+    passes.append((COUNTERFACTUAL, {"levers_on": False, "values": fvals or None}))
+    runs: dict[Any, list[dict[str, np.ndarray]]] = {key: [] for key, _ in passes}
     for s in seeds:
-        set_up = None
-        for i, (key, on, values) in enumerate(passes):
-            # the first pass keeps the set-up for the others (without levers every pass may
-            # run lazy candidates instead, which a national-size place gains more from)
-            keep = i == 0 and len(passes) > 1 and sc.has_levers
-            one = run_replication(sc, s, on, values or None, set_up=set_up, keep_set_up=keep)
-            if keep:
-                set_up = one.pop("set_up")
+        for key, one in run_sharing_set_up(sc, s, passes, share=sc.has_levers).items():
             runs[key].append(one)
 
     def ensemble(key: Any) -> dict[str, np.ndarray]:
