@@ -56,6 +56,70 @@ def test_one_and_two_workers_give_identical_results(serial, parallel):
     assert _plain_dict(serial) == _plain_dict(parallel)
 
 
+# A fresh interpreter: whether this process has loaded the compiled kernels is what is tested.
+_FIRST_SEED_HERE = """
+import os, sys
+import numpy as np
+from sim.engine.kernels import grow_and_invest
+from sim.runs import ensemble
+from sim.scenario import load
+
+def probe(task):
+    loaded = bool(grow_and_invest.signatures)
+    return [(os.getpid(), loaded, one) for one in ensemble._run_chunk(task)]
+
+ensemble.KERNELS_LOAD_SECONDS = float(sys.argv[2])
+hebi = load(sys.argv[1])
+seeds = np.random.SeedSequence(11).spawn(5)
+task = {"scenario": hebi, "passes": [(True, True, ()), (False, False, ())], "values": None,
+        "relax": frozenset(), "funnel": False}
+got = ensemble._per_seed(probe, task, seeds, 2, None, None, None)
+alone = [ensemble.run_passes(hebi, s, task["passes"]) for s in seeds]
+same = all(
+    a.keys() == b[2].keys()
+    and all(np.array_equal(a[k][m], b[2][k][m]) for k in a for m in a[k])
+    for a, b in zip(alone, got, strict=True)
+)
+again = ensemble._per_seed(probe, task, seeds, 2, None, None, None)  # kernels loaded here now?
+print([(pid == os.getpid(), loaded) for pid, loaded, _ in got], same,
+      any(pid == os.getpid() for pid, _, _ in again))
+"""
+
+
+@pytest.mark.parametrize(
+    ("load_seconds", "expected"),
+    [
+        # a city: the first seed runs here, and the workers forked after it have the kernels
+        (0.6, [(True, False)] + [(False, True)] * 4),
+        # a replication dearer than the loading it would save: every seed on the workers,
+        # whose first chunks (seeds 0 and 1) find no kernel loaded
+        (0.0, [(False, False)] * 2 + [(False, "any")] * 3),
+    ],
+)
+def test_a_small_place_s_first_seed_loads_the_kernels_before_the_workers_fork(
+    load_seconds, expected
+):
+    import ast
+    import subprocess
+    import sys
+
+    from sim.runs.workers import mp_context
+
+    if mp_context().get_start_method() != "fork":
+        pytest.skip("workers are spawned here: they cannot inherit loaded kernels")
+    script = [sys.executable, "-c", _FIRST_SEED_HERE, str(SCENARIOS / "hebi.yaml")]
+    done = subprocess.run([*script, str(load_seconds)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    where, same, again_here = done.stdout.strip().rsplit(" ", 2)
+    assert same == "True"  # each seed's result is the one it gives alone
+    where = ast.literal_eval(where)
+    for (here, loaded), (want_here, want_loaded) in zip(where, expected, strict=True):
+        assert here == want_here
+        assert want_loaded == "any" or loaded == want_loaded
+    # once loaded (or not worth loading), a second ensemble runs every seed on the workers
+    assert again_here == "False"
+
+
 def test_same_seed_gives_identical_results(hebi, serial):
     again = run_ensemble(hebi, runs=RUNS, seed=SEED, workers=1)
     assert _same_arrays(serial.runs, again.runs)

@@ -148,19 +148,50 @@ def _per_seed(
             if progress:
                 progress(1)
         return out
+    parts: dict[int, list] = {}
+    if scheduler is None and _load_kernels_here(task["scenario"]):
+        # the first seed here: the workers forked after it start with the kernels loaded
+        parts[0] = run_chunk({**task, "first": 0, "seeds": seeds[:1]})
+        if progress:
+            progress(1)
+        if len(seeds) == 1:
+            return parts[0]
+    start = len(parts)
     with executor(workers, scheduler, connect_timeout) as (submit, label, n_workers):
-        log.info("%d replications on %s", len(seeds), label)
-        chunk = max(1, math.ceil(len(seeds) / (n_workers * 8)))
+        log.info("%d replications on %s", len(seeds) - start, label)
+        chunk = max(1, math.ceil((len(seeds) - start) / (n_workers * 8)))
         tasks = [
-            {**task, "first": i, "seeds": seeds[i : i + chunk]} for i in range(0, len(seeds), chunk)
+            {**task, "first": i, "seeds": seeds[i : i + chunk]}
+            for i in range(start, len(seeds), chunk)
         ]
-        parts: dict[int, list] = {}
         for done, part in submit(run_chunk, tasks):
             parts[done["first"]] = part
             if progress:
                 progress(len(part))
     # in seed order, whatever order the chunks finished in
     return [one for i in sorted(parts) for one in parts[i]]
+
+
+# What loading the compiled kernels costs a process that has not run a replication (numba's
+# cache read and its target initialised): about 0.6 s on the machine of benchmarks/national.md.
+KERNELS_LOAD_SECONDS = 0.6
+
+
+def _load_kernels_here(scenario: Scenario) -> bool:
+    """Whether to run an ensemble's first seed in this process before starting local workers.
+
+    Workers are forked from this process (`sim.runs.workers.mp_context`): when it has not yet
+    run a replication, each would load the compiled kernels itself, and a verb that starts a
+    pool per ensemble (`srdi plan`, one per mix evaluated) would pay that at every evaluation.
+    Run here first, the kernels are loaded once and every worker forked later has them. Only
+    when a replication is expected to cost less than the loading it saves (a city, not the
+    country), and only where workers fork (spawned ones start empty)."""
+    from sim.engine.kernels import grow_and_invest
+    from sim.runs.workers import mp_context
+
+    if grow_and_invest.signatures or mp_context().get_start_method() != "fork":
+        return False
+    return estimate_seconds(scenario, 1, counterfactual=False) <= KERNELS_LOAD_SECONDS
 
 
 def _check_stages(relax: Collection[str]) -> frozenset[str]:
