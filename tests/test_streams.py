@@ -7,7 +7,7 @@ from scipy import stats
 from scipy.special import ndtri
 
 from sim.engine.kernels import poisson_from_uniform
-from sim.engine.streams import Streams, normals, uniforms
+from sim.engine.streams import Streams, derived_key, derived_keys, normals, uniforms
 
 MASK = (1 << 64) - 1
 
@@ -25,6 +25,13 @@ def test_uniform_of_a_row_is_splitmix64_output_row_plus_one(key):
     rows = np.array([0, 1, 2, 7, 1_000_003])
     expected = [((splitmix64(key, int(r) + 1) >> 11) + 0.5) * 2.0**-53 for r in rows]
     assert uniforms(np.uint64(key), rows).tolist() == expected
+
+
+@pytest.mark.parametrize("key", [0, 12345, 2**63 + 5, 2**64 - 1])
+def test_sub_stream_keys_are_splitmix64_outputs_one_by_one_or_together(key):
+    expected = [splitmix64(key, c + 1) for c in range(15)]
+    assert [int(derived_key(key, c)) for c in range(15)] == expected
+    assert derived_keys(key, 15).tolist() == expected
 
 
 def test_a_rows_number_does_not_depend_on_the_other_rows_drawn():

@@ -259,11 +259,11 @@ class FirmDraws:
     """
 
     def __init__(self, key: int | np.uint64, group: int) -> None:
-        from sim.engine.streams import derived_key
+        from sim.engine.streams import derived_key, derived_keys
 
         self.group = group
-        base = derived_key(key, group)
-        self._keys = {a: derived_key(base, i) for i, a in enumerate(ATTRIBUTE_DRAWS)}
+        keys = derived_keys(derived_key(key, group), len(ATTRIBUTE_DRAWS))
+        self._keys = dict(zip(ATTRIBUTE_DRAWS, keys, strict=True))
 
     def ids(self, index: np.ndarray) -> np.ndarray:
         """The `draw_id` of the group's firms at places `index` in the group."""

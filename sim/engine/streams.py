@@ -82,6 +82,20 @@ def derived_key(key: int | np.uint64, counter: int) -> np.uint64:
     return _derived_key(np.uint64(key), np.int64(counter))
 
 
+@numba.njit(cache=True)
+def _derived_keys(key: np.uint64, n: np.int64) -> np.ndarray:
+    out = np.empty(n, dtype=np.uint64)
+    for counter in range(n):
+        out[counter] = splitmix_at(key, counter)
+    return out
+
+
+def derived_keys(key: int | np.uint64, n: int) -> np.ndarray:
+    """The keys of sub-streams 0 to n - 1 of `key` (each `derived_key(key, counter)`), in one
+    call: a group of new firms takes one per attribute drawn."""
+    return _derived_keys(np.uint64(key), np.int64(n))
+
+
 @numba.njit(cache=True, inline="always")
 def normal_from_uniform(u: float) -> float:
     """The standard normal quantile of `u` in (0, 1): table in the centre, Acklam in the tails."""
