@@ -229,6 +229,27 @@ def test_a_set_up_serves_runs_whose_lever_values_differ(hebi, kept_under, run_un
     assert not all(np.array_equal(base[m], changed[m]) for m in base)
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_ensembles_sharing_set_ups_give_each_ensemble_alone(hebi, workers, monkeypatch):
+    # `srdi plan`'s evaluations: mixes of lever values on the same seeds
+    first = {"levers.bring_in.firms_per_year": 25.0}
+    then = {"levers.loans.coverage": 0.8, "levers.stewards.coverage": 0.2}
+    set_ups: dict = {}
+    a = run_ensemble(hebi, RUNS, SEED, False, workers, first, set_ups=set_ups)
+    assert sorted(set_ups) == list(range(RUNS))
+    kept = dict(set_ups)
+    if workers == 1:  # no set-up is drawn again: each replication starts from its kept one
+        monkeypatch.setattr(GrowthModel, "_create_baseline", lambda self: pytest.fail("drawn"))
+    b = run_ensemble(hebi, RUNS, SEED, False, workers, then, set_ups=set_ups)
+    assert all(set_ups[i] is kept[i] for i in range(RUNS))
+    monkeypatch.undo()
+    for shared, values in ((a, first), (b, then)):
+        alone = run_ensemble(hebi, RUNS, SEED, False, workers, values)
+        assert _same_arrays(shared.runs, alone.runs)
+        assert _plain_dict(shared) == _plain_dict(alone)
+    assert not _same_arrays(a.runs, b.runs)  # the values did change the runs
+
+
 @pytest.mark.parametrize("result", ["serial", "parallel"])
 def test_counterfactual_is_the_same_seeds_with_levers_off(hebi, request, result):
     res = request.getfixturevalue(result)

@@ -4,6 +4,7 @@ command line's JSON, files and errors."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -224,3 +225,32 @@ def test_the_answer_does_not_depend_on_the_worker_count(scenario):
         return {k: v for k, v in r.to_dict().items() if k != "elapsed_seconds"}
 
     assert run(1) == run(2)
+
+
+def test_mixes_share_set_ups_when_every_quantity_searched_is_a_lever_s_and_they_fit(
+    scenario, monkeypatch
+):
+    import sim.runs.plan as planner
+
+    ranges, _ = lever_ranges(scenario, [])
+    assert planner.set_up_cache(scenario, ranges, RUNS) == {}
+    # a quantity that is not a lever's is drawn in the set-up: nothing to share
+    other = dataclasses.replace(ranges[0], path="apply.award_elasticity")
+    assert planner.set_up_cache(scenario, [*ranges, other], RUNS) is None
+    # set-ups that would take more memory than allowed are drawn per evaluation
+    monkeypatch.setattr(planner, "SET_UP_BYTES", 1000)
+    assert planner.set_up_cache(scenario, ranges, RUNS) is None
+
+
+def test_a_search_sharing_set_ups_gives_the_search_drawing_them(scenario, monkeypatch):
+    import sim.runs.plan as planner
+
+    made = []  # the stores the search's evaluations and its checks shared
+    share = planner.set_up_cache
+    monkeypatch.setattr(planner, "set_up_cache", lambda *a: made.append(share(*a)) or made[-1])
+    shared = search(scenario, "all", GOAL, runs=RUNS, seed=SEED, check_runs=RUNS, workers=1)
+    assert [len(m) for m in made] == [RUNS, RUNS]  # each seed's set-up kept once
+    monkeypatch.setattr(planner, "set_up_cache", lambda *args: None)
+    alone = search(scenario, "all", GOAL, runs=RUNS, seed=SEED, check_runs=RUNS, workers=1)
+    assert [p.to_dict() for p in alone.plans] == [p.to_dict() for p in shared.plans]
+    assert alone.points == shared.points

@@ -68,6 +68,11 @@ def _empty_column(name: str, capacity: int) -> np.ndarray:
     return np.full(capacity, start, dtype=COLUMNS[name][0])
 
 
+def bytes_per_firm() -> int:
+    """The memory one firm takes in the population's columns."""
+    return sum(np.dtype(dtype).itemsize for dtype, *_ in COLUMNS.values())
+
+
 def _rd_spend(p: FirmPopulation) -> np.ndarray:
     return p.rd_intensity * p.revenue_yuan
 

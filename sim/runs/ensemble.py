@@ -81,23 +81,37 @@ def run_replication(
 Pass = tuple[Any, bool, tuple[str, ...]]  # (key, levers on, levers left off)
 
 
+# where `run_sharing_set_up` returns the seed's set-up when asked to keep it
+KEPT_SET_UP = "kept_set_up"
+
+
 def run_sharing_set_up(
     scenario: Scenario,
     seed: np.random.SeedSequence,
     runs: Sequence[tuple[Any, dict[str, Any]]],
     share: bool = True,
+    set_up: SetUp | None = None,
+    keep: bool = False,
 ) -> dict[Any, dict[str, np.ndarray]]:
     """Runs of one seed, by key: each `(key, keyword arguments of run_replication)`, its
     result that of `run_replication` alone. With `share` (and more than one run) they share
     the seed's set-up (inputs, base-year firms, births: drawn before any lever or relaxed stage
-    acts): the first keeps it, and so is not lazy, and the others start from it."""
+    acts): the first keeps it, and so is not lazy, and the others start from it.
+
+    `set_up`: the seed's set-up kept by an earlier run (of this scenario, with values that
+    differ in the levers' quantities only): every run starts from it. `keep`: when no set-up
+    is given, the first run keeps it and it is returned too, under `KEPT_SET_UP` (None there
+    when one was given).
+    """
     out: dict[Any, dict[str, np.ndarray]] = {}
-    set_up = None
+    kept = None
     for i, (key, kwargs) in enumerate(runs):
-        keep = share and i == 0 and len(runs) > 1
-        out[key] = run_replication(scenario, seed, **kwargs, set_up=set_up, keep_set_up=keep)
-        if keep:
-            set_up = out[key].pop("set_up")
+        keep_here = set_up is None and i == 0 and (keep or (share and len(runs) > 1))
+        out[key] = run_replication(scenario, seed, **kwargs, set_up=set_up, keep_set_up=keep_here)
+        if keep_here:
+            set_up = kept = out[key].pop("set_up")
+    if keep:
+        out[KEPT_SET_UP] = kept
     return out
 
 
@@ -108,21 +122,34 @@ def run_passes(
     values: dict[str, float] | None = None,
     relax: frozenset[str] = frozenset(),
     funnel: bool = False,
+    set_up: SetUp | None = None,
+    keep: bool = False,
 ) -> dict[Any, dict[str, np.ndarray]]:
     """Every pass of one replication (levers on, the counterfactual, each lever off), by key,
-    sharing the replication's set-up (`run_sharing_set_up`)."""
+    sharing the replication's set-up (`run_sharing_set_up`, whose `set_up` and `keep` these
+    are)."""
     common = {"values": values, "relax": relax, "funnel": funnel}
     runs = [(key, {"levers_on": on, "levers_off": off, **common}) for key, on, off in passes]
-    return run_sharing_set_up(scenario, seed, runs)
+    return run_sharing_set_up(scenario, seed, runs, set_up=set_up, keep=keep)
 
 
 def _run_chunk(task: dict[str, Any]) -> list[dict[Any, dict[str, np.ndarray]]]:
-    """Run one chunk: every pass of consecutive replications from `task["first"]` on."""
+    """Run one chunk: every pass of consecutive replications from `task["first"]` on, each
+    from its set-up in `task["set_ups"]` when there is one (None: drawn, and kept if
+    `task["keep"]`)."""
+    set_ups = task.get("set_ups") or [None] * len(task["seeds"])
     return [
         run_passes(
-            task["scenario"], s, task["passes"], task["values"], task["relax"], task["funnel"]
-        )
-        for s in task["seeds"]
+            task["scenario"],
+            s,
+            task["passes"],
+            task["values"],
+            task["relax"],
+            task["funnel"],
+            set_up=u,
+            keep=task.get("keep", False),
+        )  # fmt: skip
+        for s, u in zip(task["seeds"], set_ups, strict=True)
     ]
 
 
@@ -134,24 +161,31 @@ def _per_seed(
     scheduler: str | None,
     connect_timeout: float | None,
     progress: Callable[[int], None] | None,
+    per_seed: dict[str, Sequence] | None = None,
 ) -> list:
     """What `run_chunk` gives for every seed, in seed order: `run_chunk` takes `task` with
     `seeds` (consecutive seeds, from the `first`-th) and returns one result per seed. In this
     process (1 worker, no scheduler), or in chunks on local processes or Dask
-    (`sim.runs.executor`); `progress` is called with the seeds just finished."""
+    (`sim.runs.executor`); `progress` is called with the seeds just finished. `per_seed`:
+    task entries with one item per seed (a seed's kept set-up), sliced as the seeds are."""
+    per_seed = per_seed or {}
+
+    def part(i: int, j: int) -> dict[str, Any]:
+        return {**task, "first": i, "seeds": seeds[i:j], **{k: v[i:j] for k, v in per_seed.items()}}
+
     scheduler = scheduler or None
     workers = max(1, workers if scheduler else min(workers, os.cpu_count() or 1))
     if workers == 1 and scheduler is None:
         out = []
-        for i, s in enumerate(seeds):
-            out += run_chunk({**task, "first": i, "seeds": [s]})
+        for i in range(len(seeds)):
+            out += run_chunk(part(i, i + 1))
             if progress:
                 progress(1)
         return out
     parts: dict[int, list] = {}
     if scheduler is None and _load_kernels_here(task["scenario"]):
         # the first seed here: the workers forked after it start with the kernels loaded
-        parts[0] = run_chunk({**task, "first": 0, "seeds": seeds[:1]})
+        parts[0] = run_chunk(part(0, 1))
         if progress:
             progress(1)
         if len(seeds) == 1:
@@ -160,10 +194,7 @@ def _per_seed(
     with executor(workers, scheduler, connect_timeout) as (submit, label, n_workers):
         log.info("%d replications on %s", len(seeds) - start, label)
         chunk = max(1, math.ceil((len(seeds) - start) / (n_workers * 8)))
-        tasks = [
-            {**task, "first": i, "seeds": seeds[i : i + chunk]}
-            for i in range(start, len(seeds), chunk)
-        ]
+        tasks = [part(i, i + chunk) for i in range(start, len(seeds), chunk)]
         for done, part in submit(run_chunk, tasks):
             parts[done["first"]] = part
             if progress:
@@ -552,25 +583,29 @@ def estimate_seconds(
     workers: int = 1,
     by_lever: bool = False,
 ) -> float:
-    """Roughly how long `run_ensemble` will take: the firms of the base year, the candidates
-    born and the firms brought in, over the period, at the benchmarked cost per firm-year;
-    `by_lever` adds one pass per lever of the scenario."""
-    from sim.scenario.parameters import central
+    """Roughly how long `run_ensemble` will take: `expected_firms` over the period, at the
+    benchmarked cost per firm-year; `by_lever` adds one pass per lever of the scenario."""
+    years = len(scenario.period.years)
+    passes = 2 if runs_counterfactual(scenario, counterfactual) else 1
+    if by_lever:
+        passes += len(levers_of(scenario))
+    per_run = SECONDS_PER_REPLICATION + expected_firms(scenario) * years * SECONDS_PER_FIRM_YEAR
+    return passes * runs * per_run / max(1, min(workers, os.cpu_count() or 1))
 
+
+def expected_firms(scenario: Scenario) -> float:
+    """Roughly how many firms a replication holds, at the central values: the candidates and
+    the titled firms of the base year, plus the candidates born and the firms brought in over
+    the period."""
     p = central(scenario.specs())
     years = len(scenario.period.years)
     counts = [v for k, v in p.items() if k.startswith("baseline.counts.")]
-    firms = (
+    return (
         p["baseline.candidates"]
         + max(counts, default=0.0)
         + (p["baseline.candidate_inflow_per_year"] + p.get("levers.bring_in.firms_per_year", 0.0))
         * years
     )
-    passes = 2 if runs_counterfactual(scenario, counterfactual) else 1
-    if by_lever:
-        passes += len(levers_of(scenario))
-    per_run = SECONDS_PER_REPLICATION + firms * years * SECONDS_PER_FIRM_YEAR
-    return passes * runs * per_run / max(1, min(workers, os.cpu_count() or 1))
 
 
 def levers_of(scenario: Scenario) -> list[str]:
@@ -591,6 +626,7 @@ def run_ensemble(
     funnel: bool = False,
     scheduler: str | None = None,
     connect_timeout: float | None = None,
+    set_ups: dict[int, SetUp] | None = None,
 ) -> EnsembleResult:
     """Run `runs` replications (and their counterfactuals) of a scenario.
 
@@ -617,6 +653,11 @@ def run_ensemble(
             pass is sent in chunks and gathered in replication order (`sim.runs.executor`).
         connect_timeout: seconds to wait for a Dask scheduler (default
             `sim.runs.executor.CONNECT_TIMEOUT`).
+        set_ups: set-ups by replication index, kept by ensembles of this scenario and `seed`
+            whose `values` differ from these in the levers' quantities only (`srdi plan`'s
+            mixes): a replication found there starts from its set-up (same results, drawn
+            once), one not found keeps its set-up there. The caller owns the dict (and its
+            memory: `SetUp.nbytes`).
 
     Raises:
         SchedulerUnreachable: no scheduler answered at `scheduler` (nothing was run).
@@ -639,9 +680,14 @@ def run_ensemble(
     relax = _check_stages(relax)
     results: dict[Any, list] = {key: [] for key, _, _ in passes}
     task = {"scenario": scenario, "passes": passes, "values": values, "relax": relax,
-            "funnel": funnel}  # fmt: skip
-    every = _per_seed(_run_chunk, task, seeds, workers, scheduler, connect_timeout, progress)
-    for replication in every:
+            "funnel": funnel, "keep": set_ups is not None}  # fmt: skip
+    per_seed = None if set_ups is None else {"set_ups": [set_ups.get(i) for i in range(runs)]}
+    every = _per_seed(
+        _run_chunk, task, seeds, workers, scheduler, connect_timeout, progress, per_seed
+    )
+    for i, replication in enumerate(every):
+        if set_ups is not None and (kept := replication.pop(KEPT_SET_UP)) is not None:
+            set_ups[i] = kept
         for key, one in replication.items():
             results[key].append(one)
     period = scenario.period

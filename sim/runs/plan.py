@@ -328,13 +328,41 @@ class PlanResult:
         return out
 
 
+# The most memory the set-ups shared by a plan's evaluations may take (`set_up_cache`).
+SET_UP_BYTES = 1 << 30
+
+
+def set_up_cache(scenario: Scenario, ranges: Sequence[LeverRange], runs: int) -> dict | None:
+    """A store for the set-ups the evaluations of `runs` replications share (`run_ensemble`'s
+    `set_ups`), or None when they cannot or should not.
+
+    Every mix runs the same seeds, and a replication's set-up (inputs, base-year firms,
+    births) is drawn before any lever acts, so the mixes can start from the set-ups the first
+    evaluation kept: the same results, each set-up drawn once (for a city, half the time of a
+    replication without its counterfactual). They can when every quantity searched is a
+    lever's; they should when the set-ups fit in `SET_UP_BYTES` (Hebi's 150: about 15 MB; the
+    country's, hundreds of MB each, do not).
+    """
+    from sim.engine.firms import bytes_per_firm
+    from sim.engine.model import LEVER_QUANTITIES
+    from sim.runs.ensemble import expected_firms
+
+    if not all(r.path.startswith(LEVER_QUANTITIES) for r in ranges):
+        return None
+    if expected_firms(scenario) * bytes_per_firm() * runs > SET_UP_BYTES:
+        return None
+    return {}
+
+
 class _Evaluator:
-    """Mixes by grid index, each evaluated once on the search seeds and remembered."""
+    """Mixes by grid index, each evaluated once on the search seeds and remembered; the
+    evaluations share the seeds' set-ups when `set_up_cache` allows."""
 
     def __init__(self, sc, ranges, runs, seed, workers, progress) -> None:
         self.sc, self.ranges, self.runs, self.seed = sc, ranges, runs, seed
         self.workers, self.progress = workers, progress
         self.points: dict[tuple[int, ...], Point] = {}
+        self.set_ups = set_up_cache(sc, ranges, runs)
 
     def levers(self, key: tuple[int, ...]) -> dict[str, float]:
         return {r.path: r.value(k) for r, k in zip(self.ranges, key, strict=True)}
@@ -346,7 +374,7 @@ class _Evaluator:
             values = self.levers(key)
             result = run_ensemble(self.sc, self.runs, self.seed, counterfactual=False,
                                   workers=self.workers, values=values or None,
-                                  progress=self.progress)  # fmt: skip
+                                  progress=self.progress, set_ups=self.set_ups)  # fmt: skip
             t = result.targets()
             self.points[key] = Point(
                 values,
@@ -512,12 +540,14 @@ def search(
     checks: dict[tuple, Any] = {}
     from sim.runs.ensemble import run_ensemble
 
+    evaluate.set_ups = None  # the search's set-ups: not those of the fresh seeds
+    check_set_ups = set_up_cache(scenario, ranges, check_runs)
     for _, point in chosen.values():
         key = tuple(sorted(point.levers.items()))
         if key not in checks:
             checks[key] = run_ensemble(scenario, check_runs, check_seed, counterfactual=False,
                                        workers=workers, values=dict(point.levers) or None,
-                                       progress=progress)  # fmt: skip
+                                       progress=progress, set_ups=check_set_ups)  # fmt: skip
     plans = []
     for t in ids:
         reachable, point = chosen[t]
