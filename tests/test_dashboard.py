@@ -51,6 +51,24 @@ def test_a_slider_for_each_lever_quantity_within_what_it_allows(hebi):
     assert sliders[SLIDER].top == 20.0 and sliders[SLIDER].integer
 
 
+def test_a_setting_starts_from_the_plan_s_set_ups_and_gives_its_ensemble_alone(hebi, monkeypatch):
+    from sim.engine.model import GrowthModel
+    from sim.views.dashboard import Engine
+
+    engine = Engine(hebi, runs=6, seed=3)
+    plan, drawn = engine.plan(), run_ensemble(hebi, runs=6, seed=3)
+    for run, alone in ((plan.runs, drawn.runs), (plan.counterfactual, drawn.counterfactual)):
+        assert run.keys() == alone.keys()
+        assert all(np.array_equal(run[k], alone[k]) for k in alone)
+    values = {SLIDER: 15.0, "levers.loans.coverage": 0.9}
+    monkeypatch.setattr(GrowthModel, "_create_baseline", lambda self: pytest.fail("drawn"))
+    setting = engine.result(values)
+    monkeypatch.undo()
+    alone = run_ensemble(hebi, runs=6, seed=3, counterfactual=False, values=values)
+    assert setting.runs.keys() == alone.runs.keys()
+    assert all(np.array_equal(setting.runs[k], alone.runs[k]) for k in alone.runs)
+
+
 def test_a_taken_port_is_refused_with_a_message():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -238,7 +238,7 @@ def test_mixes_share_set_ups_when_every_quantity_searched_is_a_lever_s_and_they_
     other = dataclasses.replace(ranges[0], path="apply.award_elasticity")
     assert planner.set_up_cache(scenario, [*ranges, other], RUNS) is None
     # set-ups that would take more memory than allowed are drawn per evaluation
-    monkeypatch.setattr(planner, "SET_UP_BYTES", 1000)
+    monkeypatch.setattr("sim.runs.ensemble.SET_UP_BYTES", 1000)
     assert planner.set_up_cache(scenario, ranges, RUNS) is None
 
 

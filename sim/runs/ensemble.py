@@ -608,6 +608,21 @@ def expected_firms(scenario: Scenario) -> float:
     )
 
 
+# The most memory the set-ups kept for ensembles that share them may take (`set_up_store`).
+SET_UP_BYTES = 1 << 30
+
+
+def set_up_store(scenario: Scenario, runs: int) -> dict[int, SetUp] | None:
+    """An empty store for `runs` replications' set-ups (`run_ensemble`'s `set_ups`), or None
+    when they would take more than `SET_UP_BYTES`: for `runs` = 150, Hebi's take about 15 MB
+    (881 firms of 105 bytes each), the country's hundreds of MB each."""
+    from sim.engine.firms import bytes_per_firm
+
+    if expected_firms(scenario) * bytes_per_firm() * runs > SET_UP_BYTES:
+        return None
+    return {}
+
+
 def levers_of(scenario: Scenario) -> list[str]:
     """The levers a scenario sets, in `LEVER_NAMES` order."""
     return [name for name in LEVER_NAMES if getattr(scenario.levers, name) is not None]

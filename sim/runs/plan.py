@@ -328,30 +328,22 @@ class PlanResult:
         return out
 
 
-# The most memory the set-ups shared by a plan's evaluations may take (`set_up_cache`).
-SET_UP_BYTES = 1 << 30
-
-
 def set_up_cache(scenario: Scenario, ranges: Sequence[LeverRange], runs: int) -> dict | None:
     """A store for the set-ups the evaluations of `runs` replications share (`run_ensemble`'s
     `set_ups`), or None when they cannot or should not.
 
     Every mix runs the same seeds, and a replication's set-up (inputs, base-year firms,
     births) is drawn before any lever acts, so the mixes can start from the set-ups the first
-    evaluation kept: the same results, each set-up drawn once (for a city, half the time of a
-    replication without its counterfactual). They can when every quantity searched is a
-    lever's; they should when the set-ups fit in `SET_UP_BYTES` (Hebi's 150: about 15 MB; the
-    country's, hundreds of MB each, do not).
+    evaluation kept: the same results, each set-up drawn once (for a city, about half the time
+    of a replication without its counterfactual). They can when every quantity searched is a
+    lever's; they should when the set-ups fit in memory (`sim.runs.ensemble.set_up_store`).
     """
-    from sim.engine.firms import bytes_per_firm
     from sim.engine.model import LEVER_QUANTITIES
-    from sim.runs.ensemble import expected_firms
+    from sim.runs.ensemble import set_up_store
 
     if not all(r.path.startswith(LEVER_QUANTITIES) for r in ranges):
         return None
-    if expected_firms(scenario) * bytes_per_firm() * runs > SET_UP_BYTES:
-        return None
-    return {}
+    return set_up_store(scenario, runs)
 
 
 class _Evaluator:

@@ -177,6 +177,9 @@ class Engine:
         self._plan_lock = threading.Lock()
         self._cache: OrderedDict[tuple, EnsembleResult] = OrderedDict()
         self._cache_lock = threading.Lock()
+        # the replications' set-ups, kept by the plan's run and read by every setting's (the
+        # sliders move levers only, which act after the set-up); None if too big to keep
+        self._set_ups: dict | None = None
 
     def font_css(self) -> str:
         """CSS that sets the page in the CJK font, cut to every character the page can show
@@ -202,11 +205,13 @@ class Engine:
 
     def plan(self) -> EnsembleResult:
         """The plan as written, with its counterfactual (run on first use)."""
-        from sim.runs.ensemble import run_ensemble
+        from sim.runs.ensemble import run_ensemble, set_up_store
 
         with self._plan_lock:
             if self._plan is None:
-                self._plan = run_ensemble(self.scenario, runs=self.runs, seed=self.seed, workers=1)
+                self._set_ups = set_up_store(self.scenario, self.runs)
+                self._plan = run_ensemble(self.scenario, runs=self.runs, seed=self.seed,
+                                          workers=1, set_ups=self._set_ups)  # fmt: skip
             return self._plan
 
     def plan_chart(self) -> bytes:
@@ -246,6 +251,7 @@ class Engine:
             workers=1,
             values=values,
             progress=progress,
+            set_ups=self._set_ups,  # complete once the plan has run: only read here
         )
         r = replace(r, counterfactual=plan.counterfactual)
         with self._cache_lock:
