@@ -14,7 +14,7 @@ from cli_helper import srdi
 
 from sim.errors import ScenarioErrors
 from sim.runs.compare import compare
-from sim.scenario import Scenario, parse_settings
+from sim.scenario import Scenario, load, parse_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 HEBI = ROOT / "scenarios" / "hebi.yaml"
@@ -45,6 +45,29 @@ def test_bringing_in_more_provincial_firms_raises_their_odds_and_the_cost(more_f
     cost = more_firms.cost()
     assert cost["difference"] == pytest.approx(cost["b"] - cost["a"])
     assert cost["difference"] > 0
+
+
+def test_plan_b_starts_from_plan_a_s_set_ups_and_gives_its_ensemble_alone(
+    hebi, more_firms, monkeypatch
+):
+    from sim.engine.model import GrowthModel
+    from sim.runs import compare as comparing
+    from sim.runs.ensemble import run_ensemble
+
+    drawn = []  # set-ups drawn
+    create = GrowthModel._create_baseline
+    monkeypatch.setattr(
+        GrowthModel, "_create_baseline", lambda self: drawn.append(1) or create(self)
+    )
+    shared = compare(hebi, hebi, runs=30, seed=2, set_b=MORE)
+    assert len(drawn) == 30  # plan A's only: B started from them
+    for r, values in ((shared.a, None), (shared.b, MORE)):
+        alone = run_ensemble(hebi, runs=30, seed=2, counterfactual=False, values=values)
+        assert all(np.array_equal(r.runs[k], alone.runs[k]) for k in alone.runs)
+    # two files, or a quantity that is not a lever's: each plan draws its own
+    monkeypatch.setattr(comparing, "set_up_store", lambda *args: pytest.fail("shared"))
+    compare(hebi, hebi, runs=2, seed=2, set_b={"apply.award_elasticity": 0.5})
+    compare(hebi, load(HEBI), runs=2, seed=2, set_b=MORE)
 
 
 def test_difference_errors_are_those_of_paired_replications(more_firms):

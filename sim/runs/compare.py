@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from sim.runs import summary
-from sim.runs.ensemble import EnsembleResult, _records, run_ensemble
+from sim.runs.ensemble import EnsembleResult, _records, run_ensemble, set_up_store
 from sim.scenario import Scenario, describe_settings
 from sim.views.labels import wan
 
@@ -204,15 +204,20 @@ def compare(
 ) -> Comparison:
     """Run plan A and plan B (with `set_b` fixed, as `values=` of `run_ensemble`) on the same
     seeds and return their comparison. `compare(sc, sc, set_b={...})` compares a plan with the
-    plan changed. `progress` is called with the replications just finished (each plan's count
-    as half a replication of the comparison)."""
+    plan changed; B then starts from the set-ups A's replications kept when every quantity
+    set is a lever's (drawn before any lever acts: the same results, drawn once).
+    `progress` is called with the replications just finished (each plan's count as half a
+    replication of the comparison)."""
+    from sim.engine.model import LEVER_QUANTITIES
 
     def half(k: float) -> None:
         if progress:
             progress(k / 2)
 
+    shared = a is b and all(path.startswith(LEVER_QUANTITIES) for path in set_b or {})
+    set_ups = set_up_store(a, runs) if shared else None
     ra = run_ensemble(a, runs=runs, seed=seed, counterfactual=False, workers=workers,
-                      progress=half)  # fmt: skip
+                      progress=half, set_ups=set_ups)  # fmt: skip
     rb = run_ensemble(b, runs=runs, seed=seed, counterfactual=False, workers=workers,
-                      values=set_b or None, progress=half)  # fmt: skip
+                      values=set_b or None, progress=half, set_ups=set_ups)  # fmt: skip
     return Comparison(ra, rb, label_a, label_b, dict(set_b or {}))
