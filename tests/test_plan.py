@@ -248,9 +248,10 @@ def test_a_search_sharing_set_ups_gives_the_search_drawing_them(scenario, monkey
     made = []  # the stores the search's evaluations and its checks shared
     share = planner.set_up_cache
     monkeypatch.setattr(planner, "set_up_cache", lambda *a: made.append(share(*a)) or made[-1])
-    shared = search(scenario, "all", GOAL, runs=RUNS, seed=SEED, check_runs=RUNS, workers=1)
-    assert [len(m) for m in made] == [RUNS, RUNS]  # each seed's set-up kept once
+    runs = {"runs": 12, "check_runs": 10}
+    shared = search(scenario, "all", GOAL, seed=SEED, workers=1, **runs)
+    assert [len(m) for m in made] == [12, 10]  # each seed's set-up kept once
     monkeypatch.setattr(planner, "set_up_cache", lambda *args: None)
-    alone = search(scenario, "all", GOAL, runs=RUNS, seed=SEED, check_runs=RUNS, workers=1)
+    alone = search(scenario, "all", GOAL, seed=SEED, workers=1, **runs)
     assert [p.to_dict() for p in alone.plans] == [p.to_dict() for p in shared.plans]
     assert alone.points == shared.points
