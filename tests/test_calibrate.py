@@ -347,6 +347,10 @@ def test_the_search_recovers_known_parameters_from_data_simulated_at_them(config
         runs=4,
         warm_passes=0,
         max_evaluations=10,
+        # the point found is what is tested: the Laplace posterior needs no simulation (the
+        # shipped config's 800 weighed proposals took most of this test's three minutes;
+        # test_the_posterior_is_drawn_from_proposals_weighed_by_their_likelihood tests them)
+        posterior="laplace",
         posterior_draws=20,
         importance_draws=0,
         parameters={n: dict(pc[n], start=KNOWN[n][1]) for n in names},
