@@ -104,12 +104,6 @@ class SetUp:
     birth_blocks: dict[int, np.ndarray]
     stream_keys: dict  # the yearly keys (`Streams`), filled as any pass of the seed runs
 
-    @property
-    def nbytes(self) -> int:
-        """The memory of its firms' arrays (what a cache of set-ups holds, mostly)."""
-        blocks = sum(b.nbytes for b in self.birth_blocks.values())
-        return blocks + sum(a.nbytes for a in self.columns.values())
-
 
 @dataclass
 class YearRecord:

@@ -148,7 +148,7 @@ def _run_chunk(task: dict[str, Any]) -> list[dict[Any, dict[str, np.ndarray]]]:
             task["funnel"],
             set_up=u,
             keep=task.get("keep", False),
-        )  # fmt: skip
+        )
         for s, u in zip(task["seeds"], set_ups, strict=True)
     ]
 
@@ -195,10 +195,10 @@ def _per_seed(
         log.info("%d replications on %s", len(seeds) - start, label)
         chunk = max(1, math.ceil((len(seeds) - start) / (n_workers * 8)))
         tasks = [part(i, i + chunk) for i in range(start, len(seeds), chunk)]
-        for done, part in submit(run_chunk, tasks):
-            parts[done["first"]] = part
+        for done, result in submit(run_chunk, tasks):
+            parts[done["first"]] = result
             if progress:
-                progress(len(part))
+                progress(len(result))
     # in seed order, whatever order the chunks finished in
     return [one for i in sorted(parts) for one in parts[i]]
 
@@ -671,8 +671,8 @@ def run_ensemble(
         set_ups: set-ups by replication index, kept by ensembles of this scenario and `seed`
             whose `values` differ from these in the levers' quantities only (`srdi plan`'s
             mixes): a replication found there starts from its set-up (same results, drawn
-            once), one not found keeps its set-up there. The caller owns the dict (and its
-            memory: `SetUp.nbytes`).
+            once), one not found keeps its set-up there. The caller owns the dict and its
+            memory (`set_up_store` makes one when the set-ups fit).
 
     Raises:
         SchedulerUnreachable: no scheduler answered at `scheduler` (nothing was run).
