@@ -51,7 +51,6 @@ def test_plan_b_starts_from_plan_a_s_set_ups_and_gives_its_ensemble_alone(
     hebi, more_firms, monkeypatch
 ):
     from sim.engine.model import GrowthModel
-    from sim.runs import compare as comparing
     from sim.runs.ensemble import run_ensemble
 
     drawn = []  # set-ups drawn
@@ -65,9 +64,10 @@ def test_plan_b_starts_from_plan_a_s_set_ups_and_gives_its_ensemble_alone(
         alone = run_ensemble(hebi, runs=30, seed=2, counterfactual=False, values=values)
         assert all(np.array_equal(r.runs[k], alone.runs[k]) for k in alone.runs)
     # two files, or a quantity that is not a lever's: each plan draws its own
-    monkeypatch.setattr(comparing, "set_up_store", lambda *args: pytest.fail("shared"))
-    compare(hebi, hebi, runs=2, seed=2, set_b={"apply.award_elasticity": 0.5})
-    compare(hebi, load(HEBI), runs=2, seed=2, set_b=MORE)
+    for b, set_b in ((hebi, {"apply.award_elasticity": 0.5}), (load(HEBI), MORE)):
+        drawn.clear()
+        compare(hebi, b, runs=2, seed=2, set_b=set_b)
+        assert len(drawn) == 4
 
 
 def test_difference_errors_are_those_of_paired_replications(more_firms):

@@ -208,14 +208,12 @@ def compare(
     set is a lever's (drawn before any lever acts: the same results, drawn once).
     `progress` is called with the replications just finished (each plan's count as half a
     replication of the comparison)."""
-    from sim.engine.model import LEVER_QUANTITIES
 
     def half(k: float) -> None:
         if progress:
             progress(k / 2)
 
-    shared = a is b and all(path.startswith(LEVER_QUANTITIES) for path in set_b or {})
-    set_ups = set_up_store(a, runs) if shared else None
+    set_ups = set_up_store(a, runs, set_b or {}) if a is b else None
     ra = run_ensemble(a, runs=runs, seed=seed, counterfactual=False, workers=workers,
                       progress=half, set_ups=set_ups)  # fmt: skip
     rb = run_ensemble(b, runs=runs, seed=seed, counterfactual=False, workers=workers,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from sim.engine import competition
-from sim.engine.model import RELAXATIONS, GrowthModel, SetUp
+from sim.engine.model import LEVER_QUANTITIES, RELAXATIONS, GrowthModel, SetUp
 from sim.levers import LEVER_NAMES
 from sim.runs import summary
 from sim.runs.executor import executor
@@ -612,12 +612,18 @@ def expected_firms(scenario: Scenario) -> float:
 SET_UP_BYTES = 1 << 30
 
 
-def set_up_store(scenario: Scenario, runs: int) -> dict[int, SetUp] | None:
-    """An empty store for `runs` replications' set-ups (`run_ensemble`'s `set_ups`), or None
-    when they would take more than `SET_UP_BYTES`: for `runs` = 150, Hebi's take about 15 MB
-    (881 firms of 105 bytes each), the country's hundreds of MB each."""
+def set_up_store(
+    scenario: Scenario, runs: int, varied: Iterable[str] = ()
+) -> dict[int, SetUp] | None:
+    """An empty store for `runs` replications' set-ups (`run_ensemble`'s `set_ups`) shared by
+    ensembles that differ in the values of the quantities `varied`, or None when they cannot
+    share them (a quantity varied is not a lever's: the set-up depends on it) or should not
+    (they would take more than `SET_UP_BYTES`: for `runs` = 150, Hebi's take about 15 MB,
+    881 firms of 105 bytes each; the country's hundreds of MB each)."""
     from sim.engine.firms import bytes_per_firm
 
+    if not all(path.startswith(LEVER_QUANTITIES) for path in varied):
+        return None
     if expected_firms(scenario) * bytes_per_firm() * runs > SET_UP_BYTES:
         return None
     return {}

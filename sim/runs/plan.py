@@ -336,14 +336,11 @@ def set_up_cache(scenario: Scenario, ranges: Sequence[LeverRange], runs: int) ->
     births) is drawn before any lever acts, so the mixes can start from the set-ups the first
     evaluation kept: the same results, each set-up drawn once (for a city, about half the time
     of a replication without its counterfactual). They can when every quantity searched is a
-    lever's; they should when the set-ups fit in memory (`sim.runs.ensemble.set_up_store`).
+    lever's, and should when the set-ups fit in memory (`sim.runs.ensemble.set_up_store`).
     """
-    from sim.engine.model import LEVER_QUANTITIES
     from sim.runs.ensemble import set_up_store
 
-    if not all(r.path.startswith(LEVER_QUANTITIES) for r in ranges):
-        return None
-    return set_up_store(scenario, runs)
+    return set_up_store(scenario, runs, [r.path for r in ranges])
 
 
 class _Evaluator:

@@ -209,7 +209,9 @@ class Engine:
 
         with self._plan_lock:
             if self._plan is None:
-                self._set_ups = set_up_store(self.scenario, self.runs)
+                self._set_ups = set_up_store(
+                    self.scenario, self.runs, [lever.path for lever in self.levers]
+                )
                 self._plan = run_ensemble(self.scenario, runs=self.runs, seed=self.seed,
                                           workers=1, set_ups=self._set_ups)  # fmt: skip
             return self._plan
