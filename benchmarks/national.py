@@ -16,7 +16,8 @@ in one run:
 - compiled_draw_ns_per_firm_year: the engine's own compiled draw functions (sim/engine/streams.py,
   sim/engine/kernels.py) drawing only the random variates a firm-year consumes (the engine counts
   them: about 2 uniforms, 4 normals and 2 Poisson counts at the firms' own IP rates), nothing
-  else: what drawing the model's variates costs in the engine's scalar compiled code.
+  else: what drawing the model's variates costs in the engine's scalar compiled code (each
+  kind timed into an array, as `benchmarks/run.py` times it for its floor).
 
 It writes benchmarks/national.md with the figures, the machine and the date.
 """
@@ -40,11 +41,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(HERE), str(ROOT)]
 
-from run import alive_entering, cpu_name  # noqa: E402
+from run import KINDS, alive_entering, cpu_name, engine_draws  # noqa: E402
 
-from sim.engine.kernels import poisson_search  # noqa: E402
 from sim.engine.model import GrowthModel  # noqa: E402
-from sim.engine.streams import normal_from_uniform, uniform_at  # noqa: E402
 from sim.scenario import load  # noqa: E402
 
 SCENARIO = ROOT / "scenarios" / "national.yaml"
@@ -142,39 +141,17 @@ def _time_phases(model: GrowthModel, seconds: dict[str, float]) -> None:
         setattr(model, name, timed(name, getattr(model, name)))
 
 
-@numba.njit(cache=True)
-def _draw_firm_years(n, uniforms, normals, poissons, rates, key):
-    """Draw `n` firm-years' variates with the engine's functions; their sum (kept alive)."""
-    total = 0.0
-    row = 0
-    r = 0  # the next rate, cycling through `rates`
-    for _ in range(n):
-        for _ in range(uniforms):
-            total += uniform_at(key, row)
-            row += 1
-        for _ in range(normals):
-            total += normal_from_uniform(uniform_at(key, row))
-            row += 1
-        for _ in range(poissons):
-            total += poisson_search(rates[r], uniform_at(key, row))
-            row += 1
-            r = r + 1 if r + 1 < rates.size else 0
-    return total
-
-
 def compiled_draw_floor(per_firm_year: dict[str, float], ip_rates: np.ndarray) -> float:
-    """Seconds per firm-year for the engine's compiled functions to draw its variates."""
-    uniforms = int(round(per_firm_year["uniform"]))
-    normals = int(round(per_firm_year["normal"]))
-    poissons = int(round(per_firm_year["poisson"]))
-    n = 2_000_000
-    _draw_firm_years(1000, uniforms, normals, poissons, ip_rates, np.uint64(7))  # compile
-    best = np.inf
-    for _ in range(5):
-        t0 = clock()
-        _draw_firm_years(n, uniforms, normals, poissons, ip_rates, np.uint64(7))
-        best = min(best, clock() - t0)
-    return best / n
+    """Seconds per firm-year for the engine's compiled functions to draw its variates: each
+    kind drawn into an array (`run.engine_draws`, the fastest of 5), times how many of it a
+    firm-year consumes."""
+    n = 1_000_000
+    u, z = np.empty(n, dtype=np.float32), np.empty(n, dtype=np.float32)
+    k = np.empty(n, dtype=np.int64)
+    lam = np.resize(ip_rates, n)
+    engine_draws(np.uint64(1), lam[:1000], u[:1000], z[:1000], k[:1000])  # compiled, loaded
+    runs = [engine_draws(np.uint64(r + 2), lam, u, z, k) for r in range(5)]
+    return sum(per_firm_year[kind] * min(s[kind] for s in runs) / n for kind in KINDS)
 
 
 def forecast_seconds(runs: int) -> float:
@@ -265,7 +242,7 @@ def write_results(quick, runs, figures, cost, full, load, elapsed) -> None:
          f"{CORES} cores x {TARGET_SECONDS:.0f} s over {TARGET_RUNS} replications"),
         ("compiled_draw_ns_per_firm_year", f"{f['compiled_draw_ns_per_firm_year']:.0f}",
          f"{per['uniform']:.2f} uniforms, {per['normal']:.2f} normals and {per['poisson']:.2f}"
-         " Poisson counts per firm-year, drawn as whole numbers of each"),
+         " Poisson counts per firm-year, each kind drawn into an array"),
     ]  # fmt: skip
     table = "\n".join(f"| `{name}` | {value} | {how} |" for name, value, how in rows)
     fy = cost["firm_years"]
