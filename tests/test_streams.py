@@ -3,11 +3,21 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 from scipy.special import ndtri
 
 from sim.engine.kernels import poisson_from_uniform
-from sim.engine.streams import Streams, derived_key, derived_keys, normals, uniforms
+from sim.engine.streams import (
+    Streams,
+    derived_key,
+    derived_keys,
+    normals,
+    seed_sequence_keys,
+    seed_sequence_words,
+    uniforms,
+)
 
 MASK = (1 << 64) - 1
 
@@ -80,3 +90,35 @@ def test_stream_keys_differ_by_year_and_purpose_and_repeat_for_the_same_seed():
     assert len(keys) == 4
     assert a.key(2021, "exit") == b.key(2021, "exit")
     assert Streams(np.random.SeedSequence(6), purposes).key(2021, "exit") != a.key(2021, "exit")
+
+
+def numpy_key(seed: np.random.SeedSequence, *child: int) -> int:
+    """What `Streams.key` promises: numpy's SeedSequence child, first 64-bit word of state."""
+    spawn_key = (*seed.spawn_key, *child)
+    child_sequence = np.random.SeedSequence(seed.entropy, spawn_key=spawn_key)
+    return int(child_sequence.generate_state(1, np.uint64)[0])
+
+
+big = st.integers(min_value=0, max_value=2**200)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    entropy=st.one_of(big, st.lists(st.integers(0, 2**70), min_size=1, max_size=6)),
+    prefix=st.lists(st.integers(0, 2**80), max_size=3),
+    year=st.one_of(st.integers(1990, 2100), st.integers(0, 2**40)),
+    purposes=st.integers(1, 12),
+)
+def test_compiled_seed_sequence_keys_are_numpys(entropy, prefix, year, purposes):
+    seed = np.random.SeedSequence(entropy, spawn_key=tuple(prefix))
+    keys = seed_sequence_keys(seed_sequence_words(seed), year, purposes)
+    assert keys.tolist() == [numpy_key(seed, year, i) for i in range(purposes)]
+
+
+def test_a_streams_key_is_the_seed_sequence_child_of_its_year_and_purpose():
+    purposes = ("growth", "apply", "exit")
+    for seed in (np.random.SeedSequence(5), np.random.SeedSequence(0).spawn(4)[3]):
+        streams = Streams(seed, purposes)
+        for year in (2022, 2019):
+            for i, purpose in enumerate(purposes):
+                assert int(streams.key(year, purpose)) == numpy_key(seed, year, i)

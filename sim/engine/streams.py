@@ -154,6 +154,95 @@ def normals(key: np.uint64, rows: np.ndarray) -> np.ndarray:
     return _normals(np.uint64(key), np.ascontiguousarray(rows, dtype=np.int64))
 
 
+# numpy's SeedSequence (numpy/random/bit_generator.pyx): its hash constants, pool of 4 words
+_SS_INIT_A, _SS_MULT_A = np.uint64(0x43B0D7E5), np.uint64(0x931E8875)
+_SS_INIT_B, _SS_MULT_B = np.uint64(0x8B51F9DD), np.uint64(0x58F38DED)
+_SS_MIX_L, _SS_MIX_R = np.uint64(0xCA01F9DD), np.uint64(0x4973F715)
+_SS_MASK, _SS_SHIFT, _SS_POOL = np.uint64(0xFFFFFFFF), np.uint64(16), 4
+
+
+@numba.njit(cache=True, inline="always")
+def _ss_hashmix(value: np.uint64, hash_const: np.uint64) -> tuple[np.uint64, np.uint64]:
+    value ^= hash_const
+    hash_const = (hash_const * _SS_MULT_A) & _SS_MASK
+    value = (value * hash_const) & _SS_MASK
+    return value ^ (value >> _SS_SHIFT), hash_const
+
+
+@numba.njit(cache=True, inline="always")
+def _ss_mix(x: np.uint64, y: np.uint64) -> np.uint64:
+    result = (_SS_MIX_L * x - _SS_MIX_R * y) & _SS_MASK
+    return result ^ (result >> _SS_SHIFT)
+
+
+@numba.njit(cache=True)
+def _seed_sequence_keys(words: np.ndarray) -> np.ndarray:
+    """Row r of `words` (32-bit words, in uint64) is a SeedSequence's assembled entropy; the
+    first 64-bit word of each one's `generate_state`, as numpy computes it."""
+    out = np.empty(words.shape[0], dtype=np.uint64)
+    pool = np.empty(_SS_POOL, dtype=np.uint64)
+    n = words.shape[1]
+    for r in range(words.shape[0]):
+        h = _SS_INIT_A
+        for i in range(_SS_POOL):  # the entropy up to the pool's size
+            pool[i], h = _ss_hashmix(words[r, i] if i < n else np.uint64(0), h)
+        for i_src in range(_SS_POOL):  # every word into every other
+            for i_dst in range(_SS_POOL):
+                if i_src != i_dst:
+                    v, h = _ss_hashmix(pool[i_src], h)
+                    pool[i_dst] = _ss_mix(pool[i_dst], v)
+        for i_src in range(_SS_POOL, n):  # the rest of the entropy
+            for i_dst in range(_SS_POOL):
+                v, h = _ss_hashmix(words[r, i_src], h)
+                pool[i_dst] = _ss_mix(pool[i_dst], v)
+        h = _SS_INIT_B
+        key = np.uint64(0)
+        for j in range(2):  # two 32-bit words of state, little-endian into one 64-bit word
+            d = pool[j] ^ h
+            h = (h * _SS_MULT_B) & _SS_MASK
+            d = (d * h) & _SS_MASK
+            key |= (d ^ (d >> _SS_SHIFT)) << np.uint64(32 * j)
+        out[r] = key
+    return out
+
+
+def _uint32_words(x) -> list[int]:
+    """numpy's reading of SeedSequence entropy or a spawn key as 32-bit words: an integer
+    little-endian (0 is one word), a sequence as the words of its items in order."""
+    if isinstance(x, int | np.integer):
+        n = int(x)
+        if n < 0:
+            raise ValueError("SeedSequence entropy and spawn keys are non-negative")
+        words = []
+        while True:
+            words.append(n & 0xFFFFFFFF)
+            n >>= 32
+            if n == 0:
+                return words
+    return [w for item in x for w in _uint32_words(item)]
+
+
+def seed_sequence_words(seed: np.random.SeedSequence) -> np.ndarray:
+    """The first words of the entropy numpy assembles for any child of `seed` (its entropy,
+    padded to the pool's size, then its spawn key), in uint64: `seed_sequence_keys`' prefix."""
+    entropy = _uint32_words(seed.entropy)
+    entropy += [0] * (_SS_POOL - len(entropy))  # with a spawn key, padded to the pool's size
+    return np.array(entropy + _uint32_words(seed.spawn_key), dtype=np.uint64)
+
+
+def seed_sequence_keys(prefix: np.ndarray, year: int, purposes: int) -> np.ndarray:
+    """Key `i`, for i < `purposes`: the first 64-bit word of
+    `SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, year, i)).generate_state(1,
+    np.uint64)`, where `prefix` is `seed_sequence_words(seed)`: numpy's value, in one compiled
+    pass (numpy spends some 20 microseconds on each in Python)."""
+    year_words = _uint32_words(year)
+    words = np.empty((purposes, prefix.size + len(year_words) + 1), dtype=np.uint64)
+    words[:, : prefix.size] = prefix
+    words[:, prefix.size : -1] = year_words
+    words[:, -1] = np.arange(purposes)
+    return _seed_sequence_keys(words)
+
+
 class Streams:
     """The keys of one replication: one per (year, purpose), derived from a `SeedSequence`.
 
@@ -166,6 +255,7 @@ class Streams:
         self.seed = seed
         self.purposes = purposes
         self._keys: dict[tuple[int, str], np.uint64] = {}
+        self._words: np.ndarray | None = None  # the seed's entropy words, on first use
 
     def share_keys(self, keys: dict | None = None) -> dict:
         """Use `keys` (another `Streams` of the same seed's) as this one's cache of keys, and
@@ -177,10 +267,11 @@ class Streams:
 
     def key(self, year: int, purpose: str) -> np.uint64:
         k = self._keys.get((year, purpose))
-        if k is None:
-            ss = np.random.SeedSequence(
-                self.seed.entropy,
-                spawn_key=(*self.seed.spawn_key, year, self.purposes.index(purpose)),
-            )
-            k = self._keys[(year, purpose)] = ss.generate_state(1, np.uint64)[0]
+        if k is None:  # the year's keys of every purpose, at once
+            if self._words is None:
+                self._words = seed_sequence_words(self.seed)
+            keys = seed_sequence_keys(self._words, year, len(self.purposes))
+            for name, key in zip(self.purposes, keys, strict=True):
+                self._keys[(year, name)] = key
+            k = self._keys[(year, purpose)]
         return k
