@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -284,8 +285,11 @@ class Calibration:
 
     @staticmethod
     def aggregate(values: np.ndarray) -> np.ndarray:
-        """Mean over replications (pass rates: over replications with a batch to review)."""
-        return np.nanmean(values, axis=0)
+        """Mean over replications (pass rates: over replications with a batch to review; NaN
+        when none has one, as in a short run, without numpy's empty-slice warning)."""
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)
+            return np.nanmean(values, axis=0)
 
     def residuals_from(self, series: np.ndarray) -> np.ndarray:
         """The objective: the fitted moments' `Moment.residual` at their mean simulated values."""
