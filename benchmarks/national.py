@@ -41,7 +41,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(HERE), str(ROOT)]
 
-from run import KINDS, alive_entering, cpu_name, engine_draws  # noqa: E402
+from run import KINDS, alive_entering, cpu_name, floor_per_firm_year  # noqa: E402
 
 from sim.engine.model import GrowthModel  # noqa: E402
 from sim.scenario import load  # noqa: E402
@@ -142,16 +142,11 @@ def _time_phases(model: GrowthModel, seconds: dict[str, float]) -> None:
 
 
 def compiled_draw_floor(per_firm_year: dict[str, float], ip_rates: np.ndarray) -> float:
-    """Seconds per firm-year for the engine's compiled functions to draw its variates: each
-    kind drawn into an array (`run.engine_draws`, the fastest of 5), times how many of it a
-    firm-year consumes."""
-    n = 1_000_000
-    u, z = np.empty(n, dtype=np.float32), np.empty(n, dtype=np.float32)
-    k = np.empty(n, dtype=np.int64)
-    lam = np.resize(ip_rates, n)
-    engine_draws(np.uint64(1), lam[:1000], u[:1000], z[:1000], k[:1000])  # compiled, loaded
-    runs = [engine_draws(np.uint64(r + 2), lam, u, z, k) for r in range(5)]
-    return sum(per_firm_year[kind] * min(s[kind] for s in runs) / n for kind in KINDS)
+    """Seconds per firm-year for the engine's compiled functions to draw its variates: the
+    engine's way of `run.floor_per_firm_year` (each kind drawn into an array), times how many
+    of each kind a firm-year consumes."""
+    engine = floor_per_firm_year(per_firm_year, ip_rates)["ways"]["engine"]
+    return sum(per_firm_year[kind] * engine[kind] for kind in KINDS)
 
 
 def forecast_seconds(runs: int) -> float:
