@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from sim.engine.firms import BROUGHT_IN, COLUMNS, NATIVE
@@ -906,3 +906,23 @@ def test_arrivals_are_the_binomial_quantile_and_rise_with_the_plan(n, p, u):
     else:
         assert k == (n if p >= 1 else 0)
     assert binomial_from_uniform(n + 5, p, u) >= k  # more planned arrivals keep these
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    n=st.integers(300, 500_000),
+    p=st.floats(0.5, 1.0 - 1e-12),
+    u=st.floats(1e-12, 1.0 - 1e-12),
+)
+def test_large_intakes_are_scipys_binomial_quantile(n, p, u):
+    """Where (1 - p)^n underflows, the count is still scipy's quantile (without scipy.stats)."""
+    from scipy.stats import binom
+
+    from sim.levers import binomial_from_uniform
+
+    assume((1.0 - p) ** n < 1e-250)
+    k, expected = binomial_from_uniform(n, p, u), int(binom.ppf(u, n, p))
+    # equal, but for a uniform at a CDF value to rounding (u = 0.5 when n is odd and p = 0.5)
+    assert k == expected or (
+        abs(k - expected) == 1 and abs(binom.cdf(min(k, expected), n, p) - u) < 1e-12
+    )

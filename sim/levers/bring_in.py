@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy.special import bdtr, ndtri
 
 from sim.engine.firms import BRING_IN_GROUP, BROUGHT_IN, create_at_level
 from sim.levers.base import Lever
@@ -26,15 +28,32 @@ def binomial_from_uniform(n: int, p: float, u: float) -> int:
     if p <= 0.0 or n <= 0:
         return 0
     pmf = (1.0 - p) ** n
-    if pmf < 1e-250:  # the recurrence would start from an underflow: scipy's inverse
-        from scipy.stats import binom  # slow to import, seldom needed
-
-        return int(binom.ppf(u, n, p))
+    if pmf < 1e-250:  # the recurrence would start from an underflow
+        return _binomial_exact(n, p, u)
     cdf, k, odds = pmf, 0, p / (1.0 - p)
     while cdf < u and k < n:
         pmf *= (n - k) / (k + 1) * odds
         k += 1
         cdf += pmf
+    return k
+
+
+def _binomial_exact(n: int, p: float, u: float) -> int:
+    """The smallest k with P(X <= k) >= u for X ~ Binomial(n, p), on the exact CDF.
+
+    A normal start (Cornish-Fisher to the skewness), then unit steps on `scipy.special.bdtr`
+    (the regularised incomplete beta function): the same count as `scipy.stats.binom.ppf` but
+    for a uniform within rounding of a CDF value, without importing scipy.stats (a second on
+    the first call of a process).
+    """
+    sd = math.sqrt(n * p * (1.0 - p))
+    z = float(ndtri(u))
+    skew = (1.0 - 2.0 * p) / sd
+    k = int(min(max(math.floor(n * p + sd * (z + skew * (z * z - 1.0) / 6.0)), 0), n))
+    while k < n and bdtr(k, n, p) < u:
+        k += 1
+    while k > 0 and bdtr(k - 1, n, p) >= u:
+        k -= 1
     return k
 
 
