@@ -201,7 +201,7 @@ def test_a_set_up_of_another_replication_is_refused(hebi):
         GrowthModel(hebi, seed=other, levers_on=False, set_up=kept)
     with pytest.raises(ValueError, match="not a lever's"):
         GrowthModel(hebi, seed=seed, set_up=kept, values={"apply.award_elasticity": 0.0})
-    with pytest.raises(ValueError, match="another seed or origin"):
+    with pytest.raises(ValueError, match="another seed, origin or scale"):
         GrowthModel(hebi, seed=seed, set_up=kept, origin=2024)
 
 

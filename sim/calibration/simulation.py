@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from sim.calibration.observed import ROOT, Moment, bounds_of
+from sim.engine.inputs import at_scale
 from sim.runs.executor import SubmitAll, executor
 from sim.scenario import Scenario, load
 from sim.scenario import parameters as params_mod
@@ -82,10 +83,12 @@ class Setup:
             np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, OWN_STREAM))
         )
         specs = self.scenario.specs()
-        out: dict[str, float] = {}
-        for path in sorted(p for p in specs if p.startswith("baseline.")):
-            out[path] = max(0.0, float(np.round(specs[path].at(rng.random()) / self.scale)))
-        out["competition.quota_scale"] = 1.0 / self.scale  # batches shrink with the firms
+        national = {
+            path: specs[path].at(rng.random())
+            for path in sorted(p for p in specs if p.startswith("baseline."))
+        }
+        national["competition.quota_scale"] = 1.0
+        out = at_scale(national, self.scale)  # batches shrink with the firms
         for name in sorted(self.future):
             lo, hi = self.future[name]
             out[name] = lo + rng.random() * (hi - lo)

@@ -95,7 +95,7 @@ class SetUp:
     """What a replication draws before its levers act: the same for each of its passes, and
     for every run of its seed and origin whose values differ in the levers' quantities only."""
 
-    drawn_by: tuple  # (seed entropy, spawn key, origin) of the run that drew it
+    drawn_by: tuple  # (seed entropy, spawn key, origin, scale) of the run that drew it
     values: dict[str, float]  # the values that run fixed (`values=`)
     p: dict[str, float]
     competition: Competition
@@ -182,6 +182,11 @@ class GrowthModel(mesa.Model):
             (`sim.runs.ensemble.run_variants`) need not redraw it. A set-up of another seed
             or `origin`, or drawn under another value of a quantity that is not a lever's, is
             refused.
+        scale: run at 1/`scale` of the place's size, each simulated firm standing for
+            `scale` (`sim.engine.inputs.at_scale`: the counts, candidates, inflow and batches
+            divided). The records stay in simulated firms; `sim.runs.ensemble` multiplies
+            them back. The ensemble passes the scenario's `simulation.scale`; the model's
+            default is every firm (the calibration scales its own values).
     """
 
     def __init__(
@@ -198,6 +203,7 @@ class GrowthModel(mesa.Model):
         lazy: bool = False,
         set_up: SetUp | None = None,
         keep_set_up: bool = False,
+        scale: int = 1,
     ) -> None:
         unknown = [name for name in firm_history if name not in COLUMNS]
         if set(levers_off) - set(LEVER_NAMES):
@@ -229,18 +235,20 @@ class GrowthModel(mesa.Model):
         self._streams = streams
         self.streams = Streams(streams["dynamics"], PURPOSES)
         self.bring_in_rng = np.random.default_rng(streams["bring_in"])
-        drawn_by = (root.entropy, tuple(root.spawn_key), origin)
+        self.scale = scale
+        drawn_by = (root.entropy, tuple(root.spawn_key), origin, scale)
         if set_up is None:
-            self.p, self.competition = draw_inputs(self.scenario, root, values, origin)
+            self.p, self.competition = draw_inputs(self.scenario, root, values, origin, scale)
         elif set_up.drawn_by != drawn_by:
             raise ValueError(
-                "set_up: kept by a run of another seed or origin; it would not be this run's set-up"
+                "set_up: kept by a run of another seed, origin or scale; it would not be this "
+                "run's set-up"
             )
         else:
             if dict(values or {}) == set_up.values:
                 self.p = dict(set_up.p)
             else:  # the levers' values may differ: they act after the set-up
-                self.p = draw_values(self.scenario, root, values)
+                self.p = draw_values(self.scenario, root, values, scale)
                 if read_by_set_up(self.p) != read_by_set_up(set_up.p):
                     raise ValueError(
                         "set_up: kept by a run whose values differ in a quantity that is not "

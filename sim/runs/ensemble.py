@@ -58,11 +58,13 @@ def run_replication(
     left off while the others act; `relax`: stages of the funnel lifted
     (`model.RELAXATIONS`); `funnel`: also count each title's candidates and eligible firms;
     `set_up`, `keep_set_up`: share the set-up between passes of one seed (`run_passes`); with
-    `keep_set_up` the result also holds it, under "set_up"."""
+    `keep_set_up` the result also holds it, under "set_up". A scenario simulated at 1/scale
+    of its size (`simulation.scale`) has its counts, places and costs multiplied back."""
     # lazy: only yearly records are read, and they are the same (GrowthModel's `lazy`)
     model = GrowthModel(
         scenario, seed=seed, levers_on=levers_on, values=values, levers_off=levers_off,
         relax=relax, funnel=funnel, lazy=True, set_up=set_up, keep_set_up=keep_set_up,
+        scale=scenario.scale,
     )  # fmt: skip
     model.run_model()
     h = model.history
@@ -72,6 +74,8 @@ def run_replication(
     for key, t in target_kinds.measured(scenario.targets).items():
         out[key] = target_kinds.measure_series(t, np.array([r.measures[key] for r in h]))
     out["cost"] = np.array([[r.cost[name] for name in LEVER_NAMES] for r in h])
+    if scenario.scale != 1:  # every record is a count of firms or titles, or a cost
+        out = {name: series * scenario.scale for name, series in out.items()}
     if keep_set_up:
         out["set_up"] = model.kept_set_up
     model.discard_firms()
@@ -533,6 +537,7 @@ class EnsembleResult:
             "set": dict(self.values),
             "has_targets": bool(self.scenario.targets),
             "has_levers": self.scenario.has_levers,
+            "scale": self.scenario.scale,
             "notes": self.notes(),
             "elapsed_seconds": round(self.elapsed_seconds, 3),
             **self.meta,
@@ -596,16 +601,17 @@ def estimate_seconds(
 def expected_firms(scenario: Scenario) -> float:
     """Roughly how many firms a replication holds, at the central values: the candidates and
     the titled firms of the base year, plus the candidates born and the firms brought in over
-    the period."""
+    the period, at the scenario's `simulation.scale`."""
     p = central(scenario.specs())
     years = len(scenario.period.years)
     counts = [v for k, v in p.items() if k.startswith("baseline.counts.")]
-    return (
+    firms = (
         p["baseline.candidates"]
         + max(counts, default=0.0)
         + (p["baseline.candidate_inflow_per_year"] + p.get("levers.bring_in.firms_per_year", 0.0))
         * years
     )
+    return firms / scenario.scale
 
 
 # The most memory the set-ups kept for ensembles that share them may take (`set_up_store`).

@@ -328,6 +328,7 @@ def reference_errors(sc: Scenario, file: str, lines: Mapping[Loc, int]) -> list[
                         kind="out_of_range",
                     )
                 )
+    errs += _scale_errors(sc, file, lines)
     # counts as of a date, cumulative counts, default candidates (once the rest is sound)
     if not errs:
         for p in sc.resolved_baseline().problems:
@@ -335,6 +336,34 @@ def reference_errors(sc: Scenario, file: str, lines: Mapping[Loc, int]) -> list[
             line = line_for(lines, loc)
             errs.append(ScenarioError(file, p.path, p.expected, p.found, line, p.fix, p.kind))
     return errs
+
+
+def _scale_errors(sc: Scenario, file: str, lines: Mapping[Loc, int]) -> list[ScenarioError]:
+    """A scaled run (`simulation.scale` > 1) divides the place's firms and its batches only:
+    the levers' sizes, budgets and pools are in firms and yuan of the whole place, and below
+    the country a place's rivals for MIIT's batches are counted from its own simulated firms.
+    So it is for the country, without levers."""
+    if sc.scale == 1:
+        return []
+    loc = ("simulation", "scale")
+    found = None
+    if sc.place.level != "country":
+        found = f"{sc.scale} for a place at level {sc.place.level!r}"
+    elif sc.has_levers:
+        found = f"{sc.scale} with levers set"
+    if found is None:
+        return []
+    return [
+        ScenarioError(
+            file,
+            "simulation.scale",
+            expected="1, or more only for the country (place.level: country) without levers",
+            found=found,
+            line=line_for(lines, loc),
+            fix="Remove the 'simulation' section (every firm simulated).",
+            kind="invalid",
+        )
+    ]
 
 
 def warnings_for(sc: Scenario, path: str | Path) -> list[str]:

@@ -288,6 +288,23 @@ class LadderChanges(Strict):
         return self.model_dump(mode="python", by_alias=True, exclude_none=True)
 
 
+class Simulation(Strict):
+    """How finely the place is simulated (the scenario's `simulation:` section)."""
+
+    scale: int = Field(
+        default=1,
+        ge=1,
+        le=1000,
+        description=(
+            "each simulated firm stands for `scale` firms of the place (super-individuals): "
+            "the base-year counts, the candidates, their yearly inflow and the rationed "
+            "titles' batches are divided by it, and every count and cost of the output is "
+            "multiplied back (sim.engine.inputs.at_scale); 1: every firm simulated"
+        ),
+    )
+    source: NonEmpty
+
+
 class Scenario(Strict):
     """One place's plan: targets, measures (levers) and the baseline, each number cited."""
 
@@ -305,6 +322,7 @@ class Scenario(Strict):
     plan: PlanSearch | None = Field(
         default=None, description="the levers `srdi plan` searches and their ranges"
     )
+    simulation: Simulation | None = None
     notes: str | None = None
     _ladder: Ladder | None = PrivateAttr(default=None)
     _specs: dict[str, Spec] | None = PrivateAttr(default=None)
@@ -327,6 +345,11 @@ class Scenario(Strict):
             changes = self.ladder_changes.as_data() if self.ladder_changes else None
             self._ladder = Ladder.from_dict(apply_changes(standard_document(), changes))
         return self._ladder
+
+    @property
+    def scale(self) -> int:
+        """Firms of the place each simulated firm stands for (`simulation.scale`; 1 without)."""
+        return self.simulation.scale if self.simulation else 1
 
     @property
     def has_levers(self) -> bool:
@@ -357,6 +380,12 @@ class Scenario(Strict):
             out.append(
                 "No levers: the counterfactual (every lever off) is the forecast itself; no "
                 "firms are attributable to policy and nothing is spent."
+            )
+        if self.scale > 1:
+            out.append(
+                f"Simulated at 1/{self.scale} of the place's size (simulation.scale): each "
+                f"simulated firm stands for {self.scale}, and every count and cost is "
+                "multiplied back."
             )
         if self.document is None:
             out.append("No document: the scenario cites no plan.")
