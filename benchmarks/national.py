@@ -7,9 +7,14 @@ in one run:
 - national_forecast_seconds: wall-clock seconds of
   `srdi forecast scenarios/national.yaml --runs 100 --no-counterfactual --json`, the command a
   planner runs, as a subprocess (with --quick: the time of 10 replications plus 90 times the
-  time per replication, from the difference between 10 and 2 replications);
+  time per replication, from the difference between 10 and 2 replications). The scenario is
+  simulated at 1/20 of the country (`simulation.scale`: each simulated firm stands for 20);
+- the scale check: seeds of the forecast run with every firm simulated and at the scenario's
+  scale, side by side: each title's count in the last year (mean, paired difference) and
+  whether each target is reached, and the CPU time of a replication each way;
 - firm_years_per_replication: alive firms times years, the mean over a few replications run
-  in this process (the scenario draws its candidate pool, 1.5-3 million, in each replication);
+  in this process with every firm simulated (the scenario draws its candidate pool, 1.5-3
+  million, in each replication);
 - cpu_ns_per_firm_year: CPU time of those replications (set-up and `step()`) per firm-year;
 - budget_ns_per_firm_year: what a firm-year may cost, all in, for 100 replications to fit in
   60 s on 2 cores (120 CPU seconds, even with perfect parallel efficiency);
@@ -44,6 +49,7 @@ sys.path[:0] = [str(HERE), str(ROOT)]
 from run import KINDS, alive_entering, cpu_name, floor_per_firm_year  # noqa: E402
 
 from sim.engine.model import GrowthModel  # noqa: E402
+from sim.runs.ensemble import run_replication  # noqa: E402
 from sim.scenario import load  # noqa: E402
 
 SCENARIO = ROOT / "scenarios" / "national.yaml"
@@ -149,6 +155,38 @@ def compiled_draw_floor(per_firm_year: dict[str, float], ip_rates: np.ndarray) -
     return sum(per_firm_year[kind] * engine[kind] for kind in KINDS)
 
 
+def scale_check(runs: int) -> dict:
+    """The forecast's seeds (child r of `SeedSequence(0).spawn(runs)`), each run with every
+    firm simulated and at the scenario's `simulation.scale` as the forecast runs it
+    (`run_replication`, counts multiplied back), in turn: the count holding at least each
+    title in every year, and the CPU seconds of a replication each way."""
+    scenario = load(SCENARIO)
+    counts: dict[str, list[np.ndarray]] = {"every firm": [], "scaled": []}
+    seconds = {"every firm": 0.0, "scaled": 0.0}
+    for seed in np.random.SeedSequence(0).spawn(runs):
+        gc.collect()
+        t0 = clock()
+        model = GrowthModel(scenario, seed=seed, lazy=True)
+        model.run_model()
+        seconds["every firm"] += clock() - t0
+        counts["every firm"].append(np.stack([r.at_least for r in model.history]).astype(float))
+        del model
+        gc.collect()
+        t0 = clock()
+        scaled = run_replication(scenario, seed, levers_on=False)["at_least"]
+        seconds["scaled"] += clock() - t0
+        counts["scaled"].append(scaled.astype(float))
+    return {
+        "scale": scenario.scale,
+        "runs": runs,
+        "years": [scenario.period.base_year, *scenario.period.years],
+        "tiers": scenario.tier_ids,
+        "targets": [t for t in scenario.targets if t.kind == "stock"],
+        "counts": {way: np.stack(c) for way, c in counts.items()},  # (run, year, level)
+        "seconds": {way: t / runs for way, t in seconds.items()},
+    }
+
+
 def forecast_seconds(runs: int) -> float:
     """Wall-clock seconds of the planner's command, in a subprocess on every core."""
     cmd = [
@@ -190,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     budget = CORES * TARGET_SECONDS / (TARGET_RUNS * cost["firm_years"])
     log("compiled draw floor")
     floor = compiled_draw_floor(full["per_firm_year"], full["ip_rates"])
+    log("scale check: each seed with every firm simulated, then at the scenario's scale")
+    check = scale_check(4 if args.quick else 10)
 
     figures = {
         "national_forecast_seconds": wall,
@@ -198,18 +238,20 @@ def main(argv: list[str] | None = None) -> int:
         "cpu_ns_per_firm_year_full_pass": full_per_fy * 1e9,
         "budget_ns_per_firm_year": budget * 1e9,
         "compiled_draw_ns_per_firm_year": floor * 1e9,
+        "scale": check["scale"],
+        "scaled_cpu_seconds_per_replication": check["seconds"]["scaled"],
     }
     for name, value in figures.items():
         print(f"{name}: {value:.4g}" if abs(value) < 1e4 else f"{name}: {value:.0f}", flush=True)
     elapsed = time.perf_counter() - started
     if not args.no_write:
         write_results(
-            args.quick, runs, figures, cost, full, (load_before, os.getloadavg()), elapsed
+            args.quick, runs, figures, cost, full, check, (load_before, os.getloadavg()), elapsed
         )
     return 0
 
 
-def write_results(quick, runs, figures, cost, full, load, elapsed) -> None:
+def write_results(quick, runs, figures, cost, full, check, load, elapsed) -> None:
     f = figures
     per = full["per_firm_year"]
     lazy_per = cost["per_firm_year"]
@@ -238,6 +280,11 @@ def write_results(quick, runs, figures, cost, full, load, elapsed) -> None:
         ("compiled_draw_ns_per_firm_year", f"{f['compiled_draw_ns_per_firm_year']:.0f}",
          f"{per['uniform']:.2f} uniforms, {per['normal']:.2f} normals and {per['poisson']:.2f}"
          " Poisson counts per firm-year, each kind drawn into an array"),
+        ("scale", f"{f['scale']}", "`simulation.scale` of scenarios/national.yaml: each "
+         "simulated firm stands for this many"),
+        ("scaled_cpu_seconds_per_replication", f"{f['scaled_cpu_seconds_per_replication']:.2f}",
+         f"a replication as the forecast runs it (the scale check, {check['runs']} seeds); "
+         f"{check['seconds']['every firm']:.2f} s with every firm simulated"),
     ]  # fmt: skip
     table = "\n".join(f"| `{name}` | {value} | {how} |" for name, value, how in rows)
     fy = cost["firm_years"]
@@ -269,18 +316,71 @@ applies):
 {phase_rows}
 
 The forecast is `srdi forecast scenarios/national.yaml --runs {runs} --no-counterfactual
---json`, wall-clock, on every core. Its replications bring a candidate's state up to date
-only when it applies (`GrowthModel(lazy=True)`, identical results):
-`cpu_ns_per_firm_year_full_pass` is the same replications computing every firm every year.
-`compiled_draw_ns_per_firm_year` is the engine's own compiled (scalar) functions drawing a
-firm-year's random variates (as the full pass draws them) and doing nothing else. While
-`budget_ns_per_firm_year` is below it, drawing what the model specifies for every firm
-every year already costs more than the target allows: meeting the target then needs fewer
-firm-years computed (the lazy candidates skip some; about 40 % of the candidates apply each
-year, and each of those must be computed) or the draws and their exponentials in SIMD (numba
-cannot vectorise `exp` and `log` here: its llvmlite has no SVML).
+--json`, wall-clock, on every core. It simulates the country at 1/{check["scale"]} of its size
+(`simulation.scale`): each simulated firm stands for {check["scale"]}, the base-year counts, the
+candidates, their inflow and MIIT's batches are divided by {check["scale"]}, and every count is
+multiplied back. The figures per firm-year above are the country with every firm simulated
+(`GrowthModel` with its default scale), lazy candidates (a candidate's state is brought up
+to date only when it applies, identical results) and the full pass
+(`cpu_ns_per_firm_year_full_pass`, every firm every year). `compiled_draw_ns_per_firm_year`
+is the engine's own compiled (scalar) functions drawing a full pass's random variates and
+doing nothing else; it is above `budget_ns_per_firm_year`, so with every firm simulated the
+target is out of reach on this machine whatever else the engine does.
+
+## Scale check: every firm against 1/{check["scale"]}
+
+The forecast's first {check["runs"]} seeds, each run with every firm simulated and at
+1/{check["scale"]} (counts multiplied back), in turn. The count holding at least each title
+at the end of {check["years"][-1]}: the mean over the seeds each way, the standard deviation
+across seeds each way (the forecast's spread: the uncertain inputs drawn per seed), and the
+paired difference (scaled over every firm, less 1) of each seed:
+
+{_scale_table(check)}
+
+Each target, reached in how many of the {check["runs"]} seeds each way, and in how many
+seeds the two ways disagree:
+
+| target | value | reached, every firm | reached, 1/{check["scale"]} | seeds that disagree |
+|---|---|---|---|---|
+{_target_rows(check)}
 """
     RESULTS.write_text(text, encoding="utf-8")
+
+
+def _scale_table(check: dict) -> str:
+    """The scale check's count table: each title in the last year."""
+    every, scaled = check["counts"]["every firm"], check["counts"]["scaled"]
+    k = check["scale"]
+    rows = [
+        f"| title | mean, every firm | mean, 1/{k} | sd, every firm | sd, 1/{k} "
+        "| paired difference, mean | paired difference, sd |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for level, tier in enumerate(check["tiers"], start=1):
+        a, b = every[:, -1, level], scaled[:, -1, level]
+        diff = b / np.maximum(a, 1.0) - 1.0
+        rows.append(
+            f"| {tier} | {a.mean():,.0f} | {b.mean():,.0f} | {a.std(ddof=1):,.0f} "
+            f"| {b.std(ddof=1):,.0f} | {100 * diff.mean():+.2f} % "
+            f"| {100 * diff.std(ddof=1):.2f} % |"
+        )
+    return "\n".join(rows)
+
+
+def _target_rows(check: dict) -> str:
+    """Rows of the scale check's target table (stock targets: firms holding at least a title
+    at a year's end)."""
+    rows = []
+    for t in check["targets"]:
+        y = check["years"].index(t.year)
+        level = check["tiers"].index(t.tier) + 1
+        every = check["counts"]["every firm"][:, y, level] >= t.value
+        scaled = check["counts"]["scaled"][:, y, level] >= t.value
+        rows.append(
+            f"| {t.id} | {t.value:,.0f} | {every.sum()} | {scaled.sum()} "
+            f"| {(every != scaled).sum()} |"
+        )
+    return "\n".join(rows)
 
 
 if __name__ == "__main__":
